@@ -1,0 +1,219 @@
+"""`static-edge check`: prove a bundle gives the source model's vectors in every Python runtime."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exporter.reference import own_encode, own_encoder_name
+from exporter.sources import SourceModelError, StaticSource, read_source
+from runtimes import load, read_manifest
+from runtimes.bundle import OUTPUT_SENTENCE, OUTPUT_TOKENS, write_manifest
+from runtimes.embedder import l2_normalize
+from runtimes.onnx_embedder import gather_padded
+from runtimes.parity_texts import PARITY_TEXTS
+
+# DESIGN.md section 3.
+TOL_SOURCE_ABS = 1e-5
+TOL_NUMPY_ABS = 1e-6
+TOL_POOLING_ABS = 1e-6
+TOL_FP16_SOURCE_COS = 0.9999
+TOL_FP16_COS = 0.9999
+TOL_INT8_MEAN_COS = 0.999
+TOL_INT8_MIN_COS = 0.995
+
+
+@dataclass
+class ParityRow:
+    """One measured comparison and its tolerance."""
+
+    pair: str
+    metric: str
+    value: float
+    tolerance: float
+    at_most: bool
+    """True when `value` must be <= tolerance, False when it must be >= tolerance."""
+
+    @property
+    def passed(self) -> bool:
+        return self.value <= self.tolerance if self.at_most else self.value >= self.tolerance
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed}
+
+
+@dataclass
+class ParityReport:
+    reference: str
+    texts: int
+    rows: list[ParityRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(row.passed for row in self.rows)
+
+    def failures(self) -> list[ParityRow]:
+        return [row for row in self.rows if not row.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "reference": self.reference,
+            "texts": self.texts,
+            "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "rows": [row.to_dict() for row in self.rows],
+            "notes": self.notes,
+        }
+
+
+def rowwise_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine of each row pair; two zero vectors agree (1.0), a zero and a non-zero do not (0.0)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    both_zero = (na == 0) & (nb == 0)
+    cos = (a * b).sum(axis=1) / np.maximum(na * nb, 1e-300)
+    return np.where(both_zero, 1.0, cos)
+
+
+def max_abs(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).max())
+
+
+def check_bundle(
+    bundle: str | os.PathLike[str],
+    reference: str | os.PathLike[str] | None = None,
+    texts: list[str] | None = None,
+    write: bool = True,
+) -> ParityReport:
+    """Run the parity set through the source's own encoder, onnxruntime and numpy.
+
+    :param reference: the source model (folder or hub id); the manifest's source when None.
+    :param write: store the report in the bundle's manifest.
+    :raises SourceModelError: when the source model cannot be found.
+    """
+    bundle = Path(bundle)
+    manifest = read_manifest(bundle)
+    texts = list(PARITY_TEXTS if texts is None else texts)
+    source = _open_source(manifest.source, reference)
+    dims, normalize = manifest.dims, manifest.normalize
+
+    ort = {v: load(bundle, variant=v) for v in manifest.variants}
+    vectors = {v: model.encode(texts, batch_size=len(texts)) for v, model in ort.items()}
+    report = ParityReport(reference=f"{own_encoder_name(source)} ({source.model_id})", texts=len(texts))
+    rows = report.rows
+
+    bundle_ids = [ort["fp32"].tokenizer.counted_ids(ids) for ids in ort["fp32"].tokenizer.encode(texts)]
+    mismatched = sum(a != b for a, b in zip(bundle_ids, source.encode_ids(texts), strict=True))
+    rows.append(ParityRow("bundle tokenizer vs source tokenizer", "texts with other ids", mismatched, 0, True))
+
+    exact = source.reference_encode(texts, dims=dims, normalize=normalize)
+    own = own_encode(source, texts, dims, normalize)
+    if own is None:
+        report.notes.append(f"{own_encoder_name(source)} is not installed: compared with the float32 table mean")
+    if own is not None and source.table.dtype == np.float32:
+        rows.append(
+            ParityRow(
+                f"fp32 onnxruntime vs {own_encoder_name(source)}",
+                "max abs diff",
+                max_abs(vectors["fp32"], own),
+                TOL_SOURCE_ABS,
+                True,
+            )
+        )
+    else:
+        rows.append(
+            ParityRow(
+                "fp32 onnxruntime vs float32 mean of the source table",
+                "max abs diff",
+                max_abs(vectors["fp32"], exact),
+                TOL_SOURCE_ABS,
+                True,
+            )
+        )
+        if own is not None:
+            rows.append(
+                ParityRow(
+                    f"fp32 onnxruntime vs {own_encoder_name(source)} ({source.table.dtype} source)",
+                    "min cosine",
+                    float(rowwise_cosine(vectors["fp32"], own).min()),
+                    TOL_FP16_SOURCE_COS,
+                    False,
+                )
+            )
+
+    for variant in manifest.variants:
+        numpy_vectors = load(bundle, variant=variant, backend="numpy").encode(texts, batch_size=len(texts))
+        rows.append(
+            ParityRow(
+                f"numpy vs onnxruntime ({variant})",
+                "max abs diff",
+                max_abs(numpy_vectors, vectors[variant]),
+                TOL_NUMPY_ABS,
+                True,
+            )
+        )
+
+    rows.append(
+        ParityRow(
+            "masked mean of token_embeddings vs sentence_embedding (fp32)",
+            "max abs diff",
+            _pooling_gap(ort["fp32"], texts),
+            TOL_POOLING_ABS,
+            True,
+        )
+    )
+
+    if "fp16" in vectors:
+        rows.append(
+            ParityRow(
+                "fp16 vs fp32",
+                "min cosine",
+                float(rowwise_cosine(vectors["fp16"], vectors["fp32"]).min()),
+                TOL_FP16_COS,
+                False,
+            )
+        )
+    if "int8" in vectors:
+        cos = rowwise_cosine(vectors["int8"], vectors["fp32"])
+        rows.append(ParityRow("int8 vs fp32", "mean cosine", float(cos.mean()), TOL_INT8_MEAN_COS, False))
+        rows.append(ParityRow("int8 vs fp32", "min cosine", float(cos.min()), TOL_INT8_MIN_COS, False))
+
+    if write:
+        manifest.parity = report.to_dict()
+        write_manifest(bundle, manifest)
+    return report
+
+
+def _open_source(recorded: dict[str, Any], reference: str | os.PathLike[str] | None) -> StaticSource:
+    model = reference if reference is not None else recorded.get("model")
+    if model is None:
+        raise SourceModelError("the manifest names no source model; pass --reference MODEL")
+    try:
+        return read_source(model, revision=None if reference is not None else recorded.get("revision"))
+    except (FileNotFoundError, SourceModelError) as err:
+        raise SourceModelError(f"cannot open the source model to compare with ({err}); pass --reference MODEL") from err
+
+
+def _pooling_gap(model, texts: list[str]) -> float:
+    """How far a consumer's masked mean of token_embeddings is from the graph's sentence_embedding.
+
+    The consumer's mask is the attention mask, times "not unknown" for sources that drop [UNK].
+    """
+    ids, lengths = model.tokenizer.flat(texts)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    input_ids, mask = gather_padded(ids, starts, lengths, model.manifest.pad_token_id)
+    tokens, sentences = model.run(input_ids, mask, [OUTPUT_TOKENS, OUTPUT_SENTENCE])
+    weights = mask.astype(np.float64)
+    if model.manifest.mask_unknown and model.manifest.unk_token_id is not None:
+        weights *= input_ids != model.manifest.unk_token_id
+    pooled = (tokens * weights[:, :, None]).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)[:, None]
+    if model.manifest.normalize:
+        pooled = l2_normalize(pooled)
+    return max_abs(pooled, sentences)

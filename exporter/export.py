@@ -1,0 +1,190 @@
+"""Export a static model to an ONNX bundle (DESIGN.md section 2), atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from exporter.graph import build_graph
+from exporter.quantization import quantize_rows_int8, to_float16
+from exporter.sources import StaticSource, read_source
+from exporter.tokenizer_files import bundle_tokenizer_json, model_config, special_tokens, tokenizer_config
+from runtimes.bundle import (
+    CONFIG_FILE,
+    FORMAT_VERSION,
+    SPECIAL_TOKENS_FILE,
+    TOKENIZER_CONFIG_FILE,
+    TOKENIZER_FILE,
+    VARIANT_DTYPES,
+    VARIANT_FILES,
+    Manifest,
+    file_entry,
+    write_manifest,
+)
+
+
+class ExportError(ValueError):
+    """Export options that cannot apply to the given model or output folder."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to write. fp32 is always written: it is the reference the other variants are checked against."""
+
+    dims: int | None = None
+    int8: bool = False
+    fp16: bool = False
+    normalize: bool | None = None
+    """None keeps the source model's own normalization."""
+    overwrite: bool = False
+
+    @property
+    def variants(self) -> list[str]:
+        return ["fp32"] + (["fp16"] if self.fp16 else []) + (["int8"] if self.int8 else [])
+
+    @property
+    def default_variant(self) -> str:
+        """The smallest variant written: what `runtimes.load` and transformers.js pick by default."""
+        return self.variants[-1]
+
+
+def export(
+    model: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    options: ExportOptions = ExportOptions(),
+    revision: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Read `model`, write its bundle to `output`, verify it loads, and return the bundle path.
+
+    The bundle is written in a temporary folder beside `output` and renamed into place only when
+    complete, so a failed export leaves nothing behind.
+
+    :raises ExportError: for dims out of range, or an existing output without `overwrite`.
+    :raises SourceModelError: when `model` is not a static model.
+    """
+    say = progress or (lambda message: None)
+    output = Path(output)
+    if output.exists() and not options.overwrite:
+        raise ExportError(f"{output} already exists; pass overwrite=True (--force) to replace it")
+    say(f"reading {model}")
+    source = read_source(model, revision=revision)
+    dims = _resolve_dims(options.dims, source.dims)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.partial-"))
+    try:
+        write_bundle(source, staging, dims, options, say)
+        _verify_loads(staging, options.variants)
+        _move_into_place(staging, output)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    say(f"wrote {output}")
+    return output
+
+
+def _resolve_dims(dims: int | None, model_dims: int) -> int:
+    if dims is None:
+        return model_dims
+    if not isinstance(dims, int) or isinstance(dims, bool) or dims < 1:
+        raise ExportError(f"dims must be a positive integer, got {dims!r}")
+    if dims > model_dims:
+        raise ExportError(f"dims {dims} is larger than the model's {model_dims} dimensions")
+    return dims
+
+
+def write_bundle(
+    source: StaticSource, folder: Path, dims: int, options: ExportOptions, say: Callable[[str], None]
+) -> Manifest:
+    """Write every bundle file and the manifest into `folder`."""
+    normalize = source.normalize if options.normalize is None else options.normalize
+    # Matryoshka slicing: mean pooling is linear, so cutting columns first equals truncating the
+    # full model's output; normalization (if any) happens after, inside the graph.
+    table = np.ascontiguousarray(source.table[:, :dims], dtype=np.float32)
+    unk = source.unk_token_id if source.mask_unknown else None
+    (folder / "onnx").mkdir(parents=True)
+
+    tables: dict[str, tuple[np.ndarray, np.ndarray | None]] = {"fp32": (table, None)}
+    if options.fp16:
+        tables["fp16"] = (to_float16(table), None)
+    if options.int8:
+        tables["int8"] = quantize_rows_int8(table)
+    for variant, (values, scales) in tables.items():
+        say(f"building the {variant} graph ({values.shape[0]} x {values.shape[1]}, {values.dtype})")
+        graph = build_graph(values, scales, normalize=normalize, unk_token_id=unk)
+        onnx.save_model(graph, str(folder / VARIANT_FILES[variant]))
+
+    specials = special_tokens(source.tokenizer, source.unk_token_id)
+    pad_id = source.tokenizer.token_to_id(specials["pad_token"]) or 0
+    texts = {
+        TOKENIZER_FILE: bundle_tokenizer_json(source.tokenizer, source.max_length),
+        TOKENIZER_CONFIG_FILE: _dump(tokenizer_config(specials, source.max_length)),
+        SPECIAL_TOKENS_FILE: _dump(specials),
+        CONFIG_FILE: _dump(model_config(dims, source.vocab_size, pad_id, options.default_variant, source.max_length)),
+    }
+    for name, text in texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+    files = {name: file_entry(folder / name) for name in texts}
+    files.update({VARIANT_FILES[v]: file_entry(folder / VARIANT_FILES[v], VARIANT_DTYPES[v]) for v in tables})
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        source={
+            "model": source.model_id,
+            "kind": source.kind,
+            "revision": source.revision,
+            "sha256": source.weights_sha256,
+            "dims": source.dims,
+            "dtype": str(source.table.dtype),
+            "normalize": source.normalize,
+        },
+        dims=dims,
+        vocab_size=source.vocab_size,
+        normalize=normalize,
+        mask_unknown=source.mask_unknown,
+        unk_token_id=source.unk_token_id,
+        max_length=source.max_length,
+        pad_token_id=pad_id,
+        default_variant=options.default_variant,
+        files=files,
+    )
+    write_manifest(folder, manifest)
+    return manifest
+
+
+def _dump(data: object) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _verify_loads(folder: Path, variants: list[str]) -> None:
+    """Load each variant with both Python runtimes and encode one text, before the bundle is published."""
+    from runtimes import load
+
+    for variant in variants:
+        for backend in ("onnxruntime", "numpy"):
+            vectors = load(folder, variant=variant, backend=backend).encode(["static-edge export check"])
+            if not np.isfinite(vectors).all():
+                raise ExportError(f"the {variant} graph produced non-finite values on {backend}")
+
+
+def _move_into_place(staging: Path, output: Path) -> None:
+    """Rename the finished folder to `output`; an old bundle there is replaced only after that succeeds."""
+    if not output.exists():
+        os.replace(staging, output)
+        return
+    retired = output.with_name(f".{output.name}.old-{os.getpid()}")
+    os.replace(output, retired)
+    try:
+        os.replace(staging, output)
+    except BaseException:
+        os.replace(retired, output)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)

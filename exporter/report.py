@@ -1,0 +1,55 @@
+"""Tables the CLI prints: bundle sizes and parity reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from exporter.check import ParityReport
+from runtimes.bundle import VARIANT_FILES, read_manifest
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def bundle_sizes(bundle: Path) -> dict[str, int]:
+    """Bytes on disk of each variant's ONNX file."""
+    manifest = read_manifest(bundle)
+    return {v: manifest.files[VARIANT_FILES[v]]["bytes"] for v in manifest.variants}
+
+
+def print_bundle_sizes(bundle: Path, console: Console) -> None:
+    manifest = read_manifest(bundle)
+    sizes = bundle_sizes(bundle)
+    table = Table(title=f"{bundle}: {manifest.vocab_size} tokens x {manifest.dims} dims")
+    table.add_column("variant")
+    table.add_column("file")
+    table.add_column("size", justify="right")
+    table.add_column("vs fp32", justify="right")
+    for variant, size in sizes.items():
+        table.add_row(variant, VARIANT_FILES[variant], human_bytes(size), f"{100 * size / sizes['fp32']:.1f}%")
+    console.print(table)
+
+
+def print_parity(report: ParityReport, console: Console) -> None:
+    table = Table(title=f"parity on {report.texts} texts; reference: {report.reference}")
+    table.add_column("pair")
+    table.add_column("metric")
+    table.add_column("measured", justify="right")
+    table.add_column("tolerance", justify="right")
+    table.add_column("")
+    for row in report.rows:
+        sign = "<=" if row.at_most else ">="
+        verdict = "[green]pass[/green]" if row.passed else "[red]FAIL[/red]"
+        table.add_row(row.pair, row.metric, f"{row.value:.3g}", f"{sign} {row.tolerance:g}", verdict)
+    console.print(table)
+    for note in report.notes:
+        console.print(f"note: {note}")
+    console.print("[green]all tolerances met[/green]" if report.passed else "[red]tolerances missed[/red]")

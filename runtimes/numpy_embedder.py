@@ -1,0 +1,62 @@
+"""Encode with numpy alone: the table is read back from the ONNX file's initializers.
+
+For edge targets where onnxruntime is not available. Reading the file needs the `onnx`
+package's protobuf parser only; nothing is executed by onnxruntime.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from runtimes.bundle import SCALES_INITIALIZER, TABLE_INITIALIZER, BundleError
+from runtimes.embedder import StaticEmbedder, l2_normalize
+
+
+def read_initializers(model_file: os.PathLike[str] | str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The named initializers of an ONNX file as numpy arrays.
+
+    :raises BundleError: when one is missing.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(model_file)).graph
+    found = {init.name: init for init in graph.initializer if init.name in names}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise BundleError(f"{model_file} lacks the initializers {missing}; was it written by static-edge export?")
+    return {name: numpy_helper.to_array(found[name]) for name in names}
+
+
+class NumpyEmbedder(StaticEmbedder):
+    """Gather rows, weight by the mask (and the int8 row scales), and average: EmbeddingBag in numpy."""
+
+    backend = "numpy"
+
+    def __init__(self, bundle: str | os.PathLike[str], variant: str | None = None, verify: bool = True):
+        super().__init__(bundle, variant, verify)
+        names = (TABLE_INITIALIZER, SCALES_INITIALIZER) if self.variant == "int8" else (TABLE_INITIALIZER,)
+        arrays = read_initializers(self.model_file, names)
+        self.table = arrays[TABLE_INITIALIZER]
+        self.scales = arrays.get(SCALES_INITIALIZER)
+
+    def _embed(self, ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(lengths), self.dims), dtype=np.float32)
+        nonempty = np.flatnonzero(lengths)
+        if len(nonempty) == 0:
+            return out
+        # ids of the batch's non-empty texts, back to back, and where each text begins in them.
+        spans = [ids[s : s + n] for s, n in zip(starts[nonempty], lengths[nonempty], strict=True)]
+        batch_ids = np.concatenate(spans)
+        offsets = np.concatenate(([0], np.cumsum(lengths[nonempty])[:-1]))
+        counted = np.ones(len(batch_ids), dtype=np.float32)
+        if self.manifest.mask_unknown and self.manifest.unk_token_id is not None:
+            counted = (batch_ids != self.manifest.unk_token_id).astype(np.float32)
+        weights = counted if self.scales is None else counted * self.scales[batch_ids]
+        rows = self.table[batch_ids].astype(np.float32) * weights[:, None]
+        sums = np.add.reduceat(rows, offsets, axis=0)
+        counts = np.add.reduceat(counted, offsets)
+        out[nonempty] = sums / np.maximum(counts, 1.0)[:, None]
+        return l2_normalize(out) if self.manifest.normalize else out

@@ -1,0 +1,62 @@
+"""Encode with onnxruntime on the CPU: the bundle's graph, run as exported."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from runtimes.bundle import INPUT_NAMES, OUTPUT_SENTENCE
+from runtimes.embedder import StaticEmbedder
+
+
+def gather_padded(
+    ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray, pad_id: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A right-padded [batch, longest] id matrix and its mask, cut from flat ids without a Python loop.
+
+    A batch of only empty texts still gets one masked column, so the graph sees a valid shape.
+    """
+    width = max(int(lengths.max(initial=0)), 1)
+    columns = np.arange(width, dtype=np.int64)
+    mask = columns[None, :] < lengths[:, None]
+    positions = np.minimum(starts[:, None] + columns[None, :], max(len(ids) - 1, 0))
+    source = ids if len(ids) else np.zeros(1, dtype=np.int64)
+    input_ids = np.where(mask, source[positions], pad_id)
+    return input_ids, mask.astype(np.int64)
+
+
+class OnnxEmbedder(StaticEmbedder):
+    """The bundle's ONNX graph on onnxruntime's CPU provider.
+
+    :param threads: intra-op threads; 0 lets onnxruntime choose (one per core).
+    """
+
+    backend = "onnxruntime"
+
+    def __init__(
+        self,
+        bundle: str | os.PathLike[str],
+        variant: str | None = None,
+        verify: bool = True,
+        threads: int = 0,
+    ):
+        super().__init__(bundle, variant, verify)
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(self.model_file), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray, outputs: list[str] | None = None):
+        """Run the graph on ready inputs; returns the requested outputs (sentence_embedding by default)."""
+        feeds = dict(zip(INPUT_NAMES, (input_ids, attention_mask), strict=True))
+        return self.session.run(outputs or [OUTPUT_SENTENCE], feeds)
+
+    def _embed(self, ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        input_ids, mask = gather_padded(ids, starts, lengths, self.manifest.pad_token_id)
+        return self.run(input_ids, mask)[0]

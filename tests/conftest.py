@@ -1,0 +1,154 @@
+"""Small real models the tests build themselves: real tokenizers trained here, saved by the real libraries."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+from runtimes.parity_texts import PARITY_TEXTS
+from runtimes.samples import sample_corpus
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def training_text() -> list[str]:
+    # The corpus plus part of the parity set, so accents and some CJK are in the vocabulary
+    # while the hieroglyphs and most emoji stay unknown.
+    return sample_corpus() + PARITY_TEXTS[:8] * 3
+
+
+def wordpiece_tokenizer(vocab_size: int = 1500) -> Tokenizer:
+    """A BERT-style WordPiece tokenizer, with the [CLS] ... [SEP] post-processor BERT has."""
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True, clean_text=True, handle_chinese_chars=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIALS, show_progress=False)
+    tok.train_from_iterator(training_text(), trainer)
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
+    )
+    return tok
+
+
+def unigram_tokenizer(vocab_size: int = 800) -> Tokenizer:
+    """A SentencePiece-style Unigram tokenizer (Metaspace, NFKC), as XLM-R and T5 use."""
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = trainers.UnigramTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<pad>", "<unk>", "<s>", "</s>"],
+        unk_token="<unk>",
+        show_progress=False,
+    )
+    tok.train_from_iterator(training_text(), trainer)
+    return tok
+
+
+def random_table(vocab: int, dims: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0, 0.1, size=(vocab, dims)).astype(np.float32)
+
+
+def save_sentence_transformers(tokenizer: Tokenizer, table: np.ndarray, folder: Path, normalize: bool = False) -> Path:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from trainer.st_compat import Normalize, StaticEmbedding
+
+    modules = [StaticEmbedding(Tokenizer.from_str(tokenizer.to_str()), embedding_weights=torch.from_numpy(table))]
+    if normalize:
+        modules.append(Normalize())
+    SentenceTransformer(modules=modules, device="cpu").save(str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def st_wordpiece(models_dir) -> Path:
+    """Sentence Transformers 6.x layout (module at the root), WordPiece, float32, 256 dims."""
+    tok = wordpiece_tokenizer()
+    return save_sentence_transformers(tok, random_table(tok.get_vocab_size(), 256, 0), models_dir / "st-wordpiece")
+
+
+@pytest.fixture(scope="session")
+def st_unigram(models_dir) -> Path:
+    """Sentence Transformers, Unigram tokenizer, 64 dims, with a Normalize module."""
+    tok = unigram_tokenizer()
+    return save_sentence_transformers(
+        tok, random_table(tok.get_vocab_size(), 64, 1), models_dir / "st-unigram", normalize=True
+    )
+
+
+@pytest.fixture(scope="session")
+def st3_fp16(models_dir, st_wordpiece) -> Path:
+    """The Sentence Transformers 3.x hub layout (`0_StaticEmbedding/`, old type name) with float16 weights."""
+    from safetensors.numpy import load_file, save_file
+
+    folder = models_dir / "st3-fp16"
+    module = folder / "0_StaticEmbedding"
+    module.mkdir(parents=True)
+    shutil.copy(st_wordpiece / "tokenizer.json", module / "tokenizer.json")
+    table = load_file(str(st_wordpiece / "model.safetensors"))["embedding.weight"]
+    save_file({"embedding.weight": table.astype(np.float16)}, str(module / "model.safetensors"))
+    (folder / "1_Normalize").mkdir()
+    modules = [
+        {
+            "idx": 0,
+            "name": "0",
+            "path": "0_StaticEmbedding",
+            "type": "sentence_transformers.models.StaticEmbedding",
+        },
+        {"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"},
+    ]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    shutil.copy(st_wordpiece / "config_sentence_transformers.json", folder / "config_sentence_transformers.json")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def m2v_model(models_dir) -> Path:
+    """A model2vec model (WordPiece, normalize=True, max_length 512) saved by model2vec itself."""
+    from model2vec import StaticModel
+
+    tok = wordpiece_tokenizer()
+    model = StaticModel(vectors=random_table(tok.get_vocab_size(), 48, 2), tokenizer=tok, normalize=True)
+    model.save_pretrained(str(models_dir / "m2v"))
+    return models_dir / "m2v"
+
+
+@pytest.fixture(scope="session")
+def m2v_vocab_quantized(models_dir, m2v_model) -> Path:
+    """The same model2vec model with vocabulary quantization (mapping + per-token weights)."""
+    from model2vec import StaticModel
+    from model2vec.model import quantize_model
+
+    model = quantize_model(StaticModel.from_pretrained(str(m2v_model)), vocabulary_quantization=64)
+    assert model.token_mapping is not None
+    model.save_pretrained(str(models_dir / "m2v-vq"))
+    return models_dir / "m2v-vq"
+
+
+@pytest.fixture(scope="session")
+def st_bundle(tmp_path_factory, st_wordpiece) -> Path:
+    """The headline export of the WordPiece model: --dims 128 --int8 --fp16."""
+    from exporter import ExportOptions, export
+
+    out = tmp_path_factory.mktemp("bundles") / "st-128"
+    return export(st_wordpiece, out, ExportOptions(dims=128, int8=True, fp16=True))

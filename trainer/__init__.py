@@ -1,0 +1,1 @@
+"""static-edge trainer: distill and train static embedding models (needs the `train` extra)."""

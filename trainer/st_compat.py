@@ -1,0 +1,10 @@
+"""Sentence Transformers module imports across 3.x-5.x (`models`) and 6.x (`sentence_transformer.modules`)."""
+
+from __future__ import annotations
+
+try:
+    from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
+except ImportError:  # Sentence Transformers < 6
+    from sentence_transformers.models import Normalize, StaticEmbedding
+
+__all__ = ["Normalize", "StaticEmbedding"]
