@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup quickstart test lint clean
+.PHONY: setup web-deps chromium quickstart test lint clean
 
 setup: $(VENV)/.installed
 
@@ -16,10 +16,24 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
 	touch $@
 
+# The browser runtime's npm packages (onnxruntime-web, @huggingface/tokenizers; transformers.js for the
+# compatibility test). --ignore-scripts: onnxruntime-node's install step needs the network, its binary ships.
+web-deps: runtimes/web/node_modules/.installed
+
+runtimes/web/node_modules/.installed: runtimes/web/package-lock.json
+	cd runtimes/web && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+# Debian's Chromium drives the browser tests (never `playwright install`).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
 quickstart: setup
 	$(BIN)/static-edge quickstart --workdir quickstart
 
-test: setup
+test: setup web-deps chromium
 	$(BIN)/python -m pytest
 
 lint: setup

@@ -32,6 +32,8 @@ def _export(args: argparse.Namespace) -> int:
         bundle = export(args.model, output, options, revision=args.revision, progress=status.update)
     console.print(f"[green]wrote[/green] {bundle}")
     print_bundle_sizes(bundle, console)
+    if args.web:
+        _write_page(bundle, None)
     if args.check:
         return _run_check(bundle, None)
     return 0
@@ -49,6 +51,38 @@ def _run_check(bundle: Path, reference: str | None, write: bool = True) -> int:
         report = check_bundle(bundle, reference=reference, write=write)
     print_parity(report, console)
     return 0 if report.passed else 1
+
+
+def _web(args: argparse.Namespace) -> int:
+    corpus = None
+    if args.corpus is not None:
+        if not args.corpus.is_file():
+            raise FileNotFoundError(f"corpus file not found: {args.corpus}")
+        corpus = args.corpus.read_text(encoding="utf-8").splitlines()
+    _write_page(args.bundle, corpus)
+    if args.serve:
+        _serve(args.bundle, args.port)
+    return 0
+
+
+def _write_page(bundle: Path, corpus: list[str] | None) -> None:
+    from runtimes.web_page import write_web_page
+
+    web = write_web_page(bundle, corpus)
+    console.print(f"[green]wrote[/green] {web}/index.html")
+    console.print(
+        f"serve it with: python -m http.server -b 127.0.0.1 -d {bundle} 8000, then open http://127.0.0.1:8000/web/"
+    )
+
+
+def _serve(bundle: Path, port: int) -> None:
+    import functools
+    import http.server
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(bundle))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+        console.print(f"serving http://127.0.0.1:{server.server_address[1]}/web/ (Ctrl+C stops)")
+        server.serve_forever()
 
 
 def _encode(args: argparse.Namespace) -> int:
@@ -109,7 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revision", help="hub revision (branch, tag or commit)")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("--check", action="store_true", help="run `check` on the new bundle")
+    p.add_argument("--web", action="store_true", help="also write the browser search page (BUNDLE/web/)")
     p.set_defaults(handler=_export)
+
+    p = sub.add_parser("web", help="write a browser search page next to a bundle (onnxruntime-web, no network)")
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--corpus", type=Path, help="text file, one sentence a line (default: the sample corpus)")
+    p.add_argument("--serve", action="store_true", help="serve the bundle on 127.0.0.1 after writing the page")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(handler=_web)
 
     p = sub.add_parser("check", help="parity report of a bundle against its source model")
     p.add_argument("bundle", type=Path)

@@ -125,3 +125,14 @@ def test_export_and_check_never_import_torch(tmp_path, m2v_model):
 def test_cli_encode(st_bundle, capsys):
     assert main(["encode", str(st_bundle), "hello world", "--backend", "numpy"]) == 0
     assert "dims=128" in capsys.readouterr().out
+
+
+def test_cli_web_errors(st_bundle, tmp_path, capsys):
+    assert main(["web", str(st_bundle), "--corpus", str(tmp_path / "missing.txt")]) == 2
+    assert "corpus file not found" in capsys.readouterr().err
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n")
+    assert main(["web", str(st_bundle), "--corpus", str(empty)]) == 2
+    assert "corpus is empty" in capsys.readouterr().err
+    assert main(["web", str(tmp_path)]) == 2
+    assert "not a static-edge bundle" in capsys.readouterr().err

@@ -1,0 +1,68 @@
+"""Small real models built here: tokenizers trained on the sample corpus, tables saved by the real libraries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+from runtimes.parity_texts import PARITY_TEXTS
+from runtimes.samples import sample_corpus
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def training_text() -> list[str]:
+    # The corpus plus part of the parity set, so accents and some CJK are in the vocabulary
+    # while the hieroglyphs and most emoji stay unknown.
+    return sample_corpus() + PARITY_TEXTS[:8] * 3
+
+
+def wordpiece_tokenizer(vocab_size: int = 1500) -> Tokenizer:
+    """A BERT-style WordPiece tokenizer, with the [CLS] ... [SEP] post-processor BERT has."""
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True, clean_text=True, handle_chinese_chars=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIALS, show_progress=False)
+    tok.train_from_iterator(training_text(), trainer)
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
+    )
+    return tok
+
+
+def unigram_tokenizer(vocab_size: int = 800) -> Tokenizer:
+    """A SentencePiece-style Unigram tokenizer (Metaspace, NFKC), as XLM-R and T5 use."""
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = trainers.UnigramTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<pad>", "<unk>", "<s>", "</s>"],
+        unk_token="<unk>",
+        show_progress=False,
+    )
+    tok.train_from_iterator(training_text(), trainer)
+    return tok
+
+
+def random_table(vocab: int, dims: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0, 0.1, size=(vocab, dims)).astype(np.float32)
+
+
+def save_sentence_transformers(tokenizer: Tokenizer, table: np.ndarray, folder: Path, normalize: bool = False) -> Path:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from trainer.st_compat import Normalize, StaticEmbedding
+
+    modules = [StaticEmbedding(Tokenizer.from_str(tokenizer.to_str()), embedding_weights=torch.from_numpy(table))]
+    if normalize:
+        modules.append(Normalize())
+    SentenceTransformer(modules=modules, device="cpu").save(str(folder))
+    return folder
