@@ -179,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Subcommands that live beside the exporter. Each module defines `add_arguments(parser)` and
 # `run(args) -> int`, and keeps torch, Streamlit and the like inside `run`.
-EXTENSIONS: dict[str, tuple[str, str]] = {}
+EXTENSIONS: dict[str, tuple[str, str]] = {
+    "demo": ("demo_app.cli", "start the Streamlit demo on 127.0.0.1"),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
