@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser_tools
 from model_builders import random_table, save_sentence_transformers, unigram_tokenizer, wordpiece_tokenizer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -92,3 +93,15 @@ def st_bundle(tmp_path_factory, st_wordpiece) -> Path:
 
     out = tmp_path_factory.mktemp("bundles") / "st-128"
     return export(st_wordpiece, out, ExportOptions(dims=128, int8=True, fp16=True))
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Debian Chromium for the whole session (playwright's sync API allows one driver)."""
+    require_browser_tools()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import os
 import shutil
 import subprocess
 import threading
@@ -18,6 +17,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
+from browser_support import require_browser_tools
 
 from exporter import ExportOptions, export
 from runtimes import load
@@ -25,29 +25,6 @@ from runtimes.parity_texts import PARITY_TEXTS
 from runtimes.web_page import node_modules, write_web_page
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _require_browser_tools() -> None:
-    missing = [] if Path(CHROMIUM).exists() else [f"{CHROMIUM} (apt-get install chromium)"]
-    try:
-        node_modules()
-    except FileNotFoundError as err:
-        missing.append(str(err))
-    if missing and os.environ.get("CI"):
-        pytest.fail(f"browser tests need: {missing}")  # CI installs these; their absence is a failure there
-    if missing:
-        pytest.skip(f"browser tests need: {missing}")
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -58,23 +35,13 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="session")
 def site(tmp_path_factory):
     """A static file server on 127.0.0.1 over a folder of bundles; yields (root, base URL)."""
-    _require_browser_tools()
+    require_browser_tools()
     root = tmp_path_factory.mktemp("site")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=root))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield root, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class LocalOnlyPage:

@@ -118,12 +118,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.browser
-def test_demo_command_serves_a_page_that_renders_in_chromium(st_bundle):
-    from test_browser import CHROMIUM, CHROMIUM_ARGS, _require_browser_tools
-
-    _require_browser_tools()
-    from playwright.sync_api import sync_playwright
-
+def test_demo_command_serves_a_page_that_renders_in_chromium(st_bundle, chromium):
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "exporter.cli", "demo", str(st_bundle), "--port", str(port)],
@@ -137,20 +132,18 @@ def test_demo_command_serves_a_page_that_renders_in_chromium(st_bundle):
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.2)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            opened = time.time()
-            page.goto(f"http://127.0.0.1:{port}")
-            chart = "[data-testid='stVegaLiteChart'] svg .mark-rect path"
-            page.wait_for_selector(chart, timeout=30_000)
-            page.wait_for_selector("[data-testid='stDataFrame']", timeout=30_000)
-            seconds_to_results = time.time() - opened
-            assert page.get_by_text("Most similar pairs").is_visible()
-            assert page.get_by_text("Traceback").count() == 0
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "demo.png"), full_page=True)
-            browser.close()
+        page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+        opened = time.time()
+        page.goto(f"http://127.0.0.1:{port}")
+        chart = "[data-testid='stVegaLiteChart'] svg .mark-rect path"
+        page.wait_for_selector(chart, timeout=30_000)
+        page.wait_for_selector("[data-testid='stDataFrame']", timeout=30_000)
+        seconds_to_results = time.time() - opened
+        assert page.get_by_text("Most similar pairs").is_visible()
+        assert page.get_by_text("Traceback").count() == 0
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "demo.png"), full_page=True)
+        page.close()
         (ARTIFACTS / "demo-timing.txt").write_text(
             f"seconds from page open to heatmap and table: {seconds_to_results:.2f}\n"
         )

@@ -1,0 +1,33 @@
+"""What the browser tests share: Debian's Chromium and the npm packages they need."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from runtimes.web_page import node_modules
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def require_browser_tools() -> None:
+    missing = [] if Path(CHROMIUM).exists() else [f"{CHROMIUM} (apt-get install chromium)"]
+    try:
+        node_modules()
+    except FileNotFoundError as err:
+        missing.append(str(err))
+    if missing and os.environ.get("CI"):
+        pytest.fail(f"browser tests need: {missing}")  # CI installs these; their absence is a failure there
+    if missing:
+        pytest.skip(f"browser tests need: {missing}")
