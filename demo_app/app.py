@@ -66,8 +66,9 @@ def read_corpus(upload) -> list[str]:
 def choose_model(options: dict[str, list[str]], label: str, key: str, default_variant: int = -1):
     bundle = st.selectbox(f"{label} bundle", list(options), key=f"{key}-bundle")
     variants = options[bundle]
-    variant = st.selectbox(f"{label} variant", variants, index=len(variants) - 1 if default_variant < 0 else 0,
-                           key=f"{key}-variant")  # fmt: skip
+    variant = st.selectbox(
+        f"{label} variant", variants, index=len(variants) - 1 if default_variant < 0 else 0, key=f"{key}-variant"
+    )
     try:
         return bundle, variant, get_model(bundle, variant)
     except (BundleError, OSError, ValueError) as err:
@@ -125,8 +126,9 @@ def search_tab(bundle: str, variant: str, model, corpus: list[str]) -> None:
     best = top_k(scores[None, :], k)[0]
     elapsed_ms = (time.perf_counter() - start) * 1000
     st.metric("time per query", f"{elapsed_ms:.2f} ms", help="encode the query and rank the whole corpus")
-    results = pd.DataFrame({"rank": np.arange(1, k + 1), "sentence": [corpus[i] for i in best],
-                            "cosine": scores[best].astype(float)})  # fmt: skip
+    results = pd.DataFrame(
+        {"rank": np.arange(1, k + 1), "sentence": [corpus[i] for i in best], "cosine": scores[best].astype(float)}
+    )
     st.dataframe(results, hide_index=True, key="results")
     st.caption(f"{len(corpus)} sentences indexed")
 
@@ -138,8 +140,9 @@ def compare_tab(options: dict[str, list[str]], corpus: list[str]) -> None:
         a_bundle, a_variant, a_model = choose_model(options, "A:", "a", default_variant=0)
     with right:
         b_bundle, b_variant, b_model = choose_model(options, "B:", "b")
-    queries_text = st.text_area("Queries, one per line", "\n".join(corpus[:: max(1, len(corpus) // 20)][:20]),
-                                height=120, key="compare-queries")  # fmt: skip
+    queries_text = st.text_area(
+        "Queries, one per line", "\n".join(corpus[:: max(1, len(corpus) // 20)][:20]), height=120, key="compare-queries"
+    )
     queries = [q.strip() for q in queries_text.splitlines() if q.strip()]
     if not queries:
         st.warning("Enter at least one query.")
@@ -156,8 +159,15 @@ def compare_tab(options: dict[str, list[str]], corpus: list[str]) -> None:
     sizes = []
     for label, bundle, variant, model in (("A", a_bundle, a_variant, a_model), ("B", b_bundle, b_variant, b_model)):
         entry = read_manifest(bundle).files[VARIANT_FILES[variant]]
-        sizes.append({"": label, "bundle": Path(bundle).name, "variant": variant, "dims": model.dims,
-                      "file MB": round(entry["bytes"] / 1e6, 2)})  # fmt: skip
+        sizes.append(
+            {
+                "": label,
+                "bundle": Path(bundle).name,
+                "variant": variant,
+                "dims": model.dims,
+                "file MB": round(entry["bytes"] / 1e6, 2),
+            }
+        )
     st.dataframe(pd.DataFrame(sizes), hide_index=True, key="sizes")
 
 

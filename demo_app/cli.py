@@ -14,22 +14,30 @@ DEFAULT_BUNDLE = Path("quickstart/bundle-256-int8")
 APP = Path(__file__).parent / "app.py"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundles", nargs="*", type=Path, help=f"bundles to show (default: {DEFAULT_BUNDLE})")
     parser.add_argument("--port", type=int, default=8501)
 
 
 def streamlit_command(port: int) -> list[str]:
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.headless", "true",
-        "--server.address", "127.0.0.1",
-        "--server.port", str(port),
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
 
 
-def run(args: argparse.Namespace) -> int:
+def run_demo(args: argparse.Namespace) -> int:
     """Check the bundles, then run Streamlit in the foreground until interrupted.
 
     :raises BundleError: for a bundle that cannot be opened (the default one: run `make quickstart`).

@@ -172,14 +172,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, (module, summary) in EXTENSIONS.items():
         p = sub.add_parser(name, help=summary)
-        importlib.import_module(module).add_arguments(p)
-        p.set_defaults(handler=_lazy(module, "run"))
+        getattr(importlib.import_module(module), f"add_{name}_arguments")(p)
+        p.set_defaults(handler=_lazy(module, f"run_{name}"))
     return parser
 
 
-# Subcommands that live beside the exporter. Each module defines `add_arguments(parser)` and
-# `run(args) -> int`, and keeps torch, Streamlit and the like inside `run`.
+# Subcommands that live beside the exporter: name -> (module, help). The module defines
+# `add_<name>_arguments(parser)` and `run_<name>(args) -> int`, and imports torch, Streamlit and the
+# like only inside `run_<name>`.
 EXTENSIONS: dict[str, tuple[str, str]] = {
+    "distill": ("trainer.cli", "distill a static model from a transformer teacher (model2vec)"),
+    "train": ("trainer.cli", "contrastive Matryoshka training (Sentence Transformers' static recipe)"),
+    "eval": ("trainer.cli", "STS Spearman and retrieval nDCG@10 per dimension, for a model or a bundle"),
+    "bench": ("benchmarks.cli", "encode throughput vs Sentence Transformers, model2vec and transformers"),
     "demo": ("demo_app.cli", "start the Streamlit demo on 127.0.0.1"),
 }
 

@@ -170,10 +170,20 @@ def test_transformers_js_feature_extraction_loads_the_bundle_unmodified(web_bund
         bundle = web_bundles[key]
         python = load(bundle, variant=variant)
         result = subprocess.run(
-            [node, str(script), str(node_modules()), str(bundle), dtype, str(texts_file),
-             str(python.manifest.normalize).lower()],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+            [
+                node,
+                str(script),
+                str(node_modules()),
+                str(bundle),
+                dtype,
+                str(texts_file),
+                str(python.manifest.normalize).lower(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         output = json.loads(result.stdout)
         assert output["ids"] == python.tokenizer.encode(texts)

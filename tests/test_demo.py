@@ -43,8 +43,9 @@ def test_similarity_heatmap_and_ranked_pairs_match_the_runtime(monkeypatch, st_b
     pairs = app.dataframe[0].value
     model = load(st_bundle)  # the sidebar's default: the bundle's smallest variant
     scores = model.similarity(sentences, sentences)
-    expected = sorted(((scores[i, j], sentences[i], sentences[j]) for i in range(3) for j in range(i + 1, 3)),
-                      reverse=True)  # fmt: skip
+    expected = sorted(
+        ((scores[i, j], sentences[i], sentences[j]) for i in range(3) for j in range(i + 1, 3)), reverse=True
+    )
     assert list(pairs["sentence A"]) == [a for _, a, _ in expected]
     np.testing.assert_allclose(pairs["cosine"].to_numpy(), [s for s, _, _ in expected], atol=1e-6)
     assert app.get("arrow_vega_lite_chart") or app.get("vega_lite_chart"), "heatmap missing"
@@ -122,8 +123,10 @@ def test_demo_command_serves_a_page_that_renders_in_chromium(st_bundle, chromium
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "exporter.cli", "demo", str(st_bundle), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert f"http://127.0.0.1:{port}" in server.stdout.readline()
         deadline = time.time() + 60

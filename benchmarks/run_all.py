@@ -1,0 +1,97 @@
+"""Regenerate every benchmark table and plot in benchmarks/results/ with one command.
+
+    python -m benchmarks.run_all --data ../shared/data [--train]
+
+1. (--train) the English training recipe (benchmarks.train_english), about 10 minutes here;
+2. the speed table: the recipe's 256-dim int8 bundle (or the quickstart's) against Sentence
+   Transformers, model2vec, all-MiniLM-L6-v2 and all-mpnet-base-v2 (torch and onnxruntime), on
+   STS-B dev sentences and SciFact abstracts, batch sizes 1, 32, 1024;
+3. the size x quality grid of the same model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+RESULTS = Path("benchmarks/results")
+CACHE = Path("benchmarks/.cache")
+
+
+def text_files(data: Path, folder: Path) -> list[Path]:
+    """STS-B dev sentences (unique) and SciFact abstracts, one text a line."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sentences = []
+    with open(data / "sts" / "stsb-en-dev.csv", encoding="utf-8", newline="") as handle:
+        for row in csv.reader(handle):
+            sentences += row[:2]
+    short = folder / "stsb-dev-sentences.txt"
+    short.write_text("\n".join(dict.fromkeys(s.replace("\n", " ") for s in sentences)) + "\n")
+    abstracts = []
+    with gzip.open(data / "retrieval" / "scifact" / "corpus.jsonl.gz", "rt", encoding="utf-8") as handle:
+        for line in handle:
+            abstracts.append(json.loads(line)["text"].replace("\n", " "))
+    long = folder / "scifact-abstracts.txt"
+    long.write_text("\n".join(abstracts[:2000]) + "\n")
+    return [short, long]
+
+
+def run(command: list[str]) -> None:
+    print("+", " ".join(command), flush=True)
+    subprocess.run(command, check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--train", action="store_true", help="run the training recipe first")
+    parser.add_argument("--no-transformer-onnx", action="store_true", help="skip the optimum ONNX baselines")
+    args = parser.parse_args()
+    python = sys.executable
+    english = RESULTS / "english"
+    if args.train or not (english / "model" / "modules.json").is_file():
+        run([python, "-m", "benchmarks.train_english", "--data", str(args.data), "--out", str(english)])
+    from trainer.distill import default_teacher
+    from trainer.teachers import mpnet_teacher
+
+    mpnet = mpnet_teacher(CACHE)
+    texts = text_files(args.data, CACHE / "texts")
+    bench = [
+        python,
+        "-m",
+        "exporter.cli",
+        "bench",
+        str(english / "bundle-256-int8"),
+        "--baseline",
+        str(default_teacher()),
+        "--baseline",
+        str(mpnet),
+        "-o",
+        str(RESULTS),
+    ]
+    for path in texts:
+        bench += ["--texts", str(path)]
+    if not args.no_transformer_onnx:
+        bench.append("--transformer-onnx")
+    run(bench)
+    run(
+        [
+            python,
+            "-m",
+            "benchmarks.quality_grid",
+            str(english / "model"),
+            "--data",
+            str(args.data),
+            "--out",
+            str(RESULTS),
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()

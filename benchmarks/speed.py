@@ -1,0 +1,301 @@
+"""Encode throughput of a bundle against the encoders users would run instead, in one process run.
+
+    static-edge bench BUNDLE [--baseline MODEL ...] [--texts FILE] [--transformer-onnx]
+
+Every encoder sees the same texts with the same thread count; throughput is the median of several
+timed runs after a warm-up. Slow encoders (transformers) are timed on the first texts of the same
+list, enough for about a second per run; the count is recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from runtimes import load, read_manifest
+from runtimes.speed import sentences_per_second
+
+BATCH_SIZES = (1, 32, 1024)
+Encode = Callable[[Sequence[str], int], object]
+
+
+@dataclass
+class Measurement:
+    encoder: str
+    texts: str
+    batch_size: int
+    n_texts: int
+    sentences_per_second: float
+
+
+def _static_encoders(bundle: Path, threads: int) -> dict[str, Encode]:
+    """Our runtimes on the bundle, plus the same model through Sentence Transformers and model2vec."""
+    encoders: dict[str, Encode] = {}
+    manifest = read_manifest(bundle)
+    for variant in [v for v in ("fp32", "int8") if v in manifest.variants]:
+        model = load(bundle, variant=variant, threads=threads)
+        encoders[f"static-edge onnxruntime {variant}"] = lambda t, b, m=model: m.encode(t, batch_size=b)
+    numpy_model = load(bundle, variant=manifest.variants[-1], backend="numpy")
+    encoders[f"static-edge numpy {numpy_model.variant}"] = lambda t, b: numpy_model.encode(t, batch_size=b)
+
+    source = Path(manifest.source["model"])
+    if source.is_dir():
+        if manifest.source["kind"] == "sentence-transformers":
+            from sentence_transformers import SentenceTransformer
+
+            st = SentenceTransformer(str(source), device="cpu")
+            encoders["Sentence Transformers StaticEmbedding (torch)"] = lambda t, b: st.encode(
+                list(t), batch_size=b, convert_to_numpy=True
+            )
+        m2v = _model2vec_of(source, manifest.source["kind"])
+        encoders["model2vec StaticModel"] = lambda t, b: m2v.encode(list(t), batch_size=b, use_multiprocessing=False)
+    tokenizer = load(bundle, variant=manifest.variants[-1], backend="numpy").tokenizer.tokenizer
+    encoders["tokenization only (ceiling)"] = lambda t, b: tokenizer.encode_batch_fast(
+        list(t), add_special_tokens=False
+    )
+    return encoders
+
+
+def _model2vec_of(source: Path, kind: str):
+    """model2vec's StaticModel over the same table and tokenizer as the bundle's source."""
+    from model2vec import StaticModel
+
+    if kind == "model2vec":
+        return StaticModel.from_pretrained(str(source))
+    from sentence_transformers import SentenceTransformer
+
+    module = SentenceTransformer(str(source), device="cpu")[0]
+    table = module.embedding.weight.detach().float().numpy()
+    return StaticModel(vectors=table, tokenizer=module.tokenizer, normalize=False, max_length=None)
+
+
+def _transformer_encoders(baselines: Sequence[str], onnx_dirs: dict[str, Path]) -> dict[str, Encode]:
+    from sentence_transformers import SentenceTransformer
+
+    encoders: dict[str, Encode] = {}
+    for path in baselines:
+        name = Path(path).name
+        model = SentenceTransformer(str(path), device="cpu")
+        encoders[f"{name} (torch)"] = lambda t, b, m=model: m.encode(list(t), batch_size=b, convert_to_numpy=True)
+        if name in onnx_dirs:
+            encoders[f"{name} (onnxruntime, optimum export)"] = _onnx_transformer(onnx_dirs[name], Path(path))
+    return encoders
+
+
+def _onnx_transformer(onnx_dir: Path, model_dir: Path) -> Encode:
+    """An optimum-exported transformer run with onnxruntime: tokenize, run, mean-pool, normalize."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    session = ort.InferenceSession(str(onnx_dir / "model.onnx"), providers=["CPUExecutionProvider"])
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.enable_truncation(384)
+    inputs = {i.name for i in session.get_inputs()}
+
+    def encode(texts: Sequence[str], batch_size: int) -> np.ndarray:
+        out = []
+        for start in range(0, len(texts), batch_size):
+            tokenizer.enable_padding()
+            enc = tokenizer.encode_batch(list(texts[start : start + batch_size]))
+            ids = np.array([e.ids for e in enc], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            feeds = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in inputs:
+                feeds["token_type_ids"] = np.zeros_like(ids)
+            hidden = session.run(None, feeds)[0]
+            pooled = (hidden * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
+            out.append(pooled / np.linalg.norm(pooled, axis=1, keepdims=True))
+        return np.concatenate(out)
+
+    return encode
+
+
+def export_transformer_onnx(model_dirs: Sequence[str], cache: Path) -> dict[str, Path]:
+    """Export transformers to ONNX with optimum-cli, in a separate cached virtual environment.
+
+    optimum-onnx needs transformers < 4.58, Sentence Transformers 6 needs >= 5: they cannot share
+    one environment, so the export runs in `cache/optimum-venv` and only the ONNX files come back.
+    """
+    venv = cache / "optimum-venv"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "torch==2.13.0",
+                "optimum-onnx[onnxruntime]==0.1.0",
+                "transformers<4.58",
+            ],
+            check=True,
+        )
+    out: dict[str, Path] = {}
+    for model_dir in model_dirs:
+        target = cache / "onnx-baselines" / Path(model_dir).name
+        if not (target / "model.onnx").is_file():
+            subprocess.run(
+                [
+                    str(venv / "bin" / "optimum-cli"),
+                    "export",
+                    "onnx",
+                    "--model",
+                    str(model_dir),
+                    "--task",
+                    "feature-extraction",
+                    str(target),
+                ],
+                check=True,
+                env={**os.environ, "HF_HUB_OFFLINE": "1"},
+            )
+        out[Path(model_dir).name] = target
+    return out
+
+
+def measure(
+    encoders: dict[str, Encode],
+    text_sets: dict[str, list[str]],
+    batch_sizes: Sequence[int],
+    slow: set[str],
+    min_seconds: float = 1.0,
+    progress=None,
+) -> list[Measurement]:
+    """Median sentences/s of every encoder on every text set and batch size."""
+    results = []
+    for name, encode in encoders.items():
+        for set_name, texts in text_sets.items():
+            for batch in batch_sizes:
+                sample = texts
+                if name in slow or batch == 1:
+                    # time a probe, then take enough of the same texts for about min_seconds a run
+                    probe = texts[: max(8, batch)]
+                    rate = len(probe) / _seconds(lambda p=probe, e=encode, b=batch: e(p, b))
+                    sample = texts[: int(min(len(texts), max(batch, rate * min_seconds)))]
+                repeats = 3 if name in slow else 5
+                speed = sentences_per_second(lambda t, e=encode, b=batch: e(t, b), sample, repeats=repeats, warmup=1)
+                results.append(Measurement(name, set_name, batch, len(sample), speed))
+                if progress:
+                    progress(results[-1])
+    return results
+
+
+def _seconds(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return max(time.perf_counter() - start, 1e-6)
+
+
+def environment() -> dict[str, str]:
+    import onnxruntime
+    import tokenizers
+
+    info = {
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "cpu": _cpu_name(),
+        "onnxruntime": onnxruntime.__version__,
+        "tokenizers": tokenizers.__version__,
+        "numpy": np.__version__,
+    }
+    for name in ("torch", "sentence_transformers", "model2vec"):
+        try:
+            info[name] = __import__(name).__version__
+        except ImportError:
+            pass
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def write_results(results: list[Measurement], out: Path, command: str, env: dict[str, str], reference: str) -> Path:
+    """benchmarks/results/speed.md (+ .json, + .png): sentences/s and ratios to `reference`, per text set and batch."""
+    import json
+
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# Encode throughput (sentences/s)",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in env.items()),
+        "",
+    ]
+    for set_name in dict.fromkeys(r.texts for r in results):
+        lines += [
+            f"## {set_name}",
+            "",
+            "| encoder | " + " | ".join(f"batch {b}" for b in BATCH_SIZES) + " | texts timed |",
+            "|---|" + "---:|" * len(BATCH_SIZES) + "---:|",
+        ]
+        rows = [r for r in results if r.texts == set_name]
+        ref = {r.batch_size: r.sentences_per_second for r in rows if r.encoder == reference}
+        for encoder in dict.fromkeys(r.encoder for r in rows):
+            cells, counts = [], []
+            for batch in BATCH_SIZES:
+                match = next((r for r in rows if r.encoder == encoder and r.batch_size == batch), None)
+                if match is None:
+                    cells.append("")
+                    continue
+                ratio = f" ({match.sentences_per_second / ref[batch]:.2f}x)" if batch in ref else ""
+                cells.append(f"{match.sentences_per_second:,.0f}{ratio}")
+                counts.append(str(match.n_texts))
+            lines.append(f"| {encoder} | " + " | ".join(cells) + f" | {'/'.join(counts)} |")
+        lines.append("")
+    lines.append(f"Ratios in brackets are to `{reference}` at the same batch size.")
+    md = out / "speed.md"
+    md.write_text("\n".join(lines) + "\n")
+    (out / "speed.json").write_text(
+        json.dumps({"command": command, "environment": env, "results": [asdict(r) for r in results]}, indent=2)
+    )
+    _plot(results, out / "speed.png")
+    return md
+
+
+def _plot(results: list[Measurement], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sets = list(dict.fromkeys(r.texts for r in results))
+    fig, axes = plt.subplots(1, len(sets), figsize=(7 * len(sets), 5), dpi=110, squeeze=False)
+    for ax, set_name in zip(axes[0], sets, strict=True):
+        rows = [r for r in results if r.texts == set_name]
+        encoders = list(dict.fromkeys(r.encoder for r in rows))
+        width = 0.8 / len(BATCH_SIZES)
+        for k, batch in enumerate(BATCH_SIZES):
+            values = [
+                next((r.sentences_per_second for r in rows if r.encoder == e and r.batch_size == batch), 0)
+                for e in encoders
+            ]
+            ax.barh(np.arange(len(encoders)) + k * width, values, height=width, label=f"batch {batch}")
+        ax.set_yticks(np.arange(len(encoders)) + width)
+        ax.set_yticklabels(encoders, fontsize=8)
+        ax.set_xscale("log")
+        ax.set_xlabel("sentences / second (log scale)")
+        ax.set_title(set_name)
+        ax.invert_yaxis()
+        ax.legend(fontsize=8)
+        ax.grid(True, axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

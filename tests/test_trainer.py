@@ -1,0 +1,169 @@
+"""Trainer: a tiny model trains for a few steps, its loss falls, and every Matryoshka dim is scored."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from exporter.cli import main
+from runtimes.samples import sample_corpus
+
+
+def _augment(sentence: str, rng: random.Random) -> str:
+    words = sentence.rstrip(".?!").split()
+    if len(words) > 3:
+        words.pop(rng.randrange(len(words)))
+    return " ".join(words).lower()
+
+
+@pytest.fixture(scope="module")
+def pair_files(tmp_path_factory):
+    """A few hundred (anchor, positive) pairs as jsonl, and an STS file built from the same sentences."""
+    rng = random.Random(0)
+    corpus = sample_corpus()
+    folder = tmp_path_factory.mktemp("train-data")
+    pairs = folder / "pairs.jsonl"
+    with open(pairs, "w") as handle:
+        for _ in range(2):
+            for sentence in corpus:
+                handle.write(json.dumps({"anchor": sentence, "positive": _augment(sentence, rng)}) + "\n")
+    sts = folder / "sts.csv"
+    with open(sts, "w") as handle:  # graded: paraphrase 5, same topic (corpus lines come in tens) 2.5, other 0
+        for i, sentence in enumerate(corpus[:120]):
+            same_topic = corpus[i // 10 * 10 + (i + 1) % 10]
+            other = corpus[(i + 37) % len(corpus)]
+            handle.write(f'"{sentence}","{_augment(sentence, rng)}",5.0\n"{sentence}","{same_topic}",2.5\n')
+            handle.write(f'"{sentence}","{other}",0.0\n')
+    return pairs, sts
+
+
+@pytest.fixture(scope="module")
+def tokenizer_file(tmp_path_factory):
+    from model_builders import wordpiece_tokenizer
+
+    path = tmp_path_factory.mktemp("tok") / "tokenizer.json"
+    wordpiece_tokenizer().save(str(path))
+    return path
+
+
+def test_training_lowers_the_loss_and_scores_every_matryoshka_dim(tmp_path, pair_files, tokenizer_file):
+    from trainer.data import load_pairs
+    from trainer.evaluate import evaluate, model_encoder, read_sts
+    from trainer.model_card import write_model_card
+    from trainer.train import TrainConfig, init_model, train
+
+    pairs, sts_file = pair_files
+    data = {"pairs": load_pairs(pairs)}
+    assert len(data["pairs"]) == 2 * len(sample_corpus())
+    model = init_model(None, tokenizer=tokenizer_file, dims=64)
+    sts = {"toy": read_sts(sts_file)}
+    config = TrainConfig(matryoshka_dims=[64, 32, 16], epochs=4, batch_size=64, learning_rate=0.1, logging_steps=2)
+    model, history = train(model, data, tmp_path / "model", config)
+    losses = [h["loss"] for h in history]
+    assert len(losses) >= 4 and np.mean(losses[-2:]) < 0.8 * np.mean(losses[:2]), losses
+
+    encode, full, description = model_encoder(tmp_path / "model")
+    assert full == 64 and description == "Sentence Transformers"
+    scores = evaluate(encode, [16, 32, 64], sts)["sts:toy"]
+    assert set(scores) == {16, 32, 64} and all(-100 <= v <= 100 for v in scores.values())
+    assert len(set(scores.values())) == 3, "each dimension is scored on its own slice"
+    card = write_model_card(
+        tmp_path / "model", init=None, data={"pairs": len(data["pairs"])}, scores={"sts:toy": scores}
+    )
+    text = card.read_text()
+    assert "MatryoshkaLoss(MultipleNegativesRankingLoss)" in text and "64, 32, 16" in text and "| pairs | 440 |" in text
+    assert not (tmp_path / "model" / "checkpoints").exists()
+
+
+def test_cli_train_export_and_eval_the_bundle(tmp_path, pair_files, st_unigram, capsys):
+    pairs, sts_file = pair_files
+    out = tmp_path / "trained"
+    args = ["--matryoshka", "64,32", "--epochs", "1", "--batch-size", "64", "--lr", "0.05", "--sts", str(sts_file)]
+    rc = main(["train", "--init", str(st_unigram), "--data", str(pairs), *args, "-o", str(out)])
+    assert rc == 0
+    assert "Scores (x100) per dimension" in (out / "README.md").read_text()
+    assert main(["export", str(out), "--dims", "32", "--int8", "-o", str(tmp_path / "bundle")]) == 0
+    result = tmp_path / "eval" / "scores.json"
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "eval",
+                str(tmp_path / "bundle"),
+                "--variant",
+                "int8",
+                "--sts",
+                str(sts_file),
+                "--dims",
+                "16,32",
+                "-o",
+                str(result),
+            ]
+        )
+        == 0
+    )
+    scores = json.loads(result.read_text())
+    assert scores["encoder"] == "bundle int8" and set(scores["scores"]["sts:sts"]) == {"16", "32"}
+    assert result.with_suffix(".png").stat().st_size > 1000
+
+
+def test_bad_training_data(tmp_path):
+    from trainer.data import DataError, load_pairs
+
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text(json.dumps({"question_text": "a", "reply": "b"}) + "\n")
+    with pytest.raises(DataError, match="training needs"):
+        load_pairs(wrong)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("anchor,positive\n , \n")
+    with pytest.raises(DataError, match="no rows"):
+        load_pairs(empty)
+    with pytest.raises(FileNotFoundError):
+        load_pairs(tmp_path / "missing.parquet")
+    odd = tmp_path / "data.xml"
+    odd.write_text("<a/>")
+    with pytest.raises(DataError, match="unknown format"):
+        load_pairs(odd)
+    aliased = tmp_path / "aliased.tsv"
+    aliased.write_text("sentence1\tsentence2\nhello there\thi there\n")
+    assert load_pairs(aliased).column_names == ["anchor", "positive"]
+
+
+def test_eval_needs_a_task(st_bundle, capsys):
+    assert main(["eval", str(st_bundle)]) == 2
+    assert "at least one --sts" in capsys.readouterr().err
+
+
+def test_distill_a_small_transformer_into_a_static_model(tmp_path, tokenizer_file):
+    """model2vec distillation of a real (tiny, random) BERT, saved as a Sentence Transformers static folder."""
+    from tokenizers import Tokenizer
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    from exporter import ExportOptions, check_bundle, export
+    from trainer.distill import distill
+
+    teacher = tmp_path / "tiny-bert"
+    tok = Tokenizer.from_file(str(tokenizer_file))
+    config = BertConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
+    BertModel(config).save_pretrained(teacher)
+    PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    ).save_pretrained(teacher)
+    out = distill(teacher, tmp_path / "static", pca_dims=32)
+    assert json.loads((out / "modules.json").read_text())[0]["type"].endswith("StaticEmbedding")
+    bundle = export(out, tmp_path / "bundle", ExportOptions(int8=True))
+    assert check_bundle(bundle).passed

@@ -1,0 +1,159 @@
+"""Contrastive Matryoshka training of static models: Sentence Transformers' static-embedding recipe.
+
+StaticEmbedding, MultipleNegativesRankingLoss inside MatryoshkaLoss, the no-duplicates batch
+sampler, proportional sampling across data sets, a high learning rate with warm-up, all through
+SentenceTransformerTrainer (checkpoints and resume included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+TRAINING_LOG = "training_log.json"
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters. The recipe trains from random init with lr 0.2 and batch 2048."""
+
+    matryoshka_dims: list[int] | None = None
+    """Dimensions the loss trains to stand alone; halvings of the model size down to 32 when None."""
+    epochs: float = 1.0
+    batch_size: int = 2048
+    learning_rate: float = 0.2
+    warmup_ratio: float = 0.1
+    max_steps: int = -1
+    seed: int = 12
+    logging_steps: int = 10
+    save_steps: int = 500
+    save_total_limit: int = 2
+    resume: bool = False
+    """Continue from the newest checkpoint in OUTPUT/checkpoints."""
+    mine_hard_negatives: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def init_model(init: str | os.PathLike[str] | None, tokenizer: str | os.PathLike[str] | None = None, dims: int = 256):
+    """The model to start from: a static model folder (ours or Sentence Transformers), a model2vec
+    folder or hub id, or (init None) a random table over `tokenizer`.
+
+    :raises ValueError: when neither `init` nor `tokenizer` is given.
+    """
+    from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
+
+    from trainer.st_compat import StaticEmbedding
+
+    if init is None:
+        if tokenizer is None:
+            raise ValueError("a random init needs a tokenizer (a tokenizer.json or a model folder holding one)")
+        path = Path(tokenizer)
+        file = path / "tokenizer.json" if path.is_dir() else path
+        tok = Tokenizer.from_file(str(file)) if file.is_file() else Tokenizer.from_pretrained(str(tokenizer))
+        tok.no_truncation()
+        tok.no_padding()
+        return SentenceTransformer(modules=[StaticEmbedding(tok, embedding_dim=dims)], device="cpu")
+    if (Path(init) / "modules.json").is_file():  # ours, Sentence Transformers', or a model2vec folder saved with it
+        return SentenceTransformer(str(init), device="cpu")
+    return SentenceTransformer(modules=[StaticEmbedding.from_model2vec(str(init))], device="cpu")
+
+
+def default_matryoshka_dims(dims: int) -> list[int]:
+    out = [dims]
+    while out[-1] // 2 >= 32:
+        out.append(out[-1] // 2)
+    return out
+
+
+def train(model, data: dict[str, Any], output: str | os.PathLike[str], config: TrainConfig | None = None):
+    """Train `model` on the named data sets and save it to `output` (a Sentence Transformers folder).
+
+    :param data: name -> datasets.Dataset with anchor, positive[, negative] columns.
+    :returns: the trained model and the trainer's log history (loss per logging step).
+    :raises ValueError: for Matryoshka dims larger than the model or an empty data dict.
+    """
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
+    from sentence_transformers.training_args import BatchSamplers, MultiDatasetBatchSamplers
+
+    from trainer.st_compat import embedding_dimension
+
+    config = config or TrainConfig()
+    if not data:
+        raise ValueError("no training data given")
+    dims = embedding_dimension(model)
+    matryoshka = sorted(config.matryoshka_dims or default_matryoshka_dims(dims), reverse=True)
+    if matryoshka[0] > dims:
+        raise ValueError(f"Matryoshka dims {matryoshka} exceed the model's {dims} dimensions")
+    if config.mine_hard_negatives:
+        data = {name: mine_negatives(model, ds) for name, ds in data.items()}
+
+    output = Path(output)
+    checkpoints = output / "checkpoints"
+    loss = MatryoshkaLoss(model, MultipleNegativesRankingLoss(model), matryoshka_dims=matryoshka)
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        warmup_ratio=config.warmup_ratio,
+        lr_scheduler_type="cosine",
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL,
+        logging_steps=config.logging_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        seed=config.seed,
+        use_cpu=True,
+        report_to="none",
+        dataloader_drop_last=False,
+        disable_tqdm=False,
+    )
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=loss)
+    resume = config.resume and checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
+    trainer.train(resume_from_checkpoint=bool(resume) or None)
+    history = [entry for entry in trainer.state.log_history if "loss" in entry]
+    model.save(str(output))
+    (output / TRAINING_LOG).write_text(
+        json.dumps(
+            {
+                "config": {**asdict(config), "matryoshka_dims": matryoshka},
+                "data": {name: len(ds) for name, ds in data.items()},
+                "history": trainer.state.log_history,
+            },
+            indent=2,
+        )
+    )
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return model, history
+
+
+def mine_negatives(model, dataset):
+    """Add a `negative` column: for each anchor, a highly ranked other positive (Sentence Transformers' miner).
+
+    Data sets that already have negatives are returned unchanged.
+    """
+    from sentence_transformers.util import mine_hard_negatives
+
+    if "negative" in dataset.column_names:
+        return dataset
+    return mine_hard_negatives(
+        dataset,
+        model,
+        anchor_column_name="anchor",
+        positive_column_name="positive",
+        range_min=2,
+        range_max=30,
+        num_negatives=1,
+        sampling_strategy="top",
+        batch_size=1024,
+        output_format="triplet",
+        verbose=False,
+    )
