@@ -14,7 +14,9 @@ console = Console(highlight=False)
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", type=Path)
-    parser.add_argument("--baseline", action="append", default=[], help="transformer model folder; repeatable")
+    parser.add_argument(
+        "--baseline", action="append", default=[], help="transformer model folder, or NAME=FOLDER; repeatable"
+    )
     parser.add_argument(
         "--texts",
         type=Path,
@@ -29,6 +31,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also time the baselines exported to ONNX with optimum (separate cached venv)",
     )
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (median taken)")
+    parser.add_argument("--min-seconds", type=float, default=1.0, help="least time per run for slow encoders")
     parser.add_argument("--cache", type=Path, default=Path("benchmarks/.cache"))
     parser.add_argument("-o", "--output", type=Path, default=Path("benchmarks/results"))
 
@@ -55,9 +59,18 @@ def run_bench(args: argparse.Namespace) -> int:
     def show(m) -> None:
         console.print(f"{m.encoder:52s} {m.texts:22s} batch {m.batch_size:5d}: {m.sentences_per_second:12,.0f}/s")
 
-    results = measure(encoders, text_sets, batches, slow=set(transformers), progress=show)
+    results = measure(
+        encoders,
+        text_sets,
+        batches,
+        slow=set(transformers),
+        min_seconds=args.min_seconds,
+        repeats=args.repeats,
+        progress=show,
+    )
     command = "static-edge bench " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     reference = next((name for name in transformers if "mpnet" in name and "torch" in name), None)
-    md = write_results(results, args.output, command, environment(), reference or "static-edge onnxruntime fp32")
+    reference = reference or "static-edge onnxruntime fp32"
+    md = write_results(results, args.output, command, environment(), reference, batches)
     console.print(f"[green]wrote[/green] {md}, {md.with_suffix('.png')}")
     return 0

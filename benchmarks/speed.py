@@ -43,20 +43,16 @@ def _static_encoders(bundle: Path, threads: int) -> dict[str, Encode]:
     for variant in [v for v in ("fp32", "int8") if v in manifest.variants]:
         model = load(bundle, variant=variant, threads=threads)
         encoders[f"static-edge onnxruntime {variant}"] = lambda t, b, m=model: m.encode(t, batch_size=b)
+    encoders["onnxruntime, naive padding (before)"] = _naive_onnxruntime(bundle, manifest.variants[-1], threads)
     numpy_model = load(bundle, variant=manifest.variants[-1], backend="numpy")
     encoders[f"static-edge numpy {numpy_model.variant}"] = lambda t, b: numpy_model.encode(t, batch_size=b)
 
-    source = Path(manifest.source["model"])
-    if source.is_dir():
-        if manifest.source["kind"] == "sentence-transformers":
-            from sentence_transformers import SentenceTransformer
-
-            st = SentenceTransformer(str(source), device="cpu")
-            encoders["Sentence Transformers StaticEmbedding (torch)"] = lambda t, b: st.encode(
-                list(t), batch_size=b, convert_to_numpy=True
-            )
-        m2v = _model2vec_of(source, manifest.source["kind"])
-        encoders["model2vec StaticModel"] = lambda t, b: m2v.encode(list(t), batch_size=b, use_multiprocessing=False)
+    # The peers run the very same model: the bundle's own (sliced) fp32 table and tokenizer.
+    st, m2v = _peer_models(bundle)
+    encoders["Sentence Transformers StaticEmbedding (torch)"] = lambda t, b: st.encode(
+        list(t), batch_size=b, convert_to_numpy=True
+    )
+    encoders["model2vec StaticModel"] = lambda t, b: m2v.encode(list(t), batch_size=b, use_multiprocessing=False)
     tokenizer = load(bundle, variant=manifest.variants[-1], backend="numpy").tokenizer.tokenizer
     encoders["tokenization only (ceiling)"] = lambda t, b: tokenizer.encode_batch_fast(
         list(t), add_special_tokens=False
@@ -64,30 +60,69 @@ def _static_encoders(bundle: Path, threads: int) -> dict[str, Encode]:
     return encoders
 
 
-def _model2vec_of(source: Path, kind: str):
-    """model2vec's StaticModel over the same table and tokenizer as the bundle's source."""
+def _naive_onnxruntime(bundle: Path, variant: str, threads: int) -> Encode:
+    """The first version of the runtime, kept as the 'before' of the speed work: padded batches built
+    from Python lists in input order (no length sorting), default session options."""
+    import onnxruntime as ort
+
+    model = load(bundle, variant=variant)
+    session = ort.InferenceSession(str(model.model_file), providers=["CPUExecutionProvider"])
+    tokenizer = model.tokenizer.tokenizer
+
+    def encode(texts: Sequence[str], batch_size: int) -> np.ndarray:
+        out = []
+        for start in range(0, len(texts), batch_size):
+            rows = [
+                e.ids for e in tokenizer.encode_batch(list(texts[start : start + batch_size]), add_special_tokens=False)
+            ]
+            width = max(1, max(len(r) for r in rows))
+            ids = np.array([r + [0] * (width - len(r)) for r in rows], dtype=np.int64)
+            mask = np.array([[1] * len(r) + [0] * (width - len(r)) for r in rows], dtype=np.int64)
+            out.append(session.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})[0])
+        return np.concatenate(out)
+
+    return encode
+
+
+def _peer_models(bundle: Path):
+    """Sentence Transformers' StaticEmbedding and model2vec's StaticModel over the bundle's fp32 table."""
+    import torch
     from model2vec import StaticModel
-
-    if kind == "model2vec":
-        return StaticModel.from_pretrained(str(source))
     from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
 
-    module = SentenceTransformer(str(source), device="cpu")[0]
-    table = module.embedding.weight.detach().float().numpy()
-    return StaticModel(vectors=table, tokenizer=module.tokenizer, normalize=False, max_length=None)
+    from runtimes.bundle import TABLE_INITIALIZER, TOKENIZER_FILE, VARIANT_FILES
+    from runtimes.numpy_embedder import read_initializers
+    from trainer.st_compat import Normalize, StaticEmbedding
+
+    manifest = read_manifest(bundle)
+    table = read_initializers(bundle / VARIANT_FILES["fp32"], (TABLE_INITIALIZER,))[TABLE_INITIALIZER]
+    tokenizer = Tokenizer.from_file(str(bundle / TOKENIZER_FILE))
+    modules = [StaticEmbedding(Tokenizer.from_str(tokenizer.to_str()), embedding_weights=torch.from_numpy(table))]
+    if manifest.normalize:
+        modules.append(Normalize())
+    st = SentenceTransformer(modules=modules, device="cpu")
+    m2v = StaticModel(vectors=table, tokenizer=tokenizer, normalize=manifest.normalize, max_length=manifest.max_length)
+    return st, m2v
 
 
 def _transformer_encoders(baselines: Sequence[str], onnx_dirs: dict[str, Path]) -> dict[str, Encode]:
     from sentence_transformers import SentenceTransformer
 
     encoders: dict[str, Encode] = {}
-    for path in baselines:
-        name = Path(path).name
+    for spec in baselines:
+        name, path = parse_baseline(spec)
         model = SentenceTransformer(str(path), device="cpu")
         encoders[f"{name} (torch)"] = lambda t, b, m=model: m.encode(list(t), batch_size=b, convert_to_numpy=True)
         if name in onnx_dirs:
             encoders[f"{name} (onnxruntime, optimum export)"] = _onnx_transformer(onnx_dirs[name], Path(path))
     return encoders
+
+
+def parse_baseline(spec: str) -> tuple[str, str]:
+    """`NAME=PATH` or `PATH` (named after its folder)."""
+    name, sep, path = spec.partition("=")
+    return (name, path) if sep else (Path(spec).name, spec)
 
 
 def _onnx_transformer(onnx_dir: Path, model_dir: Path) -> Encode:
@@ -142,8 +177,9 @@ def export_transformer_onnx(model_dirs: Sequence[str], cache: Path) -> dict[str,
             check=True,
         )
     out: dict[str, Path] = {}
-    for model_dir in model_dirs:
-        target = cache / "onnx-baselines" / Path(model_dir).name
+    for spec in model_dirs:
+        name, model_dir = parse_baseline(spec)
+        target = cache / "onnx-baselines" / name
         if not (target / "model.onnx").is_file():
             subprocess.run(
                 [
@@ -159,7 +195,7 @@ def export_transformer_onnx(model_dirs: Sequence[str], cache: Path) -> dict[str,
                 check=True,
                 env={**os.environ, "HF_HUB_OFFLINE": "1"},
             )
-        out[Path(model_dir).name] = target
+        out[name] = target
     return out
 
 
@@ -169,6 +205,7 @@ def measure(
     batch_sizes: Sequence[int],
     slow: set[str],
     min_seconds: float = 1.0,
+    repeats: int = 5,
     progress=None,
 ) -> list[Measurement]:
     """Median sentences/s of every encoder on every text set and batch size."""
@@ -178,12 +215,14 @@ def measure(
             for batch in batch_sizes:
                 sample = texts
                 if name in slow or batch == 1:
-                    # time a probe, then take enough of the same texts for about min_seconds a run
-                    probe = texts[: max(8, batch)]
+                    # Time a probe, then take enough of the same texts for about min_seconds a run. A slow
+                    # encoder may then get fewer texts than the batch size: `n_texts` records it.
+                    probe = texts[: min(max(8, batch), 64)]
                     rate = len(probe) / _seconds(lambda p=probe, e=encode, b=batch: e(p, b))
-                    sample = texts[: int(min(len(texts), max(batch, rate * min_seconds)))]
-                repeats = 3 if name in slow else 5
-                speed = sentences_per_second(lambda t, e=encode, b=batch: e(t, b), sample, repeats=repeats, warmup=1)
+                    floor = len(probe) if name in slow else batch
+                    sample = texts[: int(min(len(texts), max(floor, rate * min_seconds)))]
+                runs = min(3, repeats) if name in slow else repeats
+                speed = sentences_per_second(lambda t, e=encode, b=batch: e(t, b), sample, repeats=runs, warmup=1)
                 results.append(Measurement(name, set_name, batch, len(sample), speed))
                 if progress:
                     progress(results[-1])
@@ -226,7 +265,14 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
-def write_results(results: list[Measurement], out: Path, command: str, env: dict[str, str], reference: str) -> Path:
+def write_results(
+    results: list[Measurement],
+    out: Path,
+    command: str,
+    env: dict[str, str],
+    reference: str,
+    batch_sizes: Sequence[int] = BATCH_SIZES,
+) -> Path:
     """benchmarks/results/speed.md (+ .json, + .png): sentences/s and ratios to `reference`, per text set and batch."""
     import json
 
@@ -243,14 +289,14 @@ def write_results(results: list[Measurement], out: Path, command: str, env: dict
         lines += [
             f"## {set_name}",
             "",
-            "| encoder | " + " | ".join(f"batch {b}" for b in BATCH_SIZES) + " | texts timed |",
-            "|---|" + "---:|" * len(BATCH_SIZES) + "---:|",
+            "| encoder | " + " | ".join(f"batch {b}" for b in batch_sizes) + " | texts timed |",
+            "|---|" + "---:|" * len(batch_sizes) + "---:|",
         ]
         rows = [r for r in results if r.texts == set_name]
         ref = {r.batch_size: r.sentences_per_second for r in rows if r.encoder == reference}
         for encoder in dict.fromkeys(r.encoder for r in rows):
             cells, counts = [], []
-            for batch in BATCH_SIZES:
+            for batch in batch_sizes:
                 match = next((r for r in rows if r.encoder == encoder and r.batch_size == batch), None)
                 if match is None:
                     cells.append("")
@@ -266,11 +312,11 @@ def write_results(results: list[Measurement], out: Path, command: str, env: dict
     (out / "speed.json").write_text(
         json.dumps({"command": command, "environment": env, "results": [asdict(r) for r in results]}, indent=2)
     )
-    _plot(results, out / "speed.png")
+    _plot(results, out / "speed.png", batch_sizes)
     return md
 
 
-def _plot(results: list[Measurement], path: Path) -> None:
+def _plot(results: list[Measurement], path: Path, batch_sizes: Sequence[int]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -281,8 +327,8 @@ def _plot(results: list[Measurement], path: Path) -> None:
     for ax, set_name in zip(axes[0], sets, strict=True):
         rows = [r for r in results if r.texts == set_name]
         encoders = list(dict.fromkeys(r.encoder for r in rows))
-        width = 0.8 / len(BATCH_SIZES)
-        for k, batch in enumerate(BATCH_SIZES):
+        width = 0.8 / len(batch_sizes)
+        for k, batch in enumerate(batch_sizes):
             values = [
                 next((r.sentences_per_second for r in rows if r.encoder == e and r.batch_size == batch), 0)
                 for e in encoders

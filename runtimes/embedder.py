@@ -20,6 +20,31 @@ from runtimes.bundle import (
 )
 from runtimes.tokenization import BundleTokenizer, validate_texts
 
+TOKEN_BUDGET = 16_384
+"""Most tokens one batch computes at once: the [tokens, dims] intermediates then stay small enough for
+the CPU caches, which matters for long texts at large batch sizes."""
+
+
+def token_limited_batches(
+    order: np.ndarray, lengths: np.ndarray, batch_size: int, padded: bool, token_budget: int = TOKEN_BUDGET
+) -> Iterator[np.ndarray]:
+    """Cut `order` into runs of at most `batch_size` texts whose cost fits `token_budget`, never fewer than one text.
+
+    The cost is the sum of the lengths, or for padded batches of length-sorted texts, count x longest.
+    """
+    ordered = lengths[order]
+    begin = 0
+    while begin < len(order):
+        end = min(begin + batch_size, len(order))
+        run = ordered[begin:end]
+        cost = run * np.arange(1, len(run) + 1) if padded else np.cumsum(run)
+        fits = (
+            int(np.searchsorted(cost, token_budget, side="right")) if not padded else int((cost <= token_budget).sum())
+        )
+        end = begin + max(fits, 1)
+        yield order[begin:end]
+        begin = end
+
 
 def l2_normalize(vectors: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     """Rows divided by max(norm, eps), as torch's `F.normalize`; zero rows stay zero."""
@@ -84,10 +109,8 @@ class StaticEmbedder(ABC):
         return cosine_matrix(self.encode(queries), self.encode(documents))
 
     def _batches(self, lengths: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
-        """Row indices per batch; texts of like length share a batch so little padding is computed."""
-        order = np.argsort(lengths, kind="stable")
-        for begin in range(0, len(order), batch_size):
-            yield order[begin : begin + batch_size]
+        """Row indices per batch: consecutive texts, at most `batch_size` of them and `TOKEN_BUDGET` tokens."""
+        return token_limited_batches(np.arange(len(lengths)), lengths, batch_size, padded=False)
 
     @abstractmethod
     def _embed(self, ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

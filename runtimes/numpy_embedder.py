@@ -43,14 +43,13 @@ class NumpyEmbedder(StaticEmbedder):
         self.scales = arrays.get(SCALES_INITIALIZER)
 
     def _embed(self, ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        # Batches are consecutive texts (the base class's batching), so their ids are one slice.
         out = np.zeros((len(lengths), self.dims), dtype=np.float32)
         nonempty = np.flatnonzero(lengths)
         if len(nonempty) == 0:
             return out
-        # ids of the batch's non-empty texts, back to back, and where each text begins in them.
-        spans = [ids[s : s + n] for s, n in zip(starts[nonempty], lengths[nonempty], strict=True)]
-        batch_ids = np.concatenate(spans)
-        offsets = np.concatenate(([0], np.cumsum(lengths[nonempty])[:-1]))
+        batch_ids = ids[starts[0] : starts[-1] + lengths[-1]]
+        offsets = starts[nonempty] - starts[0]
         counted = np.ones(len(batch_ids), dtype=np.float32)
         if self.manifest.mask_unknown and self.manifest.unk_token_id is not None:
             counted = (batch_ids != self.manifest.unk_token_id).astype(np.float32)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import numpy as np
 
 from runtimes.bundle import INPUT_NAMES, OUTPUT_SENTENCE
-from runtimes.embedder import StaticEmbedder
+from runtimes.embedder import StaticEmbedder, token_limited_batches
 
 
 def gather_padded(
@@ -48,6 +49,8 @@ class OnnxEmbedder(StaticEmbedder):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Idle onnxruntime threads would spin and steal the cores the tokenizer needs next.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(
             str(self.model_file), sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -56,6 +59,10 @@ class OnnxEmbedder(StaticEmbedder):
         """Run the graph on ready inputs; returns the requested outputs (sentence_embedding by default)."""
         feeds = dict(zip(INPUT_NAMES, (input_ids, attention_mask), strict=True))
         return self.session.run(outputs or [OUTPUT_SENTENCE], feeds)
+
+    def _batches(self, lengths: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+        """Texts sorted by length, so a padded batch holds texts of like length and pads little."""
+        return token_limited_batches(np.argsort(lengths, kind="stable"), lengths, batch_size, padded=True)
 
     def _embed(self, ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         input_ids, mask = gather_padded(ids, starts, lengths, self.manifest.pad_token_id)

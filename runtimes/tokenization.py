@@ -56,9 +56,10 @@ class BundleTokenizer:
     def flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """All ids of all texts concatenated, and each text's length.
 
-        Built with `np.fromiter` over the encodings, which avoids one Python list per padded row.
+        Each encoding's ids are read once (every `.ids` access copies them out of Rust) and joined with
+        `np.fromiter`, which avoids building one padded Python list per row.
         """
-        encodings = self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
-        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
-        ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int64, count=int(lengths.sum()))
+        rows = [e.ids for e in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
+        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        ids = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
         return ids, lengths

@@ -136,3 +136,39 @@ def test_cli_web_errors(st_bundle, tmp_path, capsys):
     assert "corpus is empty" in capsys.readouterr().err
     assert main(["web", str(tmp_path)]) == 2
     assert "not a static-edge bundle" in capsys.readouterr().err
+
+
+def test_cli_bench_writes_table_json_and_plot(st_bundle, tmp_path, capsys):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(["a dog runs in the park", "stock markets fell", "hello world"] * 20))
+    out = tmp_path / "results"
+    rc = main(
+        [
+            "bench",
+            str(st_bundle),
+            "--texts",
+            str(texts),
+            "--batch-sizes",
+            "1,32",
+            "--repeats",
+            "1",
+            "--min-seconds",
+            "0.01",
+            "-o",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    results = json.loads((out / "speed.json").read_text())["results"]
+    encoders = {r["encoder"] for r in results}
+    assert {
+        "static-edge onnxruntime int8",
+        "static-edge numpy int8",
+        "model2vec StaticModel",
+        "Sentence Transformers StaticEmbedding (torch)",
+        "tokenization only (ceiling)",
+    } <= encoders
+    assert all(r["sentences_per_second"] > 0 for r in results)
+    assert {r["batch_size"] for r in results} == {1, 32}
+    assert "| static-edge onnxruntime fp32 |" in (out / "speed.md").read_text()
+    assert (out / "speed.png").stat().st_size > 1000

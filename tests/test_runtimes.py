@@ -119,3 +119,17 @@ def test_runtimes_never_import_torch_and_numpy_backend_never_imports_onnxruntime
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "clean" in result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("padded", [True, False])
+def test_token_limited_batches_cover_every_text_once_within_limits(padded):
+    from runtimes.embedder import token_limited_batches
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(0, 900, size=500)
+    order = np.argsort(lengths, kind="stable") if padded else np.arange(len(lengths))
+    batches = list(token_limited_batches(order, lengths, batch_size=64, padded=padded, token_budget=4096))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(500))
+    for rows in batches:
+        cost = len(rows) * lengths[rows].max() if padded else lengths[rows].sum()
+        assert len(rows) <= 64 and (cost <= 4096 or len(rows) == 1)
