@@ -68,9 +68,9 @@ def main() -> None:
         "bench",
         str(english / "bundle-256-int8"),
         "--baseline",
-        str(default_teacher()),
+        f"all-MiniLM-L6-v2={default_teacher()}",
         "--baseline",
-        str(mpnet),
+        f"all-mpnet-base-v2={mpnet}",
         "-o",
         str(RESULTS),
     ]

@@ -15,6 +15,8 @@ import csv
 import gzip
 import json
 import re
+import shlex
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -106,6 +108,32 @@ def build_datasets(data: Path, caption_limit: int | None = None, corpus_pairs: b
     }
 
 
+def write_markdown(scores_json: Path) -> Path:
+    """scores.md beside scores.json: the recipe's scores per model and dimension, and its timings."""
+    record = json.loads(scores_json.read_text())
+    lines = [
+        "# English recipe: scores (x100)",
+        "",
+        f"Command: `{record.get('command', 'python -m benchmarks.train_english')}`",
+        "",
+        "| model | task | " + " | ".join(map(str, sorted(DIMS))) + " |",
+        "|---|---|" + "---:|" * len(DIMS),
+    ]
+    for model, tasks in record["scores"].items():
+        for task, by_dim in tasks.items():
+            cells = [f"{by_dim[str(d)]:.2f}" if str(d) in by_dim else "" for d in sorted(DIMS)]
+            lines.append(f"| {model} | {task} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Timings (s, 2 CPU cores): " + ", ".join(f"{k} {v:.0f}" for k, v in record["timings"].items()),
+        "",
+        "Training rows: " + ", ".join(f"{k} {v:,}" for k, v in record["data"].items()),
+    ]
+    path = scores_json.with_suffix(".md")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -180,12 +208,14 @@ def main() -> None:
     }
     timings["evaluate (s)"] = time.time() - start
     write_model_card(trained, init=str(base), data={k: len(v) for k, v in data.items()}, scores=results["trained"])
+    command = "python -m benchmarks.train_english " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     (args.out / "scores.json").write_text(
         json.dumps(
             {
                 "scores": results,
                 "timings": timings,
                 "data": {k: len(v) for k, v in data.items()},
+                "command": command,
                 "args": {k: str(v) for k, v in vars(args).items()},
             },
             indent=2,
@@ -200,7 +230,7 @@ def main() -> None:
         args.out / "scores_by_dims.png",
         title="English recipe: start vs trained",
     )
-    print(json.dumps({"scores": results, "timings": timings}, indent=2))
+    print(write_markdown(args.out / "scores.json").read_text())
 
 
 if __name__ == "__main__":

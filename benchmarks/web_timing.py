@@ -20,16 +20,6 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 QUERIES = [
     "is it going to rain tomorrow?",
     "cheap flights to the coast",
@@ -52,7 +42,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 def measure(bundle: Path, variant: str | None = None, rounds: int = 5) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from runtimes.web_page import write_web_page
+    from runtimes.web_page import CHROMIUM, CHROMIUM_ARGS, write_web_page
 
     write_web_page(bundle)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=bundle))
@@ -60,7 +50,7 @@ def measure(bundle: Path, variant: str | None = None, rounds: int = 5) -> dict:
     sizes: dict[str, int] = {}
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.route(
                 "**/*",

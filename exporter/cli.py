@@ -191,7 +191,6 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `static-edge` console script."""
-    from exporter.check import ParityReport  # noqa: F401  (fail fast on a broken install)
     from exporter.export import ExportError
     from exporter.sources import SourceModelError
     from runtimes.bundle import BundleError
@@ -201,6 +200,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except (ExportError, SourceModelError, BundleError, FileNotFoundError, ValueError, TypeError) as err:
         err_console.print(f"[red]error:[/red] {err}")
+        return 2
+    except ImportError as err:
+        extra = {"distill": "train", "train": "train", "eval": "train", "bench": "bench", "demo": "demo"}
+        hint = f"; install it with pip install 'static-edge[{extra.get(args.command, 'all')}]'"
+        err_console.print(f"[red]error:[/red] {err}{hint}")
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -25,6 +25,18 @@ VENDOR_FILES = {
     "@huggingface/tokenizers/dist/tokenizers.min.mjs": "tokenizers.min.mjs",
 }
 PAGE_FILES = ("index.html", "static-edge.js")
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium, which the browser tests and timings drive through playwright."""
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # without these, Chromium keeps trying to reach Google's services, which a closed network refuses
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def node_modules() -> Path:

@@ -7,18 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from runtimes.web_page import node_modules
+from runtimes.web_page import CHROMIUM, CHROMIUM_ARGS, node_modules
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "require_browser_tools"]
 
 
 def require_browser_tools() -> None:

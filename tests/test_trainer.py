@@ -167,3 +167,15 @@ def test_distill_a_small_transformer_into_a_static_model(tmp_path, tokenizer_fil
     assert json.loads((out / "modules.json").read_text())[0]["type"].endswith("StaticEmbedding")
     bundle = export(out, tmp_path / "bundle", ExportOptions(int8=True))
     assert check_bundle(bundle).passed
+
+
+def test_hard_negative_mining_adds_a_negative_from_the_other_positives(pair_files, st_unigram):
+    from trainer.data import load_pairs
+    from trainer.train import init_model, mine_negatives
+
+    pairs = load_pairs(pair_files[0]).select(range(200))
+    mined = mine_negatives(init_model(st_unigram), pairs)
+    assert mined.column_names == ["anchor", "positive", "negative"] and len(mined) > 0
+    positives = set(pairs["positive"])
+    assert all(row["negative"] in positives and row["negative"] != row["positive"] for row in mined)
+    assert mine_negatives(init_model(st_unigram), mined) is mined  # already has negatives: unchanged
