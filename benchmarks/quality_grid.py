@@ -47,11 +47,11 @@ def grid(model: Path, data: Path, dims: list[int], workdir: Path) -> list[dict]:
     return rows
 
 
-def pareto(rows: list[dict], key: str) -> list[dict]:
-    """Rows no other row beats on both size (smaller) and `key` (higher)."""
+def pareto(rows: list[dict], key: str, min_gain: float = 0.01) -> list[dict]:
+    """Rows no smaller row matches on `key`: each step up in size must gain more than `min_gain` points."""
     front = []
     for row in sorted(rows, key=lambda r: (r["bytes"], -r[key])):
-        if not front or row[key] > front[-1][key]:
+        if not front or row[key] > front[-1][key] + min_gain:
             front.append(row)
     return front
 

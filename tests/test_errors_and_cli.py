@@ -172,3 +172,8 @@ def test_cli_bench_writes_table_json_and_plot(st_bundle, tmp_path, capsys):
     assert {r["batch_size"] for r in results} == {1, 32}
     assert "| static-edge onnxruntime fp32 |" in (out / "speed.md").read_text()
     assert (out / "speed.png").stat().st_size > 1000
+
+
+def test_cli_demo_refuses_a_missing_bundle(tmp_path, capsys):
+    assert main(["demo", str(tmp_path / "missing")]) == 2
+    assert "bundle folder not found" in capsys.readouterr().err
