@@ -26,8 +26,9 @@ def run_quickstart(workdir: Path, console: Console) -> int:
     """Run every step; returns 0 when the parity check passes."""
     from sentence_transformers import SentenceTransformer
 
-    from trainer.distill import default_teacher, distill
+    from trainer.distill import default_teacher, distill, quiet_transformers
 
+    quiet_transformers()
     teacher = default_teacher()
     model_dir = workdir / "models" / "minilm-static"
     bundle_dir = workdir / f"bundle-{QUICKSTART_DIMS}-int8"

@@ -48,7 +48,8 @@ def print_parity(report: ParityReport, console: Console) -> None:
     for row in report.rows:
         sign = "<=" if row.at_most else ">="
         verdict = "[green]pass[/green]" if row.passed else "[red]FAIL[/red]"
-        table.add_row(row.pair, row.metric, f"{row.value:.3g}", f"{sign} {row.tolerance:g}", verdict)
+        measured = f"{row.value:.6f}" if "cosine" in row.metric else f"{row.value:.3g}"
+        table.add_row(row.pair, row.metric, measured, f"{sign} {row.tolerance:g}", verdict)
     console.print(table)
     for note in report.notes:
         console.print(f"note: {note}")

@@ -179,3 +179,37 @@ def test_hard_negative_mining_adds_a_negative_from_the_other_positives(pair_file
     positives = set(pairs["positive"])
     assert all(row["negative"] in positives and row["negative"] != row["positive"] for row in mined)
     assert mine_negatives(init_model(st_unigram), mined) is mined  # already has negatives: unchanged
+
+
+def test_training_resumes_from_its_last_checkpoint(tmp_path, pair_files, tokenizer_file):
+    from trainer.data import load_pairs
+    from trainer.train import TrainConfig, init_model, train
+
+    data = {"pairs": load_pairs(pair_files[0])}
+    out = tmp_path / "model"
+    first = TrainConfig(
+        matryoshka_dims=[32, 16],
+        batch_size=64,
+        learning_rate=0.1,
+        max_steps=2,
+        save_steps=2,
+        logging_steps=1,
+        keep_checkpoints=True,
+    )
+    _, first_history = train(init_model(None, tokenizer=tokenizer_file, dims=32), data, out, first)
+    assert (out / "checkpoints" / "checkpoint-2").is_dir()
+    second = TrainConfig(
+        matryoshka_dims=[32, 16],
+        batch_size=64,
+        learning_rate=0.1,
+        max_steps=4,
+        save_steps=2,
+        logging_steps=1,
+        resume=True,
+    )
+    _, history = train(init_model(out), data, out, second)
+    # Resuming restores the checkpoint's log (steps 1-2, identical) and trains steps 3-4 only; a fresh run
+    # would start again at step 1 from the already-trained weights and log a different loss there.
+    assert [h["step"] for h in history] == [1, 2, 3, 4]
+    assert history[:2] == first_history
+    assert not (out / "checkpoints").exists()

