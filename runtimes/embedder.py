@@ -37,11 +37,9 @@ def token_limited_batches(
     while begin < len(order):
         end = min(begin + batch_size, len(order))
         run = ordered[begin:end]
+        # both costs grow with each text added (padded runs are length-sorted), so a binary search finds the cut
         cost = run * np.arange(1, len(run) + 1) if padded else np.cumsum(run)
-        fits = (
-            int(np.searchsorted(cost, token_budget, side="right")) if not padded else int((cost <= token_budget).sum())
-        )
-        end = begin + max(fits, 1)
+        end = begin + max(int(np.searchsorted(cost, token_budget, side="right")), 1)
         yield order[begin:end]
         begin = end
 

@@ -108,6 +108,8 @@ def test_cli_train_export_and_eval_the_bundle(tmp_path, pair_files, st_unigram, 
     scores = json.loads(result.read_text())
     assert scores["encoder"] == "bundle int8" and set(scores["scores"]["sts:sts"]) == {"16", "32"}
     assert result.with_suffix(".png").stat().st_size > 1000
+    recorded = json.loads((tmp_path / "bundle" / "static_edge.json").read_text())["quality"]["int8"]
+    assert recorded["sts:sts"] == scores["scores"]["sts:sts"]
 
 
 def test_bad_training_data(tmp_path):

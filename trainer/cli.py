@@ -134,6 +134,8 @@ def run_eval(args: argparse.Namespace) -> int:
     for task, by_dim in scores.items():
         table.add_row(task, *(f"{by_dim[d]:.2f}" for d in dims))
     console.print(table)
+    if (args.model / "static_edge.json").is_file():
+        _record_quality(args.model, description, scores)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         payload = {"model": str(args.model), "encoder": description, "scores": scores}
@@ -141,3 +143,15 @@ def run_eval(args: argparse.Namespace) -> int:
         png = plot_scores_by_dims(scores, args.output.with_suffix(".png"), title=str(args.model))
         console.print(f"wrote {args.output} and {png}")
     return 0
+
+
+def _record_quality(bundle: Path, description: str, scores: dict[str, dict[int, float]]) -> None:
+    """Keep a bundle's measured scores in its manifest (`quality`), per variant, next to the parity report."""
+    from runtimes.bundle import read_manifest, write_manifest
+
+    manifest = read_manifest(bundle)
+    variant = description.removeprefix("bundle ")
+    quality = dict(manifest.quality or {})
+    quality[variant] = {task: {str(d): v for d, v in by_dim.items()} for task, by_dim in scores.items()}
+    manifest.quality = quality
+    write_manifest(bundle, manifest)
