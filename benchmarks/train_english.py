@@ -146,6 +146,7 @@ def main() -> None:
     # distillation gave; 0.01 over 3 epochs measured best of the few settings tried here.
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--caption-limit", type=int, default=None)
+    parser.add_argument("--matryoshka-weights", help=f"comma-separated loss weights for dims {DIMS}")
     parser.add_argument(
         "--corpus-pairs",
         action="store_true",
@@ -186,8 +187,10 @@ def main() -> None:
     start = time.time()
     data = build_datasets(args.data, args.caption_limit, corpus_pairs=args.corpus_pairs)
     model = init_model(base)
+    weights = [float(w) for w in args.matryoshka_weights.split(",")] if args.matryoshka_weights else None
     config = TrainConfig(
         matryoshka_dims=DIMS,
+        matryoshka_weights=weights,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.lr,

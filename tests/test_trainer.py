@@ -81,7 +81,20 @@ def test_training_lowers_the_loss_and_scores_every_matryoshka_dim(tmp_path, pair
 def test_cli_train_export_and_eval_the_bundle(tmp_path, pair_files, st_unigram, capsys):
     pairs, sts_file = pair_files
     out = tmp_path / "trained"
-    args = ["--matryoshka", "64,32", "--epochs", "1", "--batch-size", "64", "--lr", "0.05", "--sts", str(sts_file)]
+    args = [
+        "--matryoshka",
+        "64,32",
+        "--matryoshka-weights",
+        "1,2",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--lr",
+        "0.05",
+        "--sts",
+        str(sts_file),
+    ]
     rc = main(["train", "--init", str(st_unigram), "--data", str(pairs), *args, "-o", str(out)])
     assert rc == 0
     assert "Scores (x100) per dimension" in (out / "README.md").read_text()
@@ -215,3 +228,12 @@ def test_training_resumes_from_its_last_checkpoint(tmp_path, pair_files, tokeniz
     assert [h["step"] for h in history] == [1, 2, 3, 4]
     assert history[:2] == first_history
     assert not (out / "checkpoints").exists()
+
+
+def test_matryoshka_weights_must_match_the_dims(tmp_path, pair_files, tokenizer_file):
+    from trainer.data import load_pairs
+    from trainer.train import TrainConfig, init_model, train
+
+    config = TrainConfig(matryoshka_dims=[32, 16], matryoshka_weights=[1.0], max_steps=1)
+    with pytest.raises(ValueError, match="1 Matryoshka weights for 2 dims"):
+        train(init_model(None, tokenizer=tokenizer_file, dims=32), {"p": load_pairs(pair_files[0])}, tmp_path, config)

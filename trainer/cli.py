@@ -49,6 +49,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="jsonl/csv/tsv/parquet file or hub data set name[:config][@split]; repeatable",
     )
     parser.add_argument("--matryoshka", type=_dims_list, help="comma-separated dims, e.g. 256,128,64,32")
+    parser.add_argument("--matryoshka-weights", help="comma-separated loss weight per --matryoshka dim")
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--max-steps", type=int, default=-1)
     parser.add_argument("--batch-size", type=int, default=2048)
@@ -74,6 +75,7 @@ def run_train(args: argparse.Namespace) -> int:
     model = init_model(args.init, args.tokenizer, args.dims)
     config = TrainConfig(
         matryoshka_dims=args.matryoshka,
+        matryoshka_weights=[float(w) for w in args.matryoshka_weights.split(",")] if args.matryoshka_weights else None,
         epochs=args.epochs,
         max_steps=args.max_steps,
         batch_size=args.batch_size,

@@ -23,6 +23,8 @@ class TrainConfig:
 
     matryoshka_dims: list[int] | None = None
     """Dimensions the loss trains to stand alone; halvings of the model size down to 32 when None."""
+    matryoshka_weights: list[float] | None = None
+    """Loss weight of each Matryoshka dim (same order as the dims); equal when None."""
     epochs: float = 1.0
     batch_size: int = 2048
     learning_rate: float = 0.2
@@ -97,7 +99,16 @@ def train(model, data: dict[str, Any], output: str | os.PathLike[str], config: T
 
     output = Path(output)
     checkpoints = output / "checkpoints"
-    loss = MatryoshkaLoss(model, MultipleNegativesRankingLoss(model), matryoshka_dims=matryoshka)
+    weights = config.matryoshka_weights
+    if weights is not None and len(weights) != len(matryoshka):
+        raise ValueError(f"{len(weights)} Matryoshka weights for {len(matryoshka)} dims {matryoshka}")
+    if weights is not None and config.matryoshka_dims:
+        # the weights follow the order the dims were given in; the loss gets them sorted like the dims
+        order = sorted(range(len(config.matryoshka_dims)), key=lambda i: -config.matryoshka_dims[i])
+        weights = [weights[i] for i in order]
+    loss = MatryoshkaLoss(
+        model, MultipleNegativesRankingLoss(model), matryoshka_dims=matryoshka, matryoshka_weights=weights
+    )
     args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=config.epochs,
