@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,6 @@ class TrainConfig:
     keep_checkpoints: bool = False
     """Keep OUTPUT/checkpoints after a finished run (they are removed by default)."""
     mine_hard_negatives: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def init_model(init: str | os.PathLike[str] | None, tokenizer: str | os.PathLike[str] | None = None, dims: int = 256):
