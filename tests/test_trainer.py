@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -213,15 +214,7 @@ def test_training_resumes_from_its_last_checkpoint(tmp_path, pair_files, tokeniz
     )
     _, first_history = train(init_model(None, tokenizer=tokenizer_file, dims=32), data, out, first)
     assert (out / "checkpoints" / "checkpoint-2").is_dir()
-    second = TrainConfig(
-        matryoshka_dims=[32, 16],
-        batch_size=64,
-        learning_rate=0.1,
-        max_steps=4,
-        save_steps=2,
-        logging_steps=1,
-        resume=True,
-    )
+    second = dataclasses.replace(first, max_steps=4, resume=True, keep_checkpoints=False)
     _, history = train(init_model(out), data, out, second)
     # Resuming restores the checkpoint's log (steps 1-2, identical) and trains steps 3-4 only; a fresh run
     # would start again at step 1 from the already-trained weights and log a different loss there.
