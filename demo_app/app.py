@@ -63,12 +63,11 @@ def read_corpus(upload) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def choose_model(options: dict[str, list[str]], label: str, key: str, default_variant: int = -1):
+def choose_model(options: dict[str, list[str]], label: str, key: str, default_index: int = -1):
+    """Bundle and variant pickers; the variant defaults to `variants[default_index]` (the smallest by default)."""
     bundle = st.selectbox(f"{label} bundle", list(options), key=f"{key}-bundle")
     variants = options[bundle]
-    variant = st.selectbox(
-        f"{label} variant", variants, index=len(variants) - 1 if default_variant < 0 else 0, key=f"{key}-variant"
-    )
+    variant = st.selectbox(f"{label} variant", variants, index=default_index % len(variants), key=f"{key}-variant")
     try:
         return bundle, variant, get_model(bundle, variant)
     except (BundleError, OSError, ValueError) as err:
@@ -137,7 +136,7 @@ def compare_tab(options: dict[str, list[str]], corpus: list[str]) -> None:
     st.write("Compare two variants (fp32 vs int8, full dims vs a sliced bundle) on the same corpus and queries.")
     left, right = st.columns(2)
     with left:
-        a_bundle, a_variant, a_model = choose_model(options, "A:", "a", default_variant=0)
+        a_bundle, a_variant, a_model = choose_model(options, "A:", "a", default_index=0)
     with right:
         b_bundle, b_variant, b_model = choose_model(options, "B:", "b")
     queries_text = st.text_area(
