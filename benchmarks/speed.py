@@ -53,7 +53,7 @@ def _static_encoders(bundle: Path, threads: int) -> dict[str, Encode]:
         list(t), batch_size=b, convert_to_numpy=True
     )
     encoders["model2vec StaticModel"] = lambda t, b: m2v.encode(list(t), batch_size=b, use_multiprocessing=False)
-    tokenizer = load(bundle, variant=manifest.variants[-1], backend="numpy").tokenizer.tokenizer
+    tokenizer = numpy_model.tokenizer.tokenizer
     encoders["tokenization only (ceiling)"] = lambda t, b: tokenizer.encode_batch_fast(
         list(t), add_special_tokens=False
     )

@@ -10,8 +10,6 @@ ready index, the first query's time and the median of the following queries.
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import json
 import shlex
 import statistics
@@ -34,18 +32,13 @@ QUERIES = [
 ]
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
 def measure(bundle: Path, variant: str | None = None, rounds: int = 5) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from runtimes.web_page import CHROMIUM, CHROMIUM_ARGS, write_web_page
+    from runtimes.web_page import CHROMIUM, CHROMIUM_ARGS, serve_folder, write_web_page
 
     write_web_page(bundle)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=bundle))
+    server = serve_folder(bundle)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sizes: dict[str, int] = {}
     try:

@@ -17,6 +17,7 @@ from runtimes.bundle import OUTPUT_SENTENCE, OUTPUT_TOKENS, write_manifest
 from runtimes.embedder import l2_normalize
 from runtimes.onnx_embedder import gather_padded
 from runtimes.parity_texts import PARITY_TEXTS
+from runtimes.tokenization import text_starts
 
 # DESIGN.md section 3.
 TOL_SOURCE_ABS = 1e-5
@@ -207,8 +208,7 @@ def _pooling_gap(model, texts: list[str]) -> float:
     The consumer's mask is the attention mask, times "not unknown" for sources that drop [UNK].
     """
     ids, lengths = model.tokenizer.flat(texts)
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
-    input_ids, mask = gather_padded(ids, starts, lengths, model.manifest.pad_token_id)
+    input_ids, mask = gather_padded(ids, text_starts(lengths), lengths, model.manifest.pad_token_id)
     tokens, sentences = model.run(input_ids, mask, [OUTPUT_TOKENS, OUTPUT_SENTENCE])
     weights = mask.astype(np.float64)
     if model.manifest.mask_unknown and model.manifest.unk_token_id is not None:

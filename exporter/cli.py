@@ -76,11 +76,9 @@ def _write_page(bundle: Path, corpus: list[str] | None) -> None:
 
 
 def _serve(bundle: Path, port: int) -> None:
-    import functools
-    import http.server
+    from runtimes.web_page import serve_folder
 
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(bundle))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+    with serve_folder(bundle, port) as server:
         console.print(f"serving http://127.0.0.1:{server.server_address[1]}/web/ (Ctrl+C stops)")
         server.serve_forever()
 

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from exporter.check import check_bundle
 from exporter.export import ExportOptions, export
-from exporter.report import human_bytes, print_bundle_sizes, print_parity
+from exporter.report import bundle_sizes, human_bytes, print_bundle_sizes, print_parity
 from runtimes import load
 from runtimes.samples import sample_corpus
 from runtimes.speed import sentences_per_second
@@ -73,7 +73,7 @@ def run_quickstart(workdir: Path, console: Console) -> int:
         table.add_row(name, f"{speed:,.0f}", f"{speed / teacher_speed:,.1f}x")
     console.print(table)
 
-    sizes = {v: human_bytes(e["bytes"]) for v, e in _variant_entries(bundle_dir).items()}
+    sizes = {v: human_bytes(size) for v, size in bundle_sizes(bundle_dir).items()}
     console.rule("summary")
     console.print(f"bundle: {bundle_dir}  sizes: {sizes}")
     console.print(f"parity: {'all tolerances met' if report.passed else 'FAILED'}")
@@ -83,10 +83,3 @@ def run_quickstart(workdir: Path, console: Console) -> int:
     )
     console.print(f"next: static-edge demo {bundle_dir}")
     return 0 if report.passed else 1
-
-
-def _variant_entries(bundle: Path) -> dict[str, dict]:
-    from runtimes.bundle import VARIANT_FILES, read_manifest
-
-    manifest = read_manifest(bundle)
-    return {v: manifest.files[VARIANT_FILES[v]] for v in manifest.variants}

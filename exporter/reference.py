@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from exporter.sources import StaticSource
+from runtimes.embedder import l2_normalize
 
 
 def own_encoder_name(source: StaticSource) -> str:
@@ -25,7 +26,7 @@ def own_encode(source: StaticSource, texts: list[str], dims: int, normalize: boo
         return None
     vectors = np.asarray(vectors, dtype=np.float32)[:, :dims]
     if normalize:
-        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        vectors = l2_normalize(vectors)
     return vectors
 
 

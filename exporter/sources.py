@@ -18,6 +18,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from runtimes.bundle import sha256_file
+from runtimes.embedder import l2_normalize
 
 SourceKind = Literal["sentence-transformers", "model2vec"]
 
@@ -79,7 +80,7 @@ class StaticSource:
             if ids:
                 out[row] = table[ids].astype(np.float64).mean(axis=0)
         if normalize:
-            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+            out = l2_normalize(out)
         return out.astype(np.float32)
 
 

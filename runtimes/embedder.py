@@ -18,7 +18,7 @@ from runtimes.bundle import (
     resolve_variant,
     verify_files,
 )
-from runtimes.tokenization import BundleTokenizer, validate_texts
+from runtimes.tokenization import BundleTokenizer, text_starts, validate_texts
 
 TOKEN_BUDGET = 16_384
 """Most tokens one batch computes at once: the [tokens, dims] intermediates then stay small enough for
@@ -96,7 +96,7 @@ class StaticEmbedder(ABC):
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         ids, lengths = self.tokenizer.flat(texts)
         out = np.empty((len(texts), self.dims), dtype=np.float32)
-        starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+        starts = text_starts(lengths)
         batches = list(self._batches(lengths, batch_size))
         for rows in tqdm(batches, desc=f"encode ({self.backend})", disable=not show_progress, unit="batch"):
             out[rows] = self._embed(ids, starts[rows], lengths[rows])

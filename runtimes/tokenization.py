@@ -30,6 +30,11 @@ def validate_texts(texts: Sequence[str] | str) -> list[str]:
     return list(texts)
 
 
+def text_starts(lengths: np.ndarray) -> np.ndarray:
+    """Where each text's ids begin in the concatenated ids of `BundleTokenizer.flat`."""
+    return np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+
+
 class BundleTokenizer:
     """The bundle's `tokenizer.json` plus the manifest's unknown-token rule.
 

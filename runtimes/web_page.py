@@ -7,6 +7,8 @@ network: onnxruntime-web and @huggingface/tokenizers are copied from npm's node_
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import shutil
@@ -37,6 +39,20 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files without a log line per request."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve_folder(folder: str | os.PathLike[str], port: int = 0) -> http.server.ThreadingHTTPServer:
+    """A static file server over `folder` on 127.0.0.1 (port 0: any free port); the caller runs
+    `serve_forever()` (in a thread, if it must go on) and `shutdown()`."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
 
 
 def node_modules() -> Path:

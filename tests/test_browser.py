@@ -6,8 +6,6 @@ the test.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import shutil
 import subprocess
@@ -22,14 +20,9 @@ from browser_support import require_browser_tools
 from exporter import ExportOptions, export
 from runtimes import load
 from runtimes.parity_texts import PARITY_TEXTS
-from runtimes.web_page import node_modules, write_web_page
+from runtimes.web_page import node_modules, serve_folder, write_web_page
 
 pytestmark = pytest.mark.browser
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +30,7 @@ def site(tmp_path_factory):
     """A static file server on 127.0.0.1 over a folder of bundles; yields (root, base URL)."""
     require_browser_tools()
     root = tmp_path_factory.mktemp("site")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=root))
+    server = serve_folder(root)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield root, f"http://127.0.0.1:{server.server_address[1]}"

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from runtimes.embedder import l2_normalize
+
 Encoder = Callable[[list[str]], np.ndarray]
 
 
@@ -103,9 +105,7 @@ def _read_jsonl(path: Path):
 
 
 def _cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    return (a * b).sum(axis=1)
+    return (l2_normalize(a) * l2_normalize(b)).sum(axis=1)
 
 
 def sts_spearman(e1: np.ndarray, e2: np.ndarray, gold: np.ndarray) -> float:
@@ -124,8 +124,7 @@ def ndcg_at_k(
     k: int = 10,
 ) -> float:
     """Mean nDCG@k x 100 over the queries, ranking every document by cosine."""
-    q = query_vectors / np.maximum(np.linalg.norm(query_vectors, axis=1, keepdims=True), 1e-12)
-    d = doc_vectors / np.maximum(np.linalg.norm(doc_vectors, axis=1, keepdims=True), 1e-12)
+    q, d = l2_normalize(query_vectors), l2_normalize(doc_vectors)
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     total = 0.0
     for start in range(0, len(q), 256):
