@@ -20,10 +20,10 @@ VARIANTS = ("fp32", "fp16", "int8")
 
 
 def grid(model: Path, data: Path, dims: list[int], workdir: Path) -> list[dict]:
-    from exporter import ExportOptions, export
-    from runtimes import read_manifest
-    from runtimes.bundle import VARIANT_FILES
-    from trainer.evaluate import evaluate, model_encoder, read_beir, read_sts
+    from static_edge.exporter import ExportOptions, export
+    from static_edge.runtimes import read_manifest
+    from static_edge.runtimes.bundle import VARIANT_FILES
+    from static_edge.trainer.evaluate import evaluate, model_encoder, read_beir, read_sts
 
     sts = {"stsb-en-dev": read_sts(data / "sts" / "stsb-en-dev.csv")}
     retrieval = {"scifact": read_beir(data / "retrieval" / "scifact", "train")}
@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--dims", default="32,64,128,256,512,768")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
-    from exporter import read_source
+    from static_edge.exporter import read_source
 
     full = read_source(args.model).dims
     dims = sorted({min(int(d), full) for d in args.dims.split(",")})

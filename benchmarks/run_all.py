@@ -58,15 +58,15 @@ def main() -> None:
     for out, extra in ((english, []), (english_768, ["--dims", "768"])):
         if args.train or not (out / "model" / "modules.json").is_file():
             run([python, "-m", "benchmarks.train_english", "--data", str(args.data), "--out", str(out), *extra])
-    from trainer.distill import default_teacher
-    from trainer.teachers import mpnet_teacher
+    from static_edge.trainer.distill import default_teacher
+    from static_edge.trainer.teachers import mpnet_teacher
 
     mpnet = mpnet_teacher(CACHE)
     texts = text_files(args.data, CACHE / "texts")
     bench = [
         python,
         "-m",
-        "exporter.cli",
+        "static_edge.cli",
         "bench",
         str(english / "bundle-256-int8"),
         "--baseline",

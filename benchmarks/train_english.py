@@ -157,13 +157,13 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from exporter import ExportOptions, export
-    from trainer.distill import default_teacher, distill
-    from trainer.evaluate import evaluate, model_encoder, read_beir, read_sts
-    from trainer.model_card import write_model_card
-    from trainer.plots import plot_scores_by_dims
-    from trainer.teachers import mpnet_teacher
-    from trainer.train import TrainConfig, init_model, train
+    from static_edge.exporter import ExportOptions, export
+    from static_edge.trainer.distill import default_teacher, distill
+    from static_edge.trainer.evaluate import evaluate, model_encoder, read_beir, read_sts
+    from static_edge.trainer.model_card import write_model_card
+    from static_edge.trainer.plots import plot_scores_by_dims
+    from static_edge.trainer.teachers import mpnet_teacher
+    from static_edge.trainer.train import TrainConfig, init_model, train
 
     args.out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}

@@ -35,7 +35,7 @@ QUERIES = [
 def measure(bundle: Path, variant: str | None = None, rounds: int = 5) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from runtimes.web_page import CHROMIUM, CHROMIUM_ARGS, serve_folder, write_web_page
+    from static_edge.runtimes.web_page import CHROMIUM, CHROMIUM_ARGS, serve_folder, write_web_page
 
     write_web_page(bundle)
     server = serve_folder(bundle)

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from demo_app.app_env import BUNDLES_ENV
-from demo_app.compare import agreement, top_k
-from runtimes import BundleError, cosine_matrix, load, read_manifest
-from runtimes.bundle import VARIANT_FILES
-from runtimes.samples import sample_corpus
+from static_edge.demo_app.app_env import BUNDLES_ENV
+from static_edge.demo_app.compare import agreement, top_k
+from static_edge.runtimes import BundleError, cosine_matrix, load, read_manifest
+from static_edge.runtimes.bundle import VARIANT_FILES
+from static_edge.runtimes.samples import sample_corpus
 
 DEFAULT_SENTENCES = """A man is playing a guitar.
 Someone plays an instrument on stage.

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from runtimes.bundle import BundleError, read_manifest
+from static_edge.runtimes.bundle import BundleError, read_manifest
 
 DEFAULT_BUNDLE = Path("quickstart/bundle-256-int8")
 APP = Path(__file__).parent / "app.py"
@@ -42,7 +42,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     :raises BundleError: for a bundle that cannot be opened (the default one: run `make quickstart`).
     """
-    from demo_app.app_env import BUNDLES_ENV
+    from static_edge.demo_app.app_env import BUNDLES_ENV
 
     bundles = args.bundles or [DEFAULT_BUNDLE]
     for bundle in bundles:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtimes import cosine_matrix
+from static_edge.runtimes import cosine_matrix
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

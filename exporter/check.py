@@ -10,14 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from exporter.reference import own_encode, own_encoder_name
-from exporter.sources import SourceModelError, StaticSource, read_source
-from runtimes import load, read_manifest
-from runtimes.bundle import OUTPUT_SENTENCE, OUTPUT_TOKENS, write_manifest
-from runtimes.embedder import l2_normalize
-from runtimes.onnx_embedder import gather_padded
-from runtimes.parity_texts import PARITY_TEXTS
-from runtimes.tokenization import text_starts
+from static_edge.exporter.reference import own_encode, own_encoder_name
+from static_edge.exporter.sources import SourceModelError, StaticSource, read_source
+from static_edge.runtimes import load, read_manifest
+from static_edge.runtimes.bundle import OUTPUT_SENTENCE, OUTPUT_TOKENS, write_manifest
+from static_edge.runtimes.embedder import l2_normalize
+from static_edge.runtimes.onnx_embedder import gather_padded
+from static_edge.runtimes.parity_texts import PARITY_TEXTS
+from static_edge.runtimes.tokenization import text_starts
 
 # DESIGN.md section 3.
 TOL_SOURCE_ABS = 1e-5

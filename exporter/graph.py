@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from runtimes.bundle import (
+from static_edge.runtimes.bundle import (
     INPUT_NAMES,
     OUTPUT_SENTENCE,
     OUTPUT_TOKENS,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from exporter.sources import StaticSource
-from runtimes.embedder import l2_normalize
+from static_edge.exporter.sources import StaticSource
+from static_edge.runtimes.embedder import l2_normalize
 
 
 def own_encoder_name(source: StaticSource) -> str:

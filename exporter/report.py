@@ -6,9 +6,10 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from exporter.check import ParityReport
-from runtimes.bundle import VARIANT_FILES, read_manifest
+from static_edge.exporter.check import ParityReport
+from static_edge.runtimes.bundle import VARIANT_FILES, read_manifest
 
 
 def human_bytes(size: float) -> str:
@@ -19,15 +20,9 @@ def human_bytes(size: float) -> str:
     return f"{size:.1f} GB"
 
 
-def bundle_sizes(bundle: Path) -> dict[str, int]:
-    """Bytes on disk of each variant's ONNX file."""
-    manifest = read_manifest(bundle)
-    return {v: manifest.files[VARIANT_FILES[v]]["bytes"] for v in manifest.variants}
-
-
 def print_bundle_sizes(bundle: Path, console: Console) -> None:
     manifest = read_manifest(bundle)
-    sizes = bundle_sizes(bundle)
+    sizes = manifest.variant_bytes()
     table = Table(title=f"{bundle}: {manifest.vocab_size} tokens x {manifest.dims} dims")
     table.add_column("variant")
     table.add_column("file")
@@ -47,10 +42,12 @@ def print_parity(report: ParityReport, console: Console) -> None:
     table.add_column("")
     for row in report.rows:
         sign = "<=" if row.at_most else ">="
-        verdict = "[green]pass[/green]" if row.passed else "[red]FAIL[/red]"
+        verdict = Text("pass", style="green") if row.passed else Text("FAIL", style="red")
         measured = f"{row.value:.6f}" if "cosine" in row.metric else f"{row.value:.3g}"
         table.add_row(row.pair, row.metric, measured, f"{sign} {row.tolerance:g}", verdict)
     console.print(table)
     for note in report.notes:
         console.print(f"note: {note}")
-    console.print("[green]all tolerances met[/green]" if report.passed else "[red]tolerances missed[/red]")
+    console.print(
+        Text("all tolerances met", style="green") if report.passed else Text("tolerances missed", style="red")
+    )

@@ -17,8 +17,9 @@ from typing import Literal
 import numpy as np
 from tokenizers import Tokenizer
 
-from runtimes.bundle import sha256_file
-from runtimes.embedder import l2_normalize
+from static_edge.runtimes.bundle import sha256_file
+from static_edge.runtimes.embedder import l2_normalize
+from static_edge.runtimes.errors import StaticEdgeError
 
 SourceKind = Literal["sentence-transformers", "model2vec"]
 
@@ -28,7 +29,7 @@ M2V_DEFAULT_MAX_LENGTH = 512
 _HUB_FILES = ["*.json", "*.safetensors", "*.md", "*/*.json", "*/*.safetensors"]
 
 
-class SourceModelError(ValueError):
+class SourceModelError(StaticEdgeError, ValueError):
     """A model argument that is not a static embedding model this exporter can read."""
 
 

@@ -1,6 +1,6 @@
 """static-edge runtimes: load an exported bundle and encode text, without torch.
 
->>> from runtimes import load
+>>> from static_edge.runtimes import load
 >>> model = load("out/retrieval-256")            # onnxruntime, the bundle's default variant
 >>> model.encode(["hello world"]).shape
 (1, 256)
@@ -9,9 +9,19 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from runtimes.bundle import VARIANT_FILES, BundleError, Manifest, read_manifest
-from runtimes.embedder import StaticEmbedder, cosine_matrix, l2_normalize
+from static_edge.runtimes.bundle import VARIANT_FILES, BundleError, Manifest, read_manifest
+from static_edge.runtimes.errors import InputError, StaticEdgeError
+from static_edge.runtimes.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from static_edge.runtimes.embedder import StaticEmbedder, cosine_matrix, l2_normalize
+
+# numpy, tokenizers and tqdm load with the first embedder, not with `import static_edge.runtimes`
+__getattr__ = lazy_attributes(
+    __name__, {name: "static_edge.runtimes.embedder" for name in ("StaticEmbedder", "cosine_matrix", "l2_normalize")}
+)
 
 BACKENDS = ("onnxruntime", "numpy")
 
@@ -33,14 +43,14 @@ def load(
     :raises ValueError: for an unknown backend.
     """
     if backend == "onnxruntime":
-        from runtimes.onnx_embedder import OnnxEmbedder
+        from static_edge.runtimes.onnx_embedder import OnnxEmbedder
 
         return OnnxEmbedder(bundle, variant, verify=verify, **kwargs)
     if backend == "numpy":
-        from runtimes.numpy_embedder import NumpyEmbedder
+        from static_edge.runtimes.numpy_embedder import NumpyEmbedder
 
         return NumpyEmbedder(bundle, variant, verify=verify, **kwargs)
-    raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    raise InputError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
 
 
 __all__ = [
@@ -48,6 +58,7 @@ __all__ = [
     "VARIANT_FILES",
     "BundleError",
     "Manifest",
+    "StaticEdgeError",
     "StaticEmbedder",
     "cosine_matrix",
     "l2_normalize",

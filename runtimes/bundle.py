@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from static_edge.runtimes.errors import StaticEdgeError
+from static_edge.runtimes.staging import ordinary_mode
+
 FORMAT_VERSION = 1
 MANIFEST_FILE = "static_edge.json"
 CONFIG_FILE = "config.json"
@@ -40,7 +43,7 @@ SCALES_INITIALIZER = "embedding_row_scales"
 UNK_INITIALIZER = "unk_token_id"
 
 
-class BundleError(ValueError):
+class BundleError(StaticEdgeError, ValueError):
     """A bundle folder is missing, incomplete, tampered with or of an unknown format."""
 
 
@@ -69,6 +72,10 @@ class Manifest:
     def variants(self) -> list[str]:
         """Variants present in the bundle, in the order fp32, fp16, int8."""
         return [v for v, f in VARIANT_FILES.items() if f in self.files]
+
+    def variant_bytes(self) -> dict[str, int]:
+        """Bytes on disk of each variant's ONNX file, as the manifest records them."""
+        return {v: int(self.files[VARIANT_FILES[v]]["bytes"]) for v in self.variants}
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest as JSON-ready data, with the design's keys first."""
@@ -145,6 +152,15 @@ def read_manifest(bundle: str | os.PathLike[str]) -> Manifest:
     return Manifest.from_dict(data)
 
 
+def is_bundle(folder: str | os.PathLike[str]) -> bool:
+    """True when `folder` holds a readable static-edge manifest (what `--force` may replace)."""
+    try:
+        read_manifest(folder)
+    except (BundleError, OSError, UnicodeDecodeError):
+        return False
+    return True
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON next to its destination, then rename over it, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +169,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2, ensure_ascii=False)
             handle.write("\n")
+        ordinary_mode(Path(tmp))  # mkstemp makes 0600; a bundle is meant to be copied and served
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from runtimes.bundle import (
+from static_edge.runtimes.bundle import (
     TOKENIZER_FILE,
     VARIANT_FILES,
     Manifest,
@@ -18,7 +18,8 @@ from runtimes.bundle import (
     resolve_variant,
     verify_files,
 )
-from runtimes.tokenization import BundleTokenizer, text_starts, validate_texts
+from static_edge.runtimes.errors import InputError
+from static_edge.runtimes.tokenization import BundleTokenizer, text_starts, validate_texts
 
 TOKEN_BUDGET = 16_384
 """Most tokens one batch computes at once: the [tokens, dims] intermediates then stay small enough for
@@ -93,7 +94,7 @@ class StaticEmbedder(ABC):
         """
         texts = validate_texts(texts)
         if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+            raise InputError(f"batch_size must be at least 1, got {batch_size}")
         ids, lengths = self.tokenizer.flat(texts)
         out = np.empty((len(texts), self.dims), dtype=np.float32)
         starts = text_starts(lengths)

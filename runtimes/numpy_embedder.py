@@ -10,8 +10,8 @@ import os
 
 import numpy as np
 
-from runtimes.bundle import SCALES_INITIALIZER, TABLE_INITIALIZER, BundleError
-from runtimes.embedder import StaticEmbedder, l2_normalize
+from static_edge.runtimes.bundle import SCALES_INITIALIZER, TABLE_INITIALIZER, BundleError
+from static_edge.runtimes.embedder import StaticEmbedder, l2_normalize
 
 
 def read_initializers(model_file: os.PathLike[str] | str, names: tuple[str, ...]) -> dict[str, np.ndarray]:

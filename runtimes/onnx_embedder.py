@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from runtimes.bundle import INPUT_NAMES, OUTPUT_SENTENCE
-from runtimes.embedder import StaticEmbedder, token_limited_batches
+from static_edge.runtimes.bundle import INPUT_NAMES, OUTPUT_SENTENCE
+from static_edge.runtimes.embedder import StaticEmbedder, token_limited_batches
 
 
 def gather_padded(

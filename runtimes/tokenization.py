@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
+from static_edge.runtimes.errors import InputError, InputTypeError
+
 
 def validate_texts(texts: Sequence[str] | str) -> list[str]:
     """Return `texts` as a list of strings.
@@ -21,12 +23,12 @@ def validate_texts(texts: Sequence[str] | str) -> list[str]:
     if isinstance(texts, str):
         return [texts]
     if not isinstance(texts, Sequence):
-        raise TypeError(f"texts must be a list of strings, got {type(texts).__name__}")
+        raise InputTypeError(f"texts must be a list of strings, got {type(texts).__name__}")
     if len(texts) == 0:
-        raise ValueError("texts is empty: pass at least one string to encode")
+        raise InputError("texts is empty: pass at least one string to encode")
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise TypeError(f"texts[{i}] is {type(text).__name__}, not str")
+            raise InputTypeError(f"texts[{i}] is {type(text).__name__}, not str")
     return list(texts)
 
 

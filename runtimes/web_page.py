@@ -14,8 +14,9 @@ import os
 import shutil
 from pathlib import Path
 
-from runtimes.bundle import read_manifest
-from runtimes.samples import sample_corpus
+from static_edge.runtimes.bundle import read_manifest
+from static_edge.runtimes.errors import InputError
+from static_edge.runtimes.samples import sample_corpus
 
 WEB_SOURCE = Path(__file__).parent / "web"
 NODE_MODULES_ENV = "STATIC_EDGE_NODE_MODULES"
@@ -81,7 +82,7 @@ def write_web_page(bundle: str | os.PathLike[str], corpus: list[str] | None = No
     read_manifest(bundle)  # a clear error for a folder that is not a bundle
     corpus = sample_corpus() if corpus is None else [line for line in corpus if line.strip()]
     if not corpus:
-        raise ValueError("the corpus is empty: give at least one sentence for the page to search")
+        raise InputError("the corpus is empty: give at least one sentence for the page to search")
     modules = node_modules()
     web = bundle / "web"
     vendor = web / "vendor"

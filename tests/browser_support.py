@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runtimes.web_page import CHROMIUM, CHROMIUM_ARGS, node_modules
+from static_edge.runtimes.web_page import CHROMIUM, CHROMIUM_ARGS, node_modules
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "require_browser_tools"]
 

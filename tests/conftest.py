@@ -89,7 +89,7 @@ def m2v_vocab_quantized(models_dir, m2v_model) -> Path:
 @pytest.fixture(scope="session")
 def st_bundle(tmp_path_factory, st_wordpiece) -> Path:
     """The headline export of the WordPiece model: --dims 128 --int8 --fp16."""
-    from exporter import ExportOptions, export
+    from static_edge.exporter import ExportOptions, export
 
     out = tmp_path_factory.mktemp("bundles") / "st-128"
     return export(st_wordpiece, out, ExportOptions(dims=128, int8=True, fp16=True))

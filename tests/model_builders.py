@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
-from runtimes.parity_texts import PARITY_TEXTS
-from runtimes.samples import sample_corpus
+from static_edge.runtimes.parity_texts import PARITY_TEXTS
+from static_edge.runtimes.samples import sample_corpus
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -59,7 +59,7 @@ def save_sentence_transformers(tokenizer: Tokenizer, table: np.ndarray, folder: 
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from trainer.st_compat import Normalize, StaticEmbedding
+    from static_edge.trainer.st_compat import Normalize, StaticEmbedding
 
     modules = [StaticEmbedding(Tokenizer.from_str(tokenizer.to_str()), embedding_weights=torch.from_numpy(table))]
     if normalize:

@@ -6,10 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
-console = Console(highlight=False)
+from static_edge.runtimes.console import console, done
+from static_edge.runtimes.errors import InputError
 
 
 def _dims_list(text: str) -> list[int]:
@@ -30,11 +28,11 @@ def add_distill_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_distill(args: argparse.Namespace) -> int:
-    from trainer.distill import default_teacher, distill
+    from static_edge.trainer.distill import default_teacher, distill
 
     teacher = args.teacher or default_teacher()
     out = distill(teacher, args.output, pca_dims=args.pca_dims or None, overwrite=args.force)
-    console.print(f"[green]saved[/green] {out} (Sentence Transformers StaticEmbedding folder)")
+    done("saved", f"{out} (Sentence Transformers StaticEmbedding folder)")
     return 0
 
 
@@ -67,9 +65,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from trainer.data import load_pairs
-    from trainer.model_card import write_model_card
-    from trainer.train import TrainConfig, init_model, train
+    from static_edge.trainer.data import load_pairs
+    from static_edge.trainer.model_card import write_model_card
+    from static_edge.trainer.train import TrainConfig, init_model, train
 
     data = {Path(spec).stem if Path(spec).exists() else spec: load_pairs(spec) for spec in args.data}
     model = init_model(args.init, args.tokenizer, args.dims)
@@ -90,13 +88,13 @@ def run_train(args: argparse.Namespace) -> int:
     write_model_card(args.output, init=args.init, data={k: len(v) for k, v in data.items()}, scores=scores)
     if history:
         console.print(f"loss {history[0]['loss']:.4f} -> {history[-1]['loss']:.4f} over {len(history)} logged steps")
-    console.print(f"[green]saved[/green] {args.output}")
+    done("saved", args.output)
     return 0
 
 
 def _score(model: Path, sts: Path, dims: list[int] | None):
-    from trainer.evaluate import evaluate, model_encoder, read_sts
-    from trainer.train import default_matryoshka_dims
+    from static_edge.trainer.evaluate import evaluate, model_encoder, read_sts
+    from static_edge.trainer.train import default_matryoshka_dims
 
     encode, full, _ = model_encoder(model)
     return evaluate(encode, sorted(dims or default_matryoshka_dims(full)), sts={sts.stem: read_sts(sts)})
@@ -113,22 +111,24 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from trainer.evaluate import evaluate, model_encoder, read_beir, read_sts
-    from trainer.plots import plot_scores_by_dims
-    from trainer.train import default_matryoshka_dims
+    from static_edge.trainer.evaluate import evaluate, model_encoder, read_beir, read_sts
+    from static_edge.trainer.plots import plot_scores_by_dims
+    from static_edge.trainer.train import default_matryoshka_dims
 
     if not args.sts and not args.retrieval:
-        raise ValueError("give at least one --sts file or --retrieval folder to evaluate on")
+        raise InputError("give at least one --sts file or --retrieval folder to evaluate on")
     encode, full, description = model_encoder(args.model, args.variant)
     dims = sorted(d for d in (args.dims or default_matryoshka_dims(full)) if d <= full)
     if not dims:
-        raise ValueError(f"every requested dimension exceeds the model's {full}")
+        raise InputError(f"every requested dimension exceeds the model's {full}")
     scores = evaluate(
         encode,
         dims,
         sts={p.stem: read_sts(p) for p in args.sts},
         retrieval={p.name: read_beir(p, args.split) for p in args.retrieval},
     )
+    from rich.table import Table
+
     table = Table(title=f"{args.model} ({description})")
     table.add_column("task")
     for d in dims:
@@ -149,7 +149,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def _record_quality(bundle: Path, description: str, scores: dict[str, dict[int, float]]) -> None:
     """Keep a bundle's measured scores in its manifest (`quality`), per variant, next to the parity report."""
-    from runtimes.bundle import read_manifest, write_manifest
+    from static_edge.runtimes.bundle import read_manifest, write_manifest
 
     manifest = read_manifest(bundle)
     variant = description.removeprefix("bundle ")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from static_edge.runtimes.errors import StaticEdgeError
+
 REQUIRED = ("anchor", "positive")
 OPTIONAL = ("negative",)
 # Common column names in public pair data sets, mapped to the names the loss expects.
@@ -23,7 +25,7 @@ ALIASES = {
 _FILE_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
 
 
-class DataError(ValueError):
+class DataError(StaticEdgeError, ValueError):
     """Training data with the wrong columns, no rows, or an unknown format."""
 
 

@@ -69,7 +69,7 @@ def save_sentence_transformers(tokenizer, embedding, normalize: bool, output: Pa
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
-    from trainer.st_compat import Normalize, StaticEmbedding
+    from static_edge.trainer.st_compat import Normalize, StaticEmbedding
 
     tokenizer = Tokenizer.from_str(tokenizer.to_str())
     tokenizer.no_truncation()

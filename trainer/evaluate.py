@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runtimes.embedder import l2_normalize
+from static_edge.runtimes.embedder import l2_normalize
 
 Encoder = Callable[[list[str]], np.ndarray]
 
@@ -173,14 +173,14 @@ def model_encoder(path: str | os.PathLike[str], variant: str | None = None, batc
     """
     path = Path(path)
     if (path / "static_edge.json").is_file():
-        from runtimes import load
+        from static_edge.runtimes import load
 
         model = load(path, variant=variant)
         return (lambda texts: model.encode(texts, batch_size=batch_size)), model.dims, f"bundle {model.variant}"
     if (path / "modules.json").is_file():
         from sentence_transformers import SentenceTransformer
 
-        from trainer.st_compat import embedding_dimension
+        from static_edge.trainer.st_compat import embedding_dimension
 
         st = SentenceTransformer(str(path), device="cpu")
         dims = embedding_dimension(st)

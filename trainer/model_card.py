@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from trainer.train import TRAINING_LOG
+from static_edge.trainer.train import TRAINING_LOG
 
 
 def write_model_card(

@@ -50,7 +50,7 @@ def init_model(init: str | os.PathLike[str] | None, tokenizer: str | os.PathLike
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
-    from trainer.st_compat import StaticEmbedding
+    from static_edge.trainer.st_compat import StaticEmbedding
 
     if init is None:
         if tokenizer is None:
@@ -84,7 +84,7 @@ def train(model, data: dict[str, Any], output: str | os.PathLike[str], config: T
     from sentence_transformers.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
     from sentence_transformers.training_args import BatchSamplers, MultiDatasetBatchSamplers
 
-    from trainer.st_compat import embedding_dimension
+    from static_edge.trainer.st_compat import embedding_dimension
 
     config = config or TrainConfig()
     if not data:

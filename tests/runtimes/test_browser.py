@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from browser_support import require_browser_tools
 
-from exporter import ExportOptions, export
-from runtimes import load
-from runtimes.parity_texts import PARITY_TEXTS
-from runtimes.web_page import node_modules, serve_folder, write_web_page
+from static_edge.exporter import ExportOptions, export
+from static_edge.runtimes import load
+from static_edge.runtimes.parity_texts import PARITY_TEXTS
+from static_edge.runtimes.web_page import node_modules, serve_folder, write_web_page
 
 pytestmark = pytest.mark.browser
 
@@ -129,7 +129,7 @@ def test_page_payload_of_256_dim_int8_bundle_with_30k_vocabulary(site, chromium,
     """Model + tokenizer a page downloads for a 30k-token, 256-dim int8 bundle: under 9 MB."""
     from model_builders import random_table, save_sentence_transformers
 
-    from trainer.distill import default_teacher
+    from static_edge.trainer.distill import default_teacher
 
     root, base = site
     tokenizer_file = default_teacher() / "tokenizer.json"  # all-MiniLM-L6-v2's 30,522-token WordPiece

@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from runtimes import BundleError, load
-from runtimes.bundle import VARIANT_FILES
-from runtimes.parity_texts import PARITY_TEXTS
+from static_edge.runtimes import BundleError, load
+from static_edge.runtimes.bundle import VARIANT_FILES
+from static_edge.runtimes.parity_texts import PARITY_TEXTS
 
 
 @pytest.mark.parametrize("variant", ["fp32", "fp16", "int8"])
@@ -60,7 +60,7 @@ def test_bad_texts_are_refused_with_clear_errors(st_bundle, backend):
 
 
 def test_unknown_variant_and_backend(st_bundle, tmp_path, st_wordpiece):
-    from exporter import ExportOptions, export
+    from static_edge.exporter import ExportOptions, export
 
     with pytest.raises(BundleError, match="unknown variant"):
         load(st_bundle, variant="int4")
@@ -111,10 +111,11 @@ def test_not_a_bundle(tmp_path):
 
 def test_runtimes_never_import_torch_and_numpy_backend_never_imports_onnxruntime(st_bundle):
     code = (
-        "import sys; from runtimes import load;"
+        "import sys; from static_edge.runtimes import load;"
         f"m = load({str(st_bundle)!r}, backend='numpy'); v = m.encode(['hello world']);"
         "assert v.shape == (1, 128);"
-        "bad = [n for n in ('torch', 'onnxruntime', 'sentence_transformers', 'exporter') if n in sys.modules];"
+        "bad = [n for n in ('torch', 'onnxruntime', 'sentence_transformers', 'static_edge.exporter')"
+        " if n in sys.modules];"
         "assert not bad, bad; print('clean')"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
@@ -123,7 +124,7 @@ def test_runtimes_never_import_torch_and_numpy_backend_never_imports_onnxruntime
 
 @pytest.mark.parametrize("padded", [True, False])
 def test_token_limited_batches_cover_every_text_once_within_limits(padded):
-    from runtimes.embedder import token_limited_batches
+    from static_edge.runtimes.embedder import token_limited_batches
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(0, 900, size=500)

@@ -6,27 +6,37 @@ exports it with `--dims 256 --int8`, checks parity and times the bundle against 
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
-
-from exporter.check import check_bundle
-from exporter.export import ExportOptions, export
-from exporter.report import bundle_sizes, human_bytes, print_bundle_sizes, print_parity
-from runtimes import load
-from runtimes.samples import sample_corpus
-from runtimes.speed import sentences_per_second
 
 QUICKSTART_DIMS = 256
 DISTILL_DIMS = 384  # PCA keeps all of MiniLM's 384 dims, ordered by variance, so 256 is a real slice
 
 
-def run_quickstart(workdir: Path, console: Console) -> int:
+def add_quickstart_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workdir", type=Path, default=Path("quickstart"), help="where the model and bundle go")
+
+
+def run_quickstart(args: argparse.Namespace) -> int:
+    from static_edge.runtimes.console import console
+
+    return quickstart(args.workdir, console)
+
+
+def quickstart(workdir: Path, console: Console) -> int:
     """Run every step; returns 0 when the parity check passes."""
+    from rich.table import Table
     from sentence_transformers import SentenceTransformer
 
-    from trainer.distill import default_teacher, distill, quiet_transformers
+    from static_edge.exporter.bundle_export import ExportOptions, export
+    from static_edge.exporter.check import check_bundle
+    from static_edge.exporter.report import human_bytes, print_bundle_sizes, print_parity
+    from static_edge.runtimes import load, read_manifest
+    from static_edge.runtimes.samples import sample_corpus
+    from static_edge.runtimes.speed import sentences_per_second
+    from static_edge.trainer.distill import default_teacher, distill, quiet_transformers
 
     quiet_transformers()
     teacher = default_teacher()
@@ -73,7 +83,7 @@ def run_quickstart(workdir: Path, console: Console) -> int:
         table.add_row(name, f"{speed:,.0f}", f"{speed / teacher_speed:,.1f}x")
     console.print(table)
 
-    sizes = {v: human_bytes(size) for v, size in bundle_sizes(bundle_dir).items()}
+    sizes = {v: human_bytes(size) for v, size in read_manifest(bundle_dir).variant_bytes().items()}
     console.rule("summary")
     console.print(f"bundle: {bundle_dir}  sizes: {sizes}")
     console.print(f"parity: {'all tolerances met' if report.passed else 'FAILED'}")

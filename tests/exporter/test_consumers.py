@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtimes import load
-from runtimes.bundle import VARIANT_FILES
-from runtimes.parity_texts import PARITY_TEXTS
+from static_edge.runtimes import load
+from static_edge.runtimes.bundle import VARIANT_FILES
+from static_edge.runtimes.parity_texts import PARITY_TEXTS
 
 
 @pytest.mark.parametrize("variant", ["fp32", "int8"])

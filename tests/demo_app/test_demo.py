@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from demo_app.app_env import BUNDLES_ENV
-from demo_app.compare import agreement, rank, spearman, top_k_overlap
-from exporter import ExportOptions, export
-from runtimes import cosine_matrix, load
-from runtimes.samples import sample_corpus
+from static_edge.demo_app.app_env import BUNDLES_ENV
+from static_edge.demo_app.compare import agreement, rank, spearman, top_k_overlap
+from static_edge.exporter import ExportOptions, export
+from static_edge.runtimes import cosine_matrix, load
+from static_edge.runtimes.samples import sample_corpus
 
-APP = str(Path(__file__).resolve().parents[1] / "demo_app" / "app.py")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+APP = str(Path(__file__).resolve().parents[2] / "demo_app" / "app.py")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def _free_port() -> int:
 def test_demo_command_serves_a_page_that_renders_in_chromium(st_bundle, chromium):
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "exporter.cli", "demo", str(st_bundle), "--port", str(port)],
+        [sys.executable, "-m", "static_edge.cli", "demo", str(st_bundle), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -9,8 +9,8 @@ import random
 import numpy as np
 import pytest
 
-from exporter.cli import main
-from runtimes.samples import sample_corpus
+from static_edge.cli import main
+from static_edge.runtimes.samples import sample_corpus
 
 
 def _augment(sentence: str, rng: random.Random) -> str:
@@ -51,10 +51,10 @@ def tokenizer_file(tmp_path_factory):
 
 
 def test_training_lowers_the_loss_and_scores_every_matryoshka_dim(tmp_path, pair_files, tokenizer_file):
-    from trainer.data import load_pairs
-    from trainer.evaluate import evaluate, model_encoder, read_sts
-    from trainer.model_card import write_model_card
-    from trainer.train import TrainConfig, init_model, train
+    from static_edge.trainer.data import load_pairs
+    from static_edge.trainer.evaluate import evaluate, model_encoder, read_sts
+    from static_edge.trainer.model_card import write_model_card
+    from static_edge.trainer.train import TrainConfig, init_model, train
 
     pairs, sts_file = pair_files
     data = {"pairs": load_pairs(pairs)}
@@ -127,7 +127,7 @@ def test_cli_train_export_and_eval_the_bundle(tmp_path, pair_files, st_unigram, 
 
 
 def test_bad_training_data(tmp_path):
-    from trainer.data import DataError, load_pairs
+    from static_edge.trainer.data import DataError, load_pairs
 
     wrong = tmp_path / "wrong.jsonl"
     wrong.write_text(json.dumps({"question_text": "a", "reply": "b"}) + "\n")
@@ -158,8 +158,8 @@ def test_distill_a_small_transformer_into_a_static_model(tmp_path, tokenizer_fil
     from tokenizers import Tokenizer
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
-    from exporter import ExportOptions, check_bundle, export
-    from trainer.distill import distill
+    from static_edge.exporter import ExportOptions, check_bundle, export
+    from static_edge.trainer.distill import distill
 
     teacher = tmp_path / "tiny-bert"
     tok = Tokenizer.from_file(str(tokenizer_file))
@@ -186,8 +186,8 @@ def test_distill_a_small_transformer_into_a_static_model(tmp_path, tokenizer_fil
 
 
 def test_hard_negative_mining_adds_a_negative_from_the_other_positives(pair_files, st_unigram):
-    from trainer.data import load_pairs
-    from trainer.train import init_model, mine_negatives
+    from static_edge.trainer.data import load_pairs
+    from static_edge.trainer.train import init_model, mine_negatives
 
     pairs = load_pairs(pair_files[0]).select(range(200))
     mined = mine_negatives(init_model(st_unigram), pairs)
@@ -198,8 +198,8 @@ def test_hard_negative_mining_adds_a_negative_from_the_other_positives(pair_file
 
 
 def test_training_resumes_from_its_last_checkpoint(tmp_path, pair_files, tokenizer_file):
-    from trainer.data import load_pairs
-    from trainer.train import TrainConfig, init_model, train
+    from static_edge.trainer.data import load_pairs
+    from static_edge.trainer.train import TrainConfig, init_model, train
 
     data = {"pairs": load_pairs(pair_files[0])}
     out = tmp_path / "model"
@@ -224,8 +224,8 @@ def test_training_resumes_from_its_last_checkpoint(tmp_path, pair_files, tokeniz
 
 
 def test_matryoshka_weights_must_match_the_dims(tmp_path, pair_files, tokenizer_file):
-    from trainer.data import load_pairs
-    from trainer.train import TrainConfig, init_model, train
+    from static_edge.trainer.data import load_pairs
+    from static_edge.trainer.train import TrainConfig, init_model, train
 
     config = TrainConfig(matryoshka_dims=[32, 16], matryoshka_weights=[1.0], max_steps=1)
     with pytest.raises(ValueError, match="1 Matryoshka weights for 2 dims"):

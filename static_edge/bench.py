@@ -1,6 +1,6 @@
-"""Encode throughput of a bundle against the encoders users would run instead, in one process run.
+"""`static-edge bench`: encode throughput of a bundle against the encoders users would run instead, in one run.
 
-    static-edge bench BUNDLE [--baseline MODEL ...] [--texts FILE] [--transformer-onnx]
+    static-edge bench BUNDLE -o RESULTS [--baseline MODEL ...] [--texts FILE] [--transformer-onnx]
 
 Every encoder sees the same texts with the same thread count; throughput is the median of several
 timed runs after a warm-up. Slow encoders (transformers) are timed on the first texts of the same
@@ -9,8 +9,10 @@ list, enough for about a second per run; the count is recorded.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -20,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from runtimes import load, read_manifest
-from runtimes.speed import sentences_per_second
+from static_edge.runtimes import load, read_manifest
+from static_edge.runtimes.speed import sentences_per_second
 
 BATCH_SIZES = (1, 32, 1024)
+DEFAULT_CACHE = Path(os.environ.get("STATIC_EDGE_CACHE", Path.home() / ".cache" / "static-edge"))
 Encode = Callable[[Sequence[str], int], object]
 
 
@@ -91,9 +94,9 @@ def _peer_models(bundle: Path):
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
-    from runtimes.bundle import TABLE_INITIALIZER, TOKENIZER_FILE, VARIANT_FILES
-    from runtimes.numpy_embedder import read_initializers
-    from trainer.st_compat import Normalize, StaticEmbedding
+    from static_edge.runtimes.bundle import TABLE_INITIALIZER, TOKENIZER_FILE, VARIANT_FILES
+    from static_edge.runtimes.numpy_embedder import read_initializers
+    from static_edge.trainer.st_compat import Normalize, StaticEmbedding
 
     manifest = read_manifest(bundle)
     table = read_initializers(bundle / VARIANT_FILES["fp32"], (TABLE_INITIALIZER,))[TABLE_INITIALIZER]
@@ -345,3 +348,62 @@ def _plot(results: list[Measurement], path: Path, batch_sizes: Sequence[int]) ->
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument(
+        "-o", "--output", type=Path, required=True, help="folder for speed.md, speed.json and speed.png"
+    )
+    parser.add_argument(
+        "--baseline", action="append", default=[], help="transformer model folder, or NAME=FOLDER; repeatable"
+    )
+    parser.add_argument(
+        "--texts",
+        type=Path,
+        action="append",
+        default=[],
+        help="text file, one text a line; repeatable (default: the sample corpus)",
+    )
+    parser.add_argument("--batch-sizes", default="1,32,1024")
+    parser.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: one per core)")
+    parser.add_argument(
+        "--transformer-onnx",
+        action="store_true",
+        help="also time the baselines exported to ONNX with optimum (separate cached venv)",
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (median taken)")
+    parser.add_argument("--min-seconds", type=float, default=1.0, help="least time per run for slow encoders")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the optimum venv and exports go")
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from static_edge.runtimes.console import console, done
+    from static_edge.runtimes.samples import sample_corpus
+
+    text_sets = {p.stem: [t for t in p.read_text(encoding="utf-8").splitlines() if t.strip()] for p in args.texts}
+    text_sets = text_sets or {"sample corpus x5": sample_corpus() * 5}
+    batches = [int(b) for b in args.batch_sizes.split(",")]
+    encoders = _static_encoders(args.bundle, args.threads)
+    onnx_dirs = export_transformer_onnx(args.baseline, args.cache) if args.transformer_onnx and args.baseline else {}
+    transformers = _transformer_encoders(args.baseline, onnx_dirs)
+    encoders.update(transformers)
+
+    def show(m: Measurement) -> None:
+        console.print(f"{m.encoder:52s} {m.texts:22s} batch {m.batch_size:5d}: {m.sentences_per_second:12,.0f}/s")
+
+    results = measure(
+        encoders,
+        text_sets,
+        batches,
+        slow=set(transformers),
+        min_seconds=args.min_seconds,
+        repeats=args.repeats,
+        progress=show,
+    )
+    command = "static-edge bench " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    reference = next((name for name in transformers if "mpnet" in name and "torch" in name), None)
+    reference = reference or "static-edge onnxruntime fp32"
+    md = write_results(results, args.output, command, environment(), reference, batches)
+    done("wrote", f"{md}, {md.with_suffix('.png')}")
+    return 0

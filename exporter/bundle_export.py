@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from exporter.graph import build_graph
-from exporter.quantization import quantize_rows_int8, to_float16
-from exporter.sources import StaticSource, read_source
-from exporter.tokenizer_files import bundle_tokenizer_json, model_config, special_tokens, tokenizer_config
-from runtimes.bundle import (
+from static_edge.exporter.graph import build_graph
+from static_edge.exporter.quantization import quantize_rows_int8, to_float16
+from static_edge.exporter.sources import StaticSource, read_source
+from static_edge.exporter.tokenizer_files import bundle_tokenizer_json, model_config, special_tokens, tokenizer_config
+from static_edge.runtimes.bundle import (
     CONFIG_FILE,
     FORMAT_VERSION,
     SPECIAL_TOKENS_FILE,
@@ -27,11 +25,14 @@ from runtimes.bundle import (
     VARIANT_FILES,
     Manifest,
     file_entry,
+    is_bundle,
     write_manifest,
 )
+from static_edge.runtimes.errors import StaticEdgeError
+from static_edge.runtimes.staging import staged_folder
 
 
-class ExportError(ValueError):
+class ExportError(StaticEdgeError, ValueError):
     """Export options that cannot apply to the given model or output folder."""
 
 
@@ -78,15 +79,9 @@ def export(
     say(f"reading {model}")
     source = read_source(model, revision=revision)
     dims = _resolve_dims(options.dims, source.dims)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.partial-"))
-    try:
+    with staged_folder(output, overwrite=options.overwrite, replaceable=is_bundle, protect=[source.path]) as staging:
         write_bundle(source, staging, dims, options, say)
         _verify_loads(staging, options.variants)
-        _move_into_place(staging, output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     say(f"wrote {output}")
     return output
 
@@ -166,25 +161,10 @@ def _dump(data: object) -> str:
 
 def _verify_loads(folder: Path, variants: list[str]) -> None:
     """Load each variant with both Python runtimes and encode one text, before the bundle is published."""
-    from runtimes import load
+    from static_edge.runtimes import load
 
     for variant in variants:
         for backend in ("onnxruntime", "numpy"):
             vectors = load(folder, variant=variant, backend=backend).encode(["static-edge export check"])
             if not np.isfinite(vectors).all():
                 raise ExportError(f"the {variant} graph produced non-finite values on {backend}")
-
-
-def _move_into_place(staging: Path, output: Path) -> None:
-    """Rename the finished folder to `output`; an old bundle there is replaced only after that succeeds."""
-    if not output.exists():
-        os.replace(staging, output)
-        return
-    retired = output.with_name(f".{output.name}.old-{os.getpid()}")
-    os.replace(output, retired)
-    try:
-        os.replace(staging, output)
-    except BaseException:
-        os.replace(retired, output)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)

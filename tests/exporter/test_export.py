@@ -9,10 +9,10 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from exporter import ExportOptions, check_bundle, export, read_source
-from runtimes import load, read_manifest
-from runtimes.bundle import VARIANT_FILES, verify_files
-from runtimes.parity_texts import PARITY_TEXTS
+from static_edge.exporter import ExportOptions, check_bundle, export, read_source
+from static_edge.runtimes import load, read_manifest
+from static_edge.runtimes.bundle import VARIANT_FILES, verify_files
+from static_edge.runtimes.parity_texts import PARITY_TEXTS
 
 
 def _session(path):
