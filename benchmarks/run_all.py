@@ -42,27 +42,32 @@ def text_files(data: Path, folder: Path) -> list[Path]:
 
 
 def run(command: list[str]) -> None:
+    """Print and run one step; stop everything when it fails."""
     print("+", " ".join(command), flush=True)
     subprocess.run(command, check=True)
 
 
 def main() -> None:
+    """Parse the options and regenerate the results, step by step."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--train", action="store_true", help="run the training recipe first")
     parser.add_argument("--no-transformer-onnx", action="store_true", help="skip the optimum ONNX baselines")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where every table, plot and model goes")
+    parser.add_argument("--cache", type=Path, default=CACHE, help="teachers, text files and ONNX baselines")
     args = parser.parse_args()
     python = sys.executable
-    english = RESULTS / "english"  # the recipe's 256-dim model
-    english_768 = RESULTS / "english-768"  # the same recipe at 768 dims, for the dims x dtype grid
+    english = args.out / "english"  # the recipe's 256-dim model
+    english_768 = args.out / "english-768"  # the same recipe at 768 dims, for the dims x dtype grid
     for out, extra in ((english, []), (english_768, ["--dims", "768"])):
         if args.train or not (out / "model" / "modules.json").is_file():
-            run([python, "-m", "benchmarks.train_english", "--data", str(args.data), "--out", str(out), *extra])
+            recipe = ["--data", str(args.data), "--out", str(out), "--cache", str(args.cache), *extra]
+            run([python, "-m", "benchmarks.train_english", *recipe])
     from static_edge.trainer.distill import default_teacher
     from static_edge.trainer.teachers import mpnet_teacher
 
-    mpnet = mpnet_teacher(CACHE)
-    texts = text_files(args.data, CACHE / "texts")
+    mpnet = mpnet_teacher(args.cache)
+    texts = text_files(args.data, args.cache / "texts")
     bench = [
         python,
         "-m",
@@ -74,7 +79,9 @@ def main() -> None:
         "--baseline",
         f"all-mpnet-base-v2={mpnet}",
         "-o",
-        str(RESULTS),
+        str(args.out),
+        "--cache",
+        str(args.cache),
     ]
     for path in texts:
         bench += ["--texts", str(path)]
@@ -90,7 +97,7 @@ def main() -> None:
             "--data",
             str(args.data),
             "--out",
-            str(RESULTS),
+            str(args.out),
         ]
     )
 

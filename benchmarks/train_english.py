@@ -65,6 +65,7 @@ def snli_triplets(folder: Path) -> dict[str, list[str]]:
 
 
 def mrpc_pairs(path: Path) -> dict[str, list[str]]:
+    """MRPC train: the sentence pairs marked as paraphrases."""
     rows = {"anchor": [], "positive": []}
     with open(path, encoding="utf-8-sig") as handle:
         for record in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
@@ -75,6 +76,7 @@ def mrpc_pairs(path: Path) -> dict[str, list[str]]:
 
 
 def stsb_pairs(path: Path, min_score: float = 4.0) -> dict[str, list[str]]:
+    """STS-B train pairs scored at least `min_score` (of 5), as positives."""
     rows = {"anchor": [], "positive": []}
     with open(path, encoding="utf-8", newline="") as handle:
         for s1, s2, score in csv.reader(handle):
@@ -97,6 +99,7 @@ def title_abstract_pairs(folder: Path) -> dict[str, list[str]]:
 
 
 def build_datasets(data: Path, caption_limit: int | None = None, corpus_pairs: bool = False):
+    """The recipe's training sets by name, as Hugging Face `Dataset`s."""
     from datasets import Dataset
 
     extra = {"scifact-title-abstract": Dataset.from_dict(title_abstract_pairs(data / "retrieval" / "scifact"))}
@@ -109,33 +112,44 @@ def build_datasets(data: Path, caption_limit: int | None = None, corpus_pairs: b
     }
 
 
-def write_markdown(scores_json: Path) -> Path:
-    """scores.md beside scores.json: the recipe's scores per model and dimension, and its timings."""
-    record = json.loads(scores_json.read_text())
-    lines = [
-        "# English recipe: scores (x100)",
-        "",
-        f"Command: `{record.get('command', 'python -m benchmarks.train_english')}`",
-        "",
-        "| model | task | " + " | ".join(map(str, sorted(DIMS))) + " |",
-        "|---|---|" + "---:|" * len(DIMS),
+def write_scores(
+    out: Path,
+    scores: dict[str, dict[str, dict[int, float]]],
+    timings: dict[str, float],
+    data_sizes: dict[str, int],
+    command: str,
+    args: argparse.Namespace,
+) -> Path:
+    """scores.md and scores.json in `out` (the project's results writer): scores per model, task and dimension."""
+    from static_edge.runtimes.results import write_results
+
+    rows = [
+        {"model": model, "task": task, **{str(d): by_dim.get(d, by_dim.get(str(d))) for d in sorted(DIMS)}}
+        for model, tasks in scores.items()
+        for task, by_dim in tasks.items()
     ]
-    for model, tasks in record["scores"].items():
-        for task, by_dim in tasks.items():
-            cells = [f"{by_dim[str(d)]:.2f}" if str(d) in by_dim else "" for d in sorted(DIMS)]
-            lines.append(f"| {model} | {task} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "Timings (s, 2 CPU cores): " + ", ".join(f"{k} {v:.0f}" for k, v in record["timings"].items()),
-        "",
-        "Training rows: " + ", ".join(f"{k} {v:,}" for k, v in record["data"].items()),
-    ]
-    path = scores_json.with_suffix(".md")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    recorded_args = {k: str(v) for k, v in vars(args).items()}
+    return write_results(
+        out,
+        "scores",
+        title="English recipe: scores (x100)",
+        command=command,
+        rows=rows,
+        notes=[
+            "Timings (s, 2 CPU cores): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()),
+            "Training rows: " + ", ".join(f"{k} {v:,}" for k, v in data_sizes.items()),
+        ],
+        data={
+            "scores": scores,
+            "timings": timings,
+            "data": data_sizes,
+            "args": recorded_args,
+        },
+    )
 
 
 def main() -> None:
+    """Run the recipe: teacher, distillation, training, export, evaluation, results."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/english"))
@@ -222,18 +236,6 @@ def main() -> None:
     write_model_card(trained, init=str(base), data={k: len(v) for k, v in data.items()}, scores=results["trained"])
     (args.out / "MODEL_CARD.md").write_text((trained / "README.md").read_text())  # the model folder is not committed
     command = "python -m benchmarks.train_english " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    (args.out / "scores.json").write_text(
-        json.dumps(
-            {
-                "scores": results,
-                "timings": timings,
-                "data": {k: len(v) for k, v in data.items()},
-                "command": command,
-                "args": {k: str(v) for k, v in vars(args).items()},
-            },
-            indent=2,
-        )
-    )
     plot_scores_by_dims(
         {
             f"{name} {task}": by_dim
@@ -243,7 +245,8 @@ def main() -> None:
         args.out / "scores_by_dims.png",
         title="English recipe: start vs trained",
     )
-    print(write_markdown(args.out / "scores.json").read_text())
+    data_sizes = {k: len(v) for k, v in data.items()}
+    print(write_scores(args.out, results, timings, data_sizes, command, args).read_text())
 
 
 if __name__ == "__main__":

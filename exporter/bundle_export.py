@@ -1,4 +1,4 @@
-"""Export a static model to an ONNX bundle (DESIGN.md section 2), atomically."""
+"""Export a static model to an ONNX bundle (spec: docs/bundle-format.md), atomically."""
 
 from __future__ import annotations
 
@@ -12,9 +12,17 @@ import numpy as np
 import onnx
 
 from static_edge.exporter.graph import build_graph
-from static_edge.exporter.quantization import quantize_rows_int8, to_float16
+from static_edge.exporter.model_card import export_card_info, write_bundle_card
+from static_edge.exporter.quantization import (
+    quantize_rows_int2,
+    quantize_rows_int4,
+    quantize_rows_int8,
+    to_float16,
+)
 from static_edge.exporter.sources import StaticSource, read_source
 from static_edge.exporter.tokenizer_files import bundle_tokenizer_json, model_config, special_tokens, tokenizer_config
+from static_edge.exporter.vocab_pruning import MANIFEST_KEY as PRUNING_MANIFEST_KEY
+from static_edge.exporter.vocab_pruning import prune_to_corpus
 from static_edge.runtimes.bundle import (
     CONFIG_FILE,
     FORMAT_VERSION,
@@ -43,18 +51,30 @@ class ExportOptions:
     dims: int | None = None
     int8: bool = False
     fp16: bool = False
+    int4: bool = False
+    """Also write the packed 4-bit table (one scale per row): `onnx/model_q4.onnx`."""
+    int2: bool = False
+    """Also write the packed ternary 2-bit table: `onnx/model_q2.onnx` (never the default variant)."""
     normalize: bool | None = None
     """None keeps the source model's own normalization."""
     overwrite: bool = False
+    vocab_from: str | os.PathLike[str] | None = None
+    """A corpus file (one text per line): keep only the tokens it uses (exporter/vocab_pruning.py)."""
+    max_vocab: int | None = None
+    """With `vocab_from`: keep at most this many tokens, the corpus's most frequent."""
 
     @property
     def variants(self) -> list[str]:
-        return ["fp32"] + (["fp16"] if self.fp16 else []) + (["int8"] if self.int8 else [])
+        flags = {"fp16": self.fp16, "int8": self.int8, "int4": self.int4, "int2": self.int2}
+        return ["fp32"] + [variant for variant, wanted in flags.items() if wanted]
 
     @property
     def default_variant(self) -> str:
-        """The smallest variant written: what `runtimes.load` and transformers.js pick by default."""
-        return self.variants[-1]
+        """The smallest variant written: what `runtimes.load` and transformers.js pick by default.
+
+        int2 is left out: it is not a close copy of the table, and transformers.js has no dtype for it.
+        """
+        return [v for v in self.variants if v != "int2"][-1]
 
 
 def export(
@@ -79,9 +99,20 @@ def export(
     say(f"reading {model}")
     source = read_source(model, revision=revision)
     dims = _resolve_dims(options.dims, source.dims)
-    with staged_folder(output, overwrite=options.overwrite, replaceable=is_bundle, protect=[source.path]) as staging:
-        write_bundle(source, staging, dims, options, say)
+    pruning = None
+    protected = [source.path] + ([Path(options.vocab_from)] if options.vocab_from is not None else [])
+    if options.vocab_from is not None:
+        say(f"pruning the vocabulary to the tokens of {options.vocab_from}")
+        source, pruning = prune_to_corpus(source, options.vocab_from, options.max_vocab)
+    elif options.max_vocab is not None:
+        raise ExportError("max_vocab needs a corpus to rank tokens by: pass vocab_from (--vocab-from CORPUS)")
+    with staged_folder(output, overwrite=options.overwrite, replaceable=is_bundle, protect=protected) as staging:
+        manifest = write_bundle(source, staging, dims, options, say)
+        if pruning is not None:
+            manifest.extra[PRUNING_MANIFEST_KEY] = pruning.to_dict()
+            write_manifest(staging, manifest)
         _verify_loads(staging, options.variants)
+        write_bundle_card(staging, export_card_info(model, output, source.path))  # README.md, not hashed
     say(f"wrote {output}")
     return output
 
@@ -112,9 +143,14 @@ def write_bundle(
         tables["fp16"] = (to_float16(table), None)
     if options.int8:
         tables["int8"] = quantize_rows_int8(table)
+    if options.int4:
+        tables["int4"] = quantize_rows_int4(table)
+    if options.int2:
+        tables["int2"] = quantize_rows_int2(table)
     for variant, (values, scales) in tables.items():
         say(f"building the {variant} graph ({values.shape[0]} x {values.shape[1]}, {values.dtype})")
-        graph = build_graph(values, scales, normalize=normalize, unk_token_id=unk)
+        bits = 2 if variant == "int2" else 4  # for the packed (uint8) tables
+        graph = build_graph(values, scales, normalize=normalize, unk_token_id=unk, dims=dims, bits=bits)
         onnx.save_model(graph, str(folder / VARIANT_FILES[variant]))
 
     specials = special_tokens(source.tokenizer, source.unk_token_id)
@@ -135,7 +171,8 @@ def write_bundle(
         source={
             "model": source.model_id,
             "kind": source.kind,
-            "revision": source.revision,
+            "revision": source.revision,  # the resolved commit of a hub model; null for a local folder
+            "requested_revision": source.requested_revision,
             "sha256": source.weights_sha256,
             "dims": source.dims,
             "dtype": str(source.table.dtype),

@@ -14,6 +14,15 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dims", type=int, help="keep the first N dimensions (Matryoshka slice; default: all)")
     p.add_argument("--int8", action="store_true", help="also write the int8 table (one scale per row)")
     p.add_argument("--fp16", action="store_true", help="also write the float16 table")
+    p.add_argument("--int4", action="store_true", help="also write the packed 4-bit table (one scale per row)")
+    p.add_argument("--int2", action="store_true", help="also write the ternary 2-bit table (never the default)")
+    p.add_argument(
+        "--vocab-from",
+        type=Path,
+        metavar="CORPUS",
+        help="keep only the tokens this corpus uses (UTF-8 text file, one text per line)",
+    )
+    p.add_argument("--max-vocab", type=int, metavar="N", help="with --vocab-from: keep the N most frequent tokens")
     norm = p.add_mutually_exclusive_group()
     norm.add_argument(
         "--normalize", dest="normalize", action="store_true", default=None, help="L2-normalize in the graph"
@@ -29,16 +38,25 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     from static_edge.exporter.bundle_export import ExportOptions, export
-    from static_edge.exporter.report import print_bundle_sizes
+    from static_edge.exporter.report import print_bundle_sizes, print_digest
 
     output = args.output or Path(f"{Path(str(args.model).rstrip('/')).name}-static-edge")
     options = ExportOptions(
-        dims=args.dims, int8=args.int8, fp16=args.fp16, normalize=args.normalize, overwrite=args.force
+        dims=args.dims,
+        int8=args.int8,
+        fp16=args.fp16,
+        int4=args.int4,
+        int2=args.int2,
+        vocab_from=args.vocab_from,
+        max_vocab=args.max_vocab,
+        normalize=args.normalize,
+        overwrite=args.force,
     )
     with console.status("exporting") as status:
         bundle = export(args.model, output, options, revision=args.revision, progress=status.update)
     done("wrote", bundle)
     print_bundle_sizes(bundle, console)
+    print_digest(bundle, console)
     if args.web:
         from static_edge.runtimes.cli import write_page
 
@@ -61,9 +79,10 @@ def run_check(args: argparse.Namespace) -> int:
 def run_check_report(bundle: Path, reference: str | None, write: bool = True) -> int:
     """Run and print the parity report; 0 when every tolerance is met."""
     from static_edge.exporter.check import check_bundle
-    from static_edge.exporter.report import print_parity
+    from static_edge.exporter.report import print_digest, print_parity
 
     with console.status("running the parity set through the source model, onnxruntime and numpy"):
         report = check_bundle(bundle, reference=reference, write=write)
     print_parity(report, console)
+    print_digest(bundle, console)
     return 0 if report.passed else 1

@@ -3,7 +3,12 @@
 The graph is written node by node rather than traced from torch: a trace of EmbeddingBag brings
 Loop/Sequence ops that onnxruntime-web cannot run, and the int8 variant needs "gather, then
 dequantize only the gathered rows", which neither torch's exporter nor onnxruntime's quantizer
-(it dequantizes the whole table on every call) produce.
+(it dequantizes the whole table on every call) produce. The packed int4 / int2 tables are unpacked
+the same way, after the Gather, with standard ops only (BitShift, Sub, Concat, Reshape): onnxruntime's
+GatherBlockQuantized is a contrib op that onnxruntime-web's wasm build and transformers.js cannot be
+relied on to run.
+
+spec: docs/bundle-format.md#graph-interface and #quantization-formats
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from static_edge.runtimes.bundle import (
     TABLE_INITIALIZER,
     UNK_INITIALIZER,
 )
+from static_edge.runtimes.packed_table import OFFSETS, packed_width
 
 OPSET = 17
 IR_VERSION = 8
@@ -33,14 +39,19 @@ def build_graph(
     normalize: bool = False,
     unk_token_id: int | None = None,
     name: str = "static_embedding",
+    dims: int | None = None,
+    bits: int = 4,
 ) -> onnx.ModelProto:
     """A model that maps (input_ids, attention_mask) to token_embeddings and sentence_embedding.
 
-    :param table: [vocab, dims] float32, float16, or int8 (then `scales` is required).
-    :param scales: [vocab] float32 row scales of an int8 table.
+    :param table: [vocab, dims] float32, float16, or int8 (then `scales` is required), or a packed
+        int4 / int2 table: uint8 [vocab, ceil(dims * bits / 8)] (then `scales` and `dims` are required).
+    :param scales: [vocab] float32 row scales of an int8, int4 or int2 table.
     :param normalize: L2-normalize sentence_embedding in the graph.
     :param unk_token_id: when given, tokens with this id are left out of the mean (model2vec semantics).
-    :raises ValueError: for an int8 table without scales or an unsupported dtype.
+    :param dims: the columns of a packed table (its bytes hold two or four columns each).
+    :param bits: 4 or 2, the bits per value of a packed (uint8) table.
+    :raises ValueError: for a quantized table without scales (or int4 without dims) or an unsupported dtype.
     """
     nodes: list[onnx.NodeProto] = []
     inits = [numpy_helper.from_array(np.ascontiguousarray(table), TABLE_INITIALIZER)]
@@ -73,14 +84,23 @@ def build_graph(
             helper.make_node("Cast", ["rows_fp16"], [OUTPUT_TOKENS], to=TensorProto.FLOAT),
         ]
         rows, weights = OUTPUT_TOKENS, "counted"
-    elif table.dtype == np.int8:
+    elif table.dtype in (np.int8, np.uint8):
         if scales is None:
-            raise ValueError("an int8 table needs its row scales")
+            raise ValueError(f"an {'int8' if table.dtype == np.int8 else f'int{bits}'} table needs its row scales")
         inits.append(numpy_helper.from_array(scales.astype(np.float32), SCALES_INITIALIZER))
         inits.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), "axis_last"))
+        if table.dtype == np.int8:
+            nodes += [
+                helper.make_node("Gather", [TABLE_INITIALIZER, ids], ["rows_int8"], axis=0),
+                helper.make_node("Cast", ["rows_int8"], ["rows_q"], to=TensorProto.FLOAT),
+            ]
+        else:
+            if bits not in OFFSETS or dims is None or packed_width(dims, bits) != table.shape[1]:
+                raise ValueError(
+                    f"a packed table of {table.shape[1]} bytes per row at {bits} bits does not hold {dims} dims"
+                )
+            nodes += _unpack_rows(inits, ids, dims, int(table.shape[1]), bits)
         nodes += [
-            helper.make_node("Gather", [TABLE_INITIALIZER, ids], ["rows_int8"], axis=0),
-            helper.make_node("Cast", ["rows_int8"], ["rows_q"], to=TensorProto.FLOAT),
             helper.make_node("Gather", [SCALES_INITIALIZER, ids], ["row_scales"], axis=0),
             helper.make_node("Unsqueeze", ["row_scales", "axis_last"], ["row_scales_3d"]),
             helper.make_node("Mul", ["rows_q", "row_scales_3d"], [OUTPUT_TOKENS]),
@@ -90,7 +110,7 @@ def build_graph(
         ]
         rows, weights = "rows_q", "scaled_counted"
     else:
-        raise ValueError(f"unsupported table dtype {table.dtype}; expected float32, float16 or int8")
+        raise ValueError(f"unsupported table dtype {table.dtype}; expected float32, float16, int8 or packed uint8")
 
     # Masked mean as a batched MatMul: [batch, 1, seq] @ [batch, seq, dims].
     nodes += [
@@ -110,7 +130,7 @@ def build_graph(
             helper.make_node("Div", [mean, "norm_safe"], [OUTPUT_SENTENCE]),
         ]
 
-    dims = int(table.shape[1])
+    dims = int(table.shape[1]) if dims is None else int(dims)
     graph = helper.make_graph(
         nodes,
         name,
@@ -132,3 +152,59 @@ def build_graph(
     )
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def _unpack_rows(inits: list[onnx.TensorProto], ids: str, dims: int, packed: int, bits: int) -> list[onnx.NodeProto]:
+    """Nodes from `ids` to `rows_q`, the gathered packed rows as float [batch, seq, dims] values q.
+
+    Field j of a byte (bits j*bits.. from the least significant) is (x >> j*bits) minus its part above
+    `bits`, taken with BitShift on uint8 (opset 17 has no BitwiseAnd). The fields are interleaved
+    (field j of byte k = column k*per_byte + j) by a Concat on a new last axis and a Reshape whose
+    target shape is taken from the input, so empty batches keep a valid shape.
+    """
+    per_byte = 8 // bits
+    inits += [
+        numpy_helper.from_array(np.array(float(OFFSETS[bits]), dtype=np.float32), "field_offset"),
+        numpy_helper.from_array(np.array([per_byte * packed], dtype=np.int64), "unpacked_width"),
+    ]
+    inits += [
+        numpy_helper.from_array(np.array(bits * j, dtype=np.uint8), f"shift_{bits * j}") for j in range(1, per_byte)
+    ]
+    nodes = [helper.make_node("Gather", [TABLE_INITIALIZER, ids], ["rows_packed"], axis=0)]
+    fields = []
+    for j in range(per_byte):
+        shifted = "rows_packed" if j == 0 else f"shifted_{j}"
+        if j > 0:
+            nodes.append(
+                helper.make_node("BitShift", ["rows_packed", f"shift_{bits * j}"], [shifted], direction="RIGHT")
+            )
+        field = shifted
+        if j < per_byte - 1:  # the top field has nothing above it to remove
+            field = f"field_{j}"
+            nodes += [
+                helper.make_node("BitShift", [shifted, f"shift_{bits}"], [f"above_{j}"], direction="RIGHT"),
+                helper.make_node("BitShift", [f"above_{j}", f"shift_{bits}"], [f"above_{j}_up"], direction="LEFT"),
+                helper.make_node("Sub", [shifted, f"above_{j}_up"], [field]),
+            ]
+        nodes.append(helper.make_node("Unsqueeze", [field, "axis_last"], [f"{field}_4d"]))
+        fields.append(f"{field}_4d")
+    nodes += [
+        helper.make_node("Concat", fields, ["fields_u8"], axis=-1),
+        helper.make_node("Shape", ["rows_packed"], ["batch_seq"], start=0, end=2),
+        helper.make_node("Concat", ["batch_seq", "unpacked_width"], ["unpacked_shape"], axis=0),
+        helper.make_node("Reshape", ["fields_u8", "unpacked_shape"], ["columns_u8"]),
+        helper.make_node("Cast", ["columns_u8"], ["columns"], to=TensorProto.FLOAT),
+    ]
+    if dims == per_byte * packed:
+        nodes.append(helper.make_node("Sub", ["columns", "field_offset"], ["rows_q"]))
+        return nodes
+    inits += [
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "slice_start"),
+        numpy_helper.from_array(np.array([dims], dtype=np.int64), "slice_end"),
+        numpy_helper.from_array(np.array([2], dtype=np.int64), "slice_axis"),
+    ]
+    nodes += [
+        helper.make_node("Slice", ["columns", "slice_start", "slice_end", "slice_axis"], ["columns_cut"]),
+        helper.make_node("Sub", ["columns_cut", "field_offset"], ["rows_q"]),
+    ]
+    return nodes

@@ -1,8 +1,10 @@
-"""Table precisions: float16 and int8 with one scale per row."""
+"""Table precisions: float16, and int8 or packed int4 / int2 with one scale per row."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from static_edge.runtimes.packed_table import INT4_MAX, pack_bits, pack_int4
 
 
 def quantize_rows_int8(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -26,3 +28,41 @@ def to_float16(table: np.ndarray) -> np.ndarray:
     """The table in float16, values beyond float16's range clipped rather than turned into inf."""
     limit = np.finfo(np.float16).max
     return np.clip(np.asarray(table, dtype=np.float32), -limit, limit).astype(np.float16)
+
+
+def quantize_rows_int4(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric 4-bit quantization with one float32 scale per row, packed two values per byte.
+
+    q = clip(rint(x / s), -7, 7) with s = max|row| / 7 (an all-zero row gets s = 1), stored as
+    nibbles q + 8 (see `static_edge.runtimes.packed_table` and docs/bundle-format.md, "int4").
+
+    :return: the packed uint8 table [vocab, ceil(dims / 2)] and the [vocab] float32 scales.
+    """
+    table = np.asarray(table, dtype=np.float32)
+    peak = np.abs(table).max(axis=1)
+    scales = np.where(peak > 0, peak / INT4_MAX, 1.0).astype(np.float32)
+    quantized = np.clip(np.rint(table / scales[:, None]), -INT4_MAX, INT4_MAX).astype(np.int8)
+    return pack_int4(quantized), scales
+
+
+INT2_THRESHOLD = 0.5
+"""int2 zeroes values below this fraction of the row's mean |x|; chosen on STS-B dev (0.3, 0.5, 0.7 tried)."""
+
+
+def quantize_rows_int2(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ternary 2-bit quantization with one float32 scale per row, packed four values per byte.
+
+    q = sign(x) where |x| > 0.5 * mean|row|, else 0; the scale is the mean |x| of the values kept
+    (the least-squares scale for that choice of signs); an all-zero row gets scale 1 and stays zero.
+    Not a faithful copy of the table (cosine to fp32 is far below int4's): an option whose retrieval
+    and STS scores are measured in benchmarks/results/quality_grid.md, never picked by default.
+
+    :return: the packed uint8 table [vocab, ceil(dims / 4)] and the [vocab] float32 scales.
+    """
+    table = np.asarray(table, dtype=np.float32)
+    magnitude = np.abs(table)
+    kept = magnitude > INT2_THRESHOLD * magnitude.mean(axis=1, keepdims=True)
+    counts = kept.sum(axis=1)
+    scales = np.where(counts > 0, (magnitude * kept).sum(axis=1) / np.maximum(counts, 1), 1.0).astype(np.float32)
+    quantized = (np.sign(table) * kept).astype(np.int8)
+    return pack_bits(quantized, 2), scales

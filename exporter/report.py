@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from static_edge.exporter.check import ParityReport
-from static_edge.runtimes.bundle import VARIANT_FILES, read_manifest
+from static_edge.runtimes.bundle import VARIANT_FILES, bundle_digest, read_manifest
 
 
 def human_bytes(size: float) -> str:
@@ -51,3 +51,11 @@ def print_parity(report: ParityReport, console: Console) -> None:
     console.print(
         Text("all tolerances met", style="green") if report.passed else Text("tolerances missed", style="red")
     )
+
+
+def print_digest(bundle: Path, console: Console) -> None:
+    """The bundle digest, with how to pin it (SECURITY.md)."""
+    digest = bundle_digest(bundle)
+    console.print(f"bundle digest (sha256): {digest}", soft_wrap=True)
+    pin = f"pin it: load(BUNDLE, sha256={digest!r}), or static-edge encode BUNDLE --sha256 {digest}"
+    console.print(pin, soft_wrap=True)

@@ -1,6 +1,6 @@
 """Read any static embedding model into one in-memory form, without torch.
 
-Three sources are understood (DESIGN.md section 1):
+Three sources are understood (docs/bundle-format.md#tokenization says which rules a bundle keeps from each):
 - a Sentence Transformers StaticEmbedding folder (3.x layout `0_StaticEmbedding/`, or 6.x at the root);
 - a model2vec folder (`model.safetensors` with `embeddings`, optional `mapping` and `weights`);
 - a Hugging Face hub id of either, downloaded with `huggingface_hub`.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from static_edge.runtimes.bundle import sha256_file
+from static_edge.runtimes.bundle_checks import first_non_finite_row
 from static_edge.runtimes.embedder import l2_normalize
 from static_edge.runtimes.errors import StaticEdgeError
 
@@ -50,8 +52,12 @@ class StaticSource:
     """Truncation in tokens, or None."""
     path: Path
     model_id: str
+    """The model as the user named it: a hub id, or a local folder as typed (never made absolute)."""
     revision: str | None
+    """For a hub model, the commit its files came from (resolved from the revision asked for); None for a folder."""
     weights_sha256: str
+    requested_revision: str | None = None
+    """The revision the user asked for (a branch, tag or commit), or None for the hub's default branch."""
 
     @property
     def vocab_size(self) -> int:
@@ -97,11 +103,21 @@ def read_source(model: str | os.PathLike[str], revision: str | None = None) -> S
         if _looks_like_local_path(model_id):
             raise FileNotFoundError(f"model folder not found: {path}")
         path = download(model_id, revision)
-    elif not path.is_dir():
+        source = read_folder(path, model_id=model_id, revision=resolved_commit(path, revision))
+        source.requested_revision = revision
+        return source
+    if not path.is_dir():
         raise SourceModelError(f"{path} is a file; pass the model's folder (or a hub id)")
-    else:
-        model_id = str(path.resolve())
-    return read_folder(path, model_id=model_id, revision=revision)
+    if revision is not None:
+        raise SourceModelError(f"--revision applies to hub ids; {model_id} is a local folder")
+    return read_folder(path, model_id=model_id, revision=None)
+
+
+def resolved_commit(snapshot: Path, revision: str | None) -> str | None:
+    """The commit a hub download resolved to: huggingface_hub's cache keeps each one in snapshots/<commit>/."""
+    if re.fullmatch(r"[0-9a-f]{40}", snapshot.name) and snapshot.parent.name == "snapshots":
+        return snapshot.name
+    return revision
 
 
 def _looks_like_local_path(model: str) -> bool:
@@ -114,10 +130,20 @@ def download(repo_id: str, revision: str | None = None) -> Path:
     :raises SourceModelError: when the hub cannot provide it, with the hub's reason.
     """
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+    )
 
     try:
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=_HUB_FILES))
+        try:
+            return Path(snapshot_download(repo_id, revision=revision, allow_patterns=_HUB_FILES))
+        except OfflineModeIsEnabled:
+            # given a commit hash, huggingface_hub asks the hub for its file list even when offline: the cache
+            # answers instead (this is how `check` reopens the commit recorded at export)
+            return Path(snapshot_download(repo_id, revision=revision, allow_patterns=_HUB_FILES, local_files_only=True))
     except (LocalEntryNotFoundError, RepositoryNotFoundError, HfHubHTTPError, OSError) as err:
         offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
         hint = " (HF_HUB_OFFLINE is set and the model is not in the local cache)" if offline else ""
@@ -149,12 +175,9 @@ def read_folder(path: Path, model_id: str, revision: str | None = None) -> Stati
 
 def _sentence_transformers_module_folder(path: Path) -> Path | None:
     """The folder of the StaticEmbedding module named in modules.json, if there is one."""
-    modules_file = path / "modules.json"
-    if not modules_file.is_file():
-        return None
-    for module in _read_json(modules_file):
-        if str(module.get("type", "")).endswith("StaticEmbedding"):
-            folder = path / module.get("path", "")
+    for module in _modules(path):
+        if module["type"].endswith("StaticEmbedding"):
+            folder = path / module["path"]
             if not (folder / "model.safetensors").is_file():
                 raise SourceModelError(
                     f"{folder} has no model.safetensors; static-edge reads safetensors weights only "
@@ -165,10 +188,30 @@ def _sentence_transformers_module_folder(path: Path) -> Path | None:
 
 
 def _has_normalize_module(path: Path) -> bool:
+    return any(m["type"].endswith("Normalize") for m in _modules(path))
+
+
+def _modules(path: Path) -> list[dict[str, str]]:
+    """The entries of a Sentence Transformers modules.json ([] without one), each with a string type and path.
+
+    :raises SourceModelError: for a file that is not a list of such objects, or a module path leaving the folder.
+    """
     modules_file = path / "modules.json"
     if not modules_file.is_file():
-        return False
-    return any(str(m.get("type", "")).endswith("Normalize") for m in _read_json(modules_file))
+        return []
+    modules = _read_json(modules_file)
+    if not isinstance(modules, list):
+        raise SourceModelError(f"{modules_file} must hold a JSON list of modules, not {type(modules).__name__}")
+    for i, module in enumerate(modules):
+        if not isinstance(module, dict) or not isinstance(module.get("type", ""), str):
+            raise SourceModelError(f"{modules_file}: module {i} must be an object with a string 'type'")
+        module_path = module.setdefault("path", "")
+        if not isinstance(module_path, str) or Path(module_path).is_absolute() or ".." in Path(module_path).parts:
+            raise SourceModelError(
+                f"{modules_file}: module {i} has path {module_path!r}, not a folder inside the model"
+            )
+        module.setdefault("type", "")
+    return modules
 
 
 def _read_sentence_transformers(root: Path, folder: Path, model_id: str, revision: str | None) -> StaticSource:
@@ -197,11 +240,11 @@ def _read_model2vec(folder: Path, model_id: str, revision: str | None) -> Static
     tokenizer.no_padding()
     config_path = folder / "config.json"
     config = _read_json(config_path) if config_path.is_file() else {}
+    max_length, normalize = _model2vec_config(config, config_path)
     weights = folder / "model.safetensors"
     tensors = _load_tensors(weights)
     table = fold_vocabulary_quantization(tensors[M2V_WEIGHT_KEY], tensors.get("mapping"), tensors.get("weights"))
     _check_table(table, tokenizer, weights)
-    max_length = config.get("max_length", M2V_DEFAULT_MAX_LENGTH)
     if max_length is None:
         tokenizer.no_truncation()
     else:
@@ -210,7 +253,7 @@ def _read_model2vec(folder: Path, model_id: str, revision: str | None) -> Static
         table=table,
         tokenizer=tokenizer,
         kind="model2vec",
-        normalize=bool(config.get("normalize", False)),
+        normalize=normalize,
         mask_unknown=True,
         unk_token_id=unk_token_id(tokenizer),
         max_length=None if max_length is None else int(max_length),
@@ -221,6 +264,28 @@ def _read_model2vec(folder: Path, model_id: str, revision: str | None) -> Static
     )
 
 
+MAX_LENGTH_LIMIT = 2**31 - 1
+"""The largest truncation length accepted (tokenizers and onnxruntime index with 32-bit or 64-bit ints)."""
+
+
+def _model2vec_config(config: object, path: Path) -> tuple[int | None, bool]:
+    """max_length and normalize of a model2vec config.json, checked.
+
+    :raises SourceModelError: naming the key that has the wrong type or range.
+    """
+    if not isinstance(config, dict):
+        raise SourceModelError(f"{path} must hold a JSON object, not {type(config).__name__}")
+    max_length = config.get("max_length", M2V_DEFAULT_MAX_LENGTH)
+    if max_length is not None and (
+        isinstance(max_length, bool) or not isinstance(max_length, int) or not 1 <= max_length <= MAX_LENGTH_LIMIT
+    ):
+        raise SourceModelError(f"{path}: max_length must be null or an integer from 1 to {MAX_LENGTH_LIMIT}")
+    normalize = config.get("normalize", False)
+    if not isinstance(normalize, bool):
+        raise SourceModelError(f"{path}: normalize must be true or false, got {normalize!r}")
+    return max_length, normalize
+
+
 def fold_vocabulary_quantization(
     embeddings: np.ndarray, mapping: np.ndarray | None, weights: np.ndarray | None
 ) -> np.ndarray:
@@ -228,13 +293,36 @@ def fold_vocabulary_quantization(
 
     model2vec averages `weights[t] * embeddings[mapping[t]]` over a text's tokens; folding both into
     the table gives the same means with a plain Gather.
+
+    :raises SourceModelError: for a mapping or weights that do not fit the embeddings.
     """
+    _check_vocabulary_quantization(embeddings, mapping, weights)
     if mapping is None and weights is None:
         return embeddings
     table = embeddings[mapping] if mapping is not None else embeddings
     if weights is None:
         return table
     return (table.astype(np.float32) * weights.astype(np.float32)[:, None]).astype(np.float32)
+
+
+def _check_vocabulary_quantization(
+    embeddings: np.ndarray, mapping: np.ndarray | None, weights: np.ndarray | None
+) -> None:
+    if embeddings.ndim != 2:
+        raise SourceModelError(f"model2vec '{M2V_WEIGHT_KEY}' has shape {embeddings.shape}, expected 2 dimensions")
+    rows = len(embeddings)
+    if mapping is not None:
+        if mapping.ndim != 1 or not np.issubdtype(mapping.dtype, np.integer):
+            raise SourceModelError(
+                f"model2vec 'mapping' must be a 1-D integer tensor, got {mapping.dtype} {mapping.shape}"
+            )
+        if len(mapping) and (mapping.min() < 0 or mapping.max() >= rows):
+            raise SourceModelError(f"model2vec 'mapping' points outside the {rows} rows of '{M2V_WEIGHT_KEY}'")
+        rows = len(mapping)
+    if weights is not None and (weights.shape != (rows,) or not np.issubdtype(weights.dtype, np.floating)):
+        raise SourceModelError(
+            f"model2vec 'weights' must be {rows} floating point values, got {weights.dtype} {weights.shape}"
+        )
 
 
 def unk_token_id(tokenizer: Tokenizer) -> int | None:
@@ -247,11 +335,27 @@ def unk_token_id(tokenizer: Tokenizer) -> int | None:
 
 
 def _check_table(table: np.ndarray, tokenizer: Tokenizer, weights: Path) -> None:
+    """Refuse a table that is not 2-D floating point, is smaller than the vocabulary, or holds NaN or infinity."""
     if table.ndim != 2:
         raise SourceModelError(f"{weights}: the embedding table has shape {table.shape}, expected 2 dimensions")
+    if not np.issubdtype(table.dtype, np.floating):
+        raise SourceModelError(f"{weights}: the embedding table is {table.dtype}, not floating point")
     vocab = tokenizer.get_vocab_size(with_added_tokens=True)
     if table.shape[0] < vocab:
         raise SourceModelError(f"{weights}: the table has {table.shape[0]} rows but the tokenizer has {vocab} tokens")
+    check_finite_table(table, tokenizer, str(weights))
+
+
+def check_finite_table(table: np.ndarray, tokenizer: Tokenizer, where: str) -> None:
+    """Refuse a table with a NaN or an infinity (also a float64 value beyond float32's range, which the bundle's
+    float32 table would turn into infinity), naming the first bad row and its token."""
+    with np.errstate(over="ignore"):  # the overflow is what this looks for
+        values = table.astype(np.float32) if table.dtype == np.float64 else table
+    row = first_non_finite_row(values)
+    if row is not None:
+        token = tokenizer.id_to_token(row)
+        bad = "beyond float32's range" if np.isfinite(table[row]).all() else "NaN or infinity"
+        raise SourceModelError(f"{where}: row {row} of the embedding table (token {token!r}) holds {bad}")
 
 
 def _load_tokenizer(path: Path) -> Tokenizer:
@@ -287,5 +391,7 @@ def _load_tensors(path: Path) -> dict[str, np.ndarray]:
 def _read_json(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise SourceModelError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from err
     except json.JSONDecodeError as err:
         raise SourceModelError(f"{path} is not valid JSON: {err}") from err

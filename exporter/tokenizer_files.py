@@ -8,7 +8,7 @@ from typing import Any
 from tokenizers import Tokenizer
 
 # transformers.js names its model files by dtype: q8 -> model_quantized.onnx, the wasm default.
-TRANSFORMERS_JS_DTYPES = {"fp32": "fp32", "fp16": "fp16", "int8": "q8"}
+TRANSFORMERS_JS_DTYPES = {"fp32": "fp32", "fp16": "fp16", "int8": "q8", "int4": "q4"}
 _ROLE_CANDIDATES = {
     "pad_token": ("[PAD]", "<pad>", "<|padding|>", "[pad]"),
     "unk_token": ("[UNK]", "<unk>", "<|unk|>", "[unk]"),

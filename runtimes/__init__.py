@@ -31,26 +31,42 @@ def load(
     variant: str | None = None,
     backend: str = "onnxruntime",
     verify: bool = True,
+    revision: str | None = None,
+    sha256: str | None = None,
     **kwargs,
 ) -> StaticEmbedder:
     """Load a bundle for encoding.
 
-    :param bundle: folder written by `static-edge export`.
+    :param bundle: folder written by `static-edge export`, or a Hugging Face hub id "org/name" (anything that
+        is not an existing local folder and has that form), downloaded with huggingface_hub and verified.
+    :param revision: for a hub id: branch, tag or commit; the commit it resolved to is `model.origin.commit`.
     :param variant: "fp32", "fp16" or "int8"; the bundle's default when None.
     :param backend: "onnxruntime" or "numpy".
     :param verify: check file hashes against the manifest before loading.
-    :raises BundleError: for a missing, tampered or incomplete bundle, or an unknown variant.
+    :param sha256: pin the bundle: its digest (`bundle_digest`, printed by `static-edge export` and `check`)
+        must be this value, so a manifest whose hashes were rewritten is refused (see SECURITY.md).
+    :raises BundleError: for a missing, tampered or incomplete bundle, an unknown variant, or another digest.
     :raises ValueError: for an unknown backend.
     """
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    origin = None
+    from static_edge.runtimes.hub import download_bundle, is_hub_id
+
+    if is_hub_id(bundle):
+        bundle, origin = download_bundle(str(bundle), revision)
+    elif revision is not None:
+        raise InputError(f"revision= applies to hub ids; {bundle} is a local folder")
     if backend == "onnxruntime":
         from static_edge.runtimes.onnx_embedder import OnnxEmbedder
 
-        return OnnxEmbedder(bundle, variant, verify=verify, **kwargs)
-    if backend == "numpy":
+        model = OnnxEmbedder(bundle, variant, verify=verify, sha256=sha256, **kwargs)
+    else:
         from static_edge.runtimes.numpy_embedder import NumpyEmbedder
 
-        return NumpyEmbedder(bundle, variant, verify=verify, **kwargs)
-    raise InputError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+        model = NumpyEmbedder(bundle, variant, verify=verify, sha256=sha256, **kwargs)
+    model.origin = origin  # HubOrigin (repo, revision asked, commit loaded) for a hub id; None for a folder
+    return model
 
 
 __all__ = [

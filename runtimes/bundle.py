@@ -2,6 +2,8 @@
 
 This module is the one place that defines what a static-edge bundle is. The exporter writes
 what it defines and every runtime (onnxruntime, numpy, browser) reads it.
+
+spec: docs/bundle-format.md (#files, #manifest, #integrity, #versioning)
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from static_edge.runtimes.errors import StaticEdgeError
+from static_edge.runtimes.errors import InputError, StaticEdgeError
 from static_edge.runtimes.staging import ordinary_mode
 
 FORMAT_VERSION = 1
@@ -29,9 +32,11 @@ VARIANT_FILES: dict[str, str] = {
     "fp32": "onnx/model.onnx",
     "fp16": "onnx/model_fp16.onnx",
     "int8": "onnx/model_quantized.onnx",
+    "int4": "onnx/model_q4.onnx",
+    "int2": "onnx/model_q2.onnx",
 }
 # The dtype recorded in the manifest's `files` entry of each variant.
-VARIANT_DTYPES: dict[str, str] = {"fp32": "float32", "fp16": "float16", "int8": "int8"}
+VARIANT_DTYPES: dict[str, str] = {"fp32": "float32", "fp16": "float16", "int8": "int8", "int4": "int4", "int2": "int2"}
 
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_TOKENS = "token_embeddings"
@@ -101,15 +106,19 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
-        """Parse manifest data.
+        """Parse manifest data, checking the type and range of every key this code reads.
 
-        :raises BundleError: when a required key is missing or the format version is newer than this code.
+        :raises BundleError: naming the key, when a required key is missing, a value has the wrong type or
+            range, a file name leaves the bundle, or the format version is newer than this code.
         """
+        if not isinstance(data, dict):
+            raise BundleError(f"{MANIFEST_FILE} must hold a JSON object, not {_json_type(data)}")
         required = ("format_version", "dims", "vocab_size", "normalize", "source", "files")
         missing = [k for k in required if k not in data]
         if missing:
             raise BundleError(f"{MANIFEST_FILE} lacks the keys {missing}; is this a static-edge bundle?")
-        if int(data["format_version"]) > FORMAT_VERSION:
+        validate_manifest_data(data)
+        if data["format_version"] > FORMAT_VERSION:
             raise BundleError(
                 f"bundle format_version {data['format_version']} is newer than this static-edge "
                 f"understands ({FORMAT_VERSION}); upgrade static-edge"
@@ -118,6 +127,109 @@ class Manifest:
         kwargs = {k: v for k, v in data.items() if k in known}
         extra = {k: v for k, v in data.items() if k not in known}
         return cls(**kwargs, extra=extra)
+
+
+# Hand-written rather than a schema library: the runtimes' base install stays numpy + onnx + tokenizers,
+# and each rule below has its own message naming the key.
+_INT, _BOOL, _STR, _DICT, _NONE = "an integer", "true or false", "a string", "an object", "null"
+_MANIFEST_TYPES: dict[str, tuple[str, ...]] = {
+    "format_version": (_INT,),
+    "dims": (_INT,),
+    "vocab_size": (_INT,),
+    "normalize": (_BOOL,),
+    "source": (_DICT,),
+    "files": (_DICT,),
+    "mask_unknown": (_BOOL,),
+    "unk_token_id": (_INT, _NONE),
+    "max_length": (_INT, _NONE),
+    "pad_token_id": (_INT,),
+    "default_variant": (_STR,),
+    "pooling": (_STR,),
+    "special_tokens": (_BOOL,),
+    "parity": (_DICT, _NONE),
+    "quality": (_DICT, _NONE),
+}
+_LOWEST = {"format_version": 1, "dims": 1, "vocab_size": 1, "unk_token_id": 0, "max_length": 1, "pad_token_id": 0}
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return _NONE
+    if isinstance(value, bool):
+        return _BOOL
+    if isinstance(value, int):
+        return _INT
+    if isinstance(value, str):
+        return _STR
+    if isinstance(value, dict):
+        return _DICT
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def _require(key: str, value: Any, kinds: tuple[str, ...]) -> None:
+    if _json_type(value) not in kinds:
+        label = key if key.startswith("files[") else repr(key)
+        raise BundleError(f"{MANIFEST_FILE}: {label} must be {' or '.join(kinds)}, got {value!r} ({_json_type(value)})")
+
+
+def validate_manifest_data(data: dict[str, Any]) -> None:
+    """Check the types and ranges of the manifest's keys and its `files` records (unknown keys are left alone).
+
+    :raises BundleError: naming the first key that is wrong.
+    """
+    for key, kinds in _MANIFEST_TYPES.items():
+        if key in data:
+            _require(key, data[key], kinds)
+            lowest = _LOWEST.get(key)
+            if lowest is not None and data[key] is not None and data[key] < lowest:
+                raise BundleError(f"{MANIFEST_FILE}: {key!r} must be at least {lowest}, got {data[key]}")
+    vocab = data["vocab_size"]
+    for key in ("unk_token_id", "pad_token_id"):
+        if data.get(key) is not None and data[key] >= vocab:
+            raise BundleError(f"{MANIFEST_FILE}: {key!r} is {data[key]}, outside the vocabulary of {vocab} tokens")
+    if data.get("pooling", "mean") != "mean":
+        raise BundleError(f"{MANIFEST_FILE}: 'pooling' is {data['pooling']!r}; format {FORMAT_VERSION} has 'mean' only")
+    if data.get("special_tokens", False):
+        raise BundleError(f"{MANIFEST_FILE}: 'special_tokens' is true; format {FORMAT_VERSION} never adds them")
+    for name, entry in data["files"].items():
+        check_relative_name(name)
+        where = f"files[{name!r}]"
+        _require(where, entry, (_DICT,))
+        for key, kinds in (("bytes", (_INT,)), ("sha256", (_STR,)), ("dtype", (_STR, _NONE))):
+            if key not in entry:
+                raise BundleError(f"{MANIFEST_FILE}: {where} lacks {key!r}")
+            _require(f"{where}[{key!r}]", entry[key], kinds)
+        if entry["bytes"] < 0 or not _SHA256_HEX.match(entry["sha256"]):
+            raise BundleError(f"{MANIFEST_FILE}: {where} needs a size >= 0 and a sha256 of 64 lowercase hex digits")
+
+
+def check_relative_name(name: str) -> PurePosixPath:
+    """A manifest file name as a relative path that stays inside the bundle: no absolute path, no `..`.
+
+    :raises BundleError: for a name that could point outside the bundle folder.
+    """
+    path = PurePosixPath(name)
+    if not name or "\\" in name or "\x00" in name or path.is_absolute() or ".." in path.parts:
+        raise BundleError(f"{MANIFEST_FILE} names the file {name!r}, which is not a plain path inside the bundle")
+    return path
+
+
+def inside_bundle(bundle: str | os.PathLike[str], name: str) -> Path:
+    """The path of bundle file `name`, after checking that it resolves inside the bundle folder.
+
+    A file may be a symbolic link to another file of the bundle, never to one outside it.
+
+    :raises BundleError: for an absolute name, a `..`, or a symlink that leads out of the bundle.
+    """
+    root = Path(bundle)
+    path = root / check_relative_name(name)
+    real_root = root.resolve()
+    if not path.resolve().is_relative_to(real_root):
+        raise BundleError(f"{path} leads outside the bundle folder (to {path.resolve()}); refusing to read it")
+    return path
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -134,10 +246,10 @@ def file_entry(path: Path, dtype: str | None = None) -> dict[str, Any]:
     return {"dtype": dtype, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
-def read_manifest(bundle: str | os.PathLike[str]) -> Manifest:
-    """Read and parse a bundle's manifest.
+def read_manifest(bundle: str | os.PathLike[str], sha256: str | None = None) -> Manifest:
+    """Read and parse a bundle's manifest; with `sha256`, refuse it unless its `bundle_digest` is that value.
 
-    :raises BundleError: when the folder or manifest is missing or not valid JSON.
+    :raises BundleError: when the folder or manifest is missing, not UTF-8 JSON, malformed, or not the pinned one.
     """
     root = Path(bundle)
     if not root.is_dir():
@@ -145,11 +257,75 @@ def read_manifest(bundle: str | os.PathLike[str]) -> Manifest:
     path = root / MANIFEST_FILE
     if not path.is_file():
         raise BundleError(f"{root} has no {MANIFEST_FILE}: it is not a static-edge bundle (run `static-edge export`)")
+    data = _read_manifest_data(inside_bundle(root, MANIFEST_FILE))
+    if sha256 is not None:
+        check_digest(path, manifest_digest(data), sha256)
+    return Manifest.from_dict(data)
+
+
+def _read_manifest_data(path: Path) -> Any:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise BundleError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from err
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as err:
         raise BundleError(f"{path} is not valid JSON: {err}") from err
-    return Manifest.from_dict(data)
+    except RecursionError as err:
+        raise BundleError(f"{path} nests too deeply to be a manifest") from err
+
+
+def _refuse_constant(name: str) -> Any:
+    raise BundleError(f"{MANIFEST_FILE} holds {name}, which is not JSON")
+
+
+DIGEST_EXCLUDED_KEYS = ("parity", "quality")
+"""Report keys that `check` and `eval` rewrite after export; the digest leaves them out so a pin stays valid."""
+
+
+def manifest_digest(data: dict[str, Any]) -> str:
+    """The bundle digest of parsed manifest data: sha256 of its canonical JSON without the report keys.
+
+    Canonical JSON: keys sorted, no whitespace (separators "," and ":"), non-ASCII characters as UTF-8
+    (not \\u escapes), encoded as UTF-8. Exported manifests hold only strings, integers, booleans and null
+    outside the report keys, so JavaScript's JSON.stringify of the key-sorted object gives the same bytes.
+    """
+    pinned = {k: v for k, v in data.items() if k not in DIGEST_EXCLUDED_KEYS}
+    text = json.dumps(pinned, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    except UnicodeEncodeError as err:  # a "\\ud800" escape in the file: not Unicode text
+        raise BundleError(f"{MANIFEST_FILE} holds a lone surrogate (an invalid \\u escape)") from err
+
+
+def bundle_digest(bundle: str | os.PathLike[str]) -> str:
+    """The digest that pins a bundle: `load(bundle, sha256=bundle_digest(bundle))` refuses any other bundle.
+
+    It covers every manifest key except the `parity` and `quality` reports, so it covers the recorded size
+    and sha256 of every file: a changed file, or a manifest whose hashes were rewritten to match a changed
+    file, no longer has this digest. `static-edge check` and `eval` rewrite only the reports, so the digest
+    printed by `static-edge export` stays valid after them.
+
+    :raises BundleError: when the folder holds no readable manifest.
+    """
+    root = Path(bundle)
+    read_manifest(root)  # the same errors as loading, for a folder that is not a bundle
+    return manifest_digest(_read_manifest_data(inside_bundle(root, MANIFEST_FILE)))
+
+
+def check_digest(path: Path, actual: str, pinned: str) -> None:
+    """Refuse a manifest whose digest is not the pinned one.
+
+    :raises InputError: for a pin that is not 64 hex digits.
+    :raises BundleError: when the digests differ.
+    """
+    if not isinstance(pinned, str) or not _SHA256_HEX.match(pinned.strip().lower()):
+        raise InputError(f"sha256 must be the 64 hex digits `static-edge export` printed, got {pinned!r}")
+    if actual != pinned.strip().lower():
+        raise BundleError(
+            f"{path} has digest {actual}, not the pinned {pinned.strip().lower()}: the bundle is not the one you pinned"
+        )
 
 
 def is_bundle(folder: str | os.PathLike[str]) -> bool:
@@ -184,14 +360,16 @@ def write_manifest(bundle: str | os.PathLike[str], manifest: Manifest) -> None:
 def verify_files(bundle: str | os.PathLike[str], manifest: Manifest, names: list[str] | None = None) -> None:
     """Check sizes and sha256 of the named files (all files when None) against the manifest.
 
-    :raises BundleError: naming the first file that is missing, truncated or changed.
+    Every file must resolve inside the bundle folder (no absolute name, no `..`, no symlink out).
+
+    :raises BundleError: naming the first file that is missing, truncated, changed or outside the bundle.
     """
     root = Path(bundle)
     for name in names if names is not None else list(manifest.files):
         entry = manifest.files.get(name)
         if entry is None:
             raise BundleError(f"{MANIFEST_FILE} has no record of {name}")
-        path = root / name
+        path = inside_bundle(root, name)
         if not path.is_file():
             raise BundleError(f"bundle file missing: {path}")
         size = path.stat().st_size

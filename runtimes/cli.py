@@ -11,9 +11,13 @@ from static_edge.runtimes.errors import InputError
 
 def add_encode_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("bundle", type=Path)
-    p.add_argument("texts", nargs="+")
+    p.add_argument(
+        "texts", nargs="+", metavar="TEXT", help="texts whose vectors to print; with -o: one INPUT corpus file instead"
+    )
     p.add_argument("--variant", choices=["fp32", "fp16", "int8"], help="bundle variant (default: the bundle's)")
     p.add_argument("--backend", choices=["onnxruntime", "numpy"], default="onnxruntime")
+    p.add_argument("--sha256", metavar="DIGEST", help="refuse the bundle unless its digest is DIGEST (see SECURITY.md)")
+    add_encode_file_arguments(p)
 
 
 def run_encode(args: argparse.Namespace) -> int:
@@ -21,7 +25,9 @@ def run_encode(args: argparse.Namespace) -> int:
 
     from static_edge.runtimes import load
 
-    model = load(args.bundle, variant=args.variant, backend=args.backend)
+    if args.output is not None:
+        return run_encode_file(args)
+    model = load(args.bundle, variant=args.variant, backend=args.backend, sha256=args.sha256)
     vectors = model.encode(args.texts)
     np.set_printoptions(precision=4, suppress=True, linewidth=120)
     for text, vector in zip(args.texts, vectors, strict=True):
@@ -29,30 +35,77 @@ def run_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_encode_file_arguments(p: argparse.ArgumentParser) -> None:
+    """`static-edge encode BUNDLE INPUT -o OUTPUT`: a corpus file to a vectors file."""
+    f = p.add_argument_group("encode a corpus file (static-edge encode BUNDLE INPUT -o OUTPUT)")
+    f.add_argument("-o", "--output", type=Path, help="vectors file to write: .parquet, .npy or .jsonl")
+    f.add_argument("--input-format", choices=["text", "jsonl", "csv", "parquet"], help="(default: from the suffix)")
+    f.add_argument("--column", help="text column of JSONL, CSV or Parquet input (default: text)")
+    f.add_argument("--id-column", help="column whose values become the output ids (default: the row number)")
+    f.add_argument("--precision", choices=["float32", "float16", "int8", "binary"], default="float32")
+    f.add_argument("--batch-size", type=int, default=1024, help="texts per onnxruntime run")
+    f.add_argument("--chunk-size", type=int, default=32768, help="texts read, tokenized and written at a time")
+    f.add_argument("--threads", type=int, default=0, help="cores for tokenization and onnxruntime; 0: all")
+    f.add_argument("--resume", action="store_true", help="continue an interrupted run after its last complete chunk")
+    f.add_argument("--force", action="store_true", help="replace an existing output file")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_encode_file(args: argparse.Namespace) -> int:
+    from static_edge.runtimes import load
+    from static_edge.runtimes.corpus_io import CorpusReader
+    from static_edge.runtimes.encode_files import encode_file
+    from static_edge.runtimes.tokenization import use_threads
+
+    if len(args.texts) != 1:
+        raise InputError(f"with -o, give one INPUT file (got {len(args.texts)} arguments)")
+    if args.threads < 0:
+        raise InputError(f"--threads must be 0 (all cores) or more, got {args.threads}")
+    use_threads(args.threads)
+    reader = CorpusReader(Path(args.texts[0]), args.input_format, args.column, args.id_column)
+    extra = {"threads": args.threads} if args.backend == "onnxruntime" else {}
+    model = load(args.bundle, variant=args.variant, backend=args.backend, sha256=args.sha256, **extra)
+    summary = encode_file(
+        model, reader, args.output, precision=args.precision, batch_size=args.batch_size,
+        chunk_size=args.chunk_size, resume=args.resume, overwrite=args.force, show_progress=not args.quiet,
+    )  # fmt: skip
+    resumed = f", {summary.resumed_rows:,} of them from the interrupted run" if summary.resumed_rows else ""
+    done("wrote", f"{summary.output} ({summary.rows:,} vectors{resumed}; {summary.texts_per_second:,.0f} texts/s)")
+    return 0
+
+
 def add_web_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("bundle", type=Path)
     p.add_argument("--corpus", type=Path, help="text file, one sentence a line (default: the sample corpus)")
     p.add_argument("--serve", action="store_true", help="serve the bundle on 127.0.0.1 after writing the page")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free port)")
+    p.add_argument(
+        "--ort", action="store_true", help="also vendor onnxruntime-web for ?engine=ort (needs npm ci in runtimes/web)"
+    )
 
 
 def run_web(args: argparse.Namespace) -> int:
     corpus = None
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"--port must be between 0 and 65535, got {args.port}")
     if args.corpus is not None:
         if not args.corpus.is_file():
             raise InputError(f"corpus file not found: {args.corpus}")
-        corpus = args.corpus.read_text(encoding="utf-8").splitlines()
-    write_page(args.bundle, corpus)
+        try:
+            corpus = args.corpus.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as err:
+            raise InputError(f"corpus file {args.corpus} is not UTF-8 text (byte {err.start})") from err
+    write_page(args.bundle, corpus, args.ort)
     if args.serve:
         _serve(args.bundle, args.port)
     return 0
 
 
-def write_page(bundle: Path, corpus: list[str] | None) -> None:
+def write_page(bundle: Path, corpus: list[str] | None, ort: bool = False) -> None:
     """Write BUNDLE/web/ and say how to open it."""
     from static_edge.runtimes.web_page import write_web_page
 
-    web = write_web_page(bundle, corpus)
+    web = write_web_page(bundle, corpus, ort=ort)
     done("wrote", f"{web}/index.html")
     console.print(f"serve it with: static-edge web {bundle} --serve, then open http://127.0.0.1:8000/web/")
 

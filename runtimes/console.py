@@ -6,11 +6,37 @@ and colour comes only from the styled prefixes below.
 
 from __future__ import annotations
 
-from rich.console import Console
+from typing import Any
+
+from rich.console import Console, RenderableType
+from rich.status import Status
 from rich.text import Text
 
-console = Console(highlight=False, markup=False)
-err_console = Console(stderr=True, highlight=False, markup=False)
+
+def _literal(renderable: RenderableType | None) -> RenderableType | None:
+    return Text(renderable) if isinstance(renderable, str) else renderable
+
+
+class LiteralStatus(Status):
+    """A spinner whose messages (paths, model names) are text, not markup: rich's Status parses strings as markup
+    even on a console with markup off."""
+
+    def __init__(self, status: RenderableType, **kwargs: Any) -> None:
+        super().__init__(_literal(status), **kwargs)
+
+    def update(self, status: RenderableType | None = None, **kwargs: Any) -> None:
+        super().update(_literal(status), **kwargs)
+
+
+class LiteralConsole(Console):
+    """A console whose `status()` spinner prints its messages literally too."""
+
+    def status(self, status: RenderableType, **kwargs: Any) -> Status:
+        return LiteralStatus(status, console=self, **kwargs)
+
+
+console = LiteralConsole(highlight=False, markup=False)
+err_console = LiteralConsole(stderr=True, highlight=False, markup=False)
 
 
 def done(verb: str, what: object) -> None:
@@ -20,9 +46,9 @@ def done(verb: str, what: object) -> None:
 
 def error_line(message: object) -> None:
     """The one line a user error prints on stderr."""
-    err_console.print(Text.assemble(("error: ", "red"), str(message)))
+    err_console.print(Text.assemble(("error: ", "red"), str(message)), soft_wrap=True)  # one line, never wrapped
 
 
 def warning_line(message: object) -> None:
     """A warning on stderr, in the same literal style."""
-    err_console.print(Text.assemble(("warning: ", "yellow"), str(message)))
+    err_console.print(Text.assemble(("warning: ", "yellow"), str(message)), soft_wrap=True)

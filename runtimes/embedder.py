@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Sized
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -13,17 +15,25 @@ from tqdm.auto import tqdm
 from static_edge.runtimes.bundle import (
     TOKENIZER_FILE,
     VARIANT_FILES,
+    BundleError,
     Manifest,
+    inside_bundle,
     read_manifest,
     resolve_variant,
     verify_files,
 )
-from static_edge.runtimes.errors import InputError
-from static_edge.runtimes.tokenization import BundleTokenizer, text_starts, validate_texts
+from static_edge.runtimes.bundle_checks import check_bundle_model, check_max_length
+from static_edge.runtimes.errors import InputError, InputTypeError
+from static_edge.runtimes.tokenization import BundleTokenizer, text_starts, validate_texts, validated_chunks
 
 TOKEN_BUDGET = 16_384
 """Most tokens one batch computes at once: the [tokens, dims] intermediates then stay small enough for
 the CPU caches, which matters for long texts at large batch sizes."""
+
+CHUNK_SIZE = 32_768
+"""Texts tokenized at a time by `encode` and `encode_batches`: their ids (about 1 KB a short text while
+tokenizers' objects live) bound the memory beyond the output, and onnxruntime's length-sorted padded
+batches are sorted within a chunk."""
 
 
 def token_limited_batches(
@@ -45,6 +55,13 @@ def token_limited_batches(
         begin = end
 
 
+def _check_batch_size(batch_size: object) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise InputTypeError(f"batch_size must be an integer, got {type(batch_size).__name__}")
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+
+
 def l2_normalize(vectors: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     """Rows divided by max(norm, eps), as torch's `F.normalize`; zero rows stay zero."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -56,27 +73,66 @@ def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return l2_normalize(np.asarray(a, dtype=np.float32)) @ l2_normalize(np.asarray(b, dtype=np.float32)).T
 
 
+def load_bundle_tokenizer(bundle: Path, manifest: Manifest) -> BundleTokenizer:
+    """The bundle's tokenizer.json (which must lie inside the bundle) with the manifest's unknown-token rule.
+
+    :raises BundleError: for a file the tokenizers library cannot read.
+    """
+    path = inside_bundle(bundle, TOKENIZER_FILE)
+    try:
+        return BundleTokenizer(path, manifest.unk_token_id, manifest.mask_unknown)
+    except Exception as err:  # tokenizers raises a bare Exception for a file it cannot parse
+        raise BundleError(f"{path} is not a readable tokenizers file: {err}") from err
+
+
+class _NoProgress:
+    """What `_progress` returns when no bar is shown: a context manager whose `update` does nothing."""
+
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        """Nothing to show."""
+
+
 class StaticEmbedder(ABC):
     """Loads one variant of a bundle and turns texts into sentence vectors.
 
     :param bundle: the bundle folder written by `static-edge export`.
     :param variant: "fp32", "fp16" or "int8"; the bundle's default variant when None.
-    :param verify: check the sha256 of the tokenizer and the model file against the manifest.
-    :raises BundleError: for a missing, unknown, tampered or truncated bundle.
+    :param verify: check the sha256 of the tokenizer and the model file against the manifest, and that every
+        table value is finite.
+    :param sha256: the bundle digest to pin (`static_edge.runtimes.bundle.bundle_digest`, printed by
+        `static-edge export` and `check`): the manifest must have exactly this digest; implies `verify`.
+    :raises BundleError: for a missing, unknown, tampered or truncated bundle, a manifest that disagrees with
+        its graph or tokenizer, a file outside the bundle folder, or a bundle other than the pinned one.
     """
 
     backend: str = ""
 
-    def __init__(self, bundle: str | os.PathLike[str], variant: str | None = None, verify: bool = True):
+    def __init__(
+        self,
+        bundle: str | os.PathLike[str],
+        variant: str | None = None,
+        verify: bool = True,
+        sha256: str | None = None,
+    ):
         self.path = Path(bundle)
-        self.manifest: Manifest = read_manifest(self.path)
+        self.manifest: Manifest = read_manifest(self.path, sha256=sha256)
         self.variant = resolve_variant(self.manifest, variant)
-        self.model_file = self.path / VARIANT_FILES[self.variant]
+        self.model_file = inside_bundle(self.path, VARIANT_FILES[self.variant])
+        verify = verify or sha256 is not None  # a pin means nothing unless the files are checked against it
         if verify:
             verify_files(self.path, self.manifest, [TOKENIZER_FILE, VARIANT_FILES[self.variant]])
-        self.tokenizer = BundleTokenizer(
-            self.path / TOKENIZER_FILE, self.manifest.unk_token_id, self.manifest.mask_unknown
+        self.tokenizer = load_bundle_tokenizer(self.path, self.manifest)
+        # the manifest against the graph and tokenizer (and, when verifying, every table value finite)
+        check_bundle_model(
+            self.manifest, self.variant, self.model_file, self.tokenizer.tokenizer.get_vocab_size(True), verify
         )
+        check_max_length(self.manifest, self.tokenizer.tokenizer.truncation)
 
     @property
     def dims(self) -> int:
@@ -86,22 +142,106 @@ class StaticEmbedder(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r}, variant={self.variant!r}, dims={self.dims})"
 
-    def encode(self, texts: Sequence[str] | str, batch_size: int = 1024, show_progress: bool = False) -> np.ndarray:
+    def encode(
+        self,
+        texts: Sequence[str] | str,
+        batch_size: int = 1024,
+        show_progress: bool = False,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> np.ndarray:
         """Sentence vectors, float32 [len(texts), dims], in the order of `texts`.
+
+        Streams: `chunk_size` texts are tokenized at a time (the next chunk while the current one is embedded),
+        so memory beyond the returned array is bounded by one chunk's token ids, whatever the input size.
 
         :raises ValueError: for an empty list or a batch_size below 1.
         :raises TypeError: for an item that is not a string.
         """
         texts = validate_texts(texts)
-        if batch_size < 1:
-            raise InputError(f"batch_size must be at least 1, got {batch_size}")
-        ids, lengths = self.tokenizer.flat(texts)
         out = np.empty((len(texts), self.dims), dtype=np.float32)
-        starts = text_starts(lengths)
-        batches = list(self._batches(lengths, batch_size))
-        for rows in tqdm(batches, desc=f"encode ({self.backend})", disable=not show_progress, unit="batch"):
-            out[rows] = self._embed(ids, starts[rows], lengths[rows])
+        if len(texts) <= chunk_size and not show_progress:  # a query or a small list: no stream to set up
+            _check_batch_size(batch_size)
+            return self._embed_chunk(*self.tokenizer.flat(texts), batch_size, out, 0)
+        with self._progress(len(texts), show_progress) as bar:
+            for vectors in self._stream(validated_chunks(texts, chunk_size), batch_size, out):
+                bar.update(len(vectors))
         return out
+
+    def encode_batches(
+        self,
+        texts: Iterable[str] | str,
+        batch_size: int = 1024,
+        chunk_size: int = CHUNK_SIZE,
+        show_progress: bool = False,
+    ) -> Iterator[np.ndarray]:
+        """Vectors of any iterable of texts (a generator, an open file's lines), one float32 array per chunk.
+
+        The arrays come in input order and together equal `encode(list(texts))`; at most two chunks of texts
+        and their ids are held at a time, so a corpus of any size streams in bounded memory. An empty
+        iterable yields nothing.
+
+        :raises ValueError: for a batch_size or chunk_size below 1.
+        :raises TypeError: for an item that is not a string, naming its position in the stream.
+        """
+        total = len(texts) if isinstance(texts, Sized) and not isinstance(texts, str) else None
+        with self._progress(total, show_progress) as bar:
+            for vectors in self._stream(validated_chunks(texts, chunk_size), batch_size):
+                bar.update(len(vectors))
+                yield vectors
+
+    def _progress(self, total: int | None, show: bool) -> tqdm | _NoProgress:
+        if not show:  # tqdm(disable=True) still costs ~25 us a call: too much for one query
+            return _NoProgress()
+        return tqdm(total=total, desc=f"encode ({self.backend})", unit="text", unit_scale=True)
+
+    def encode_counted(self, texts: Sequence[str] | str, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors of a request's worth of texts, tokenized at once, and each text's token count (for usage reports).
+
+        :raises ValueError: for an empty list or a batch_size below 1.
+        :raises TypeError: for an item that is not a string.
+        """
+        texts = validate_texts(texts)
+        _check_batch_size(batch_size)
+        ids, lengths = self.tokenizer.flat(texts)
+        return self._embed_chunk(ids, lengths, batch_size, None, 0), lengths
+
+    def _stream(
+        self, chunks: Iterator[list[str]], batch_size: int, out: np.ndarray | None = None
+    ) -> Iterator[np.ndarray]:
+        """Embed chunk after chunk; a worker thread tokenizes the next chunk meanwhile (tokenizers and onnxruntime
+        release the GIL, so the two overlap). Writes into consecutive rows of `out` when given. A single chunk
+        (a query, a small list) is tokenized in the calling thread: no pool to start for it."""
+        _check_batch_size(batch_size)
+        chunks = iter(chunks)
+        first = next(chunks, None)
+        second = None if first is None else next(chunks, None)
+        if first is None or second is None:
+            if first is not None:
+                yield self._embed_chunk(*self.tokenizer.flat(first), batch_size, out, 0)
+            return
+        row = 0
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="static-edge-tokenize") as pool:
+            pending: Future = pool.submit(self.tokenizer.flat, first)
+            for chunk in chain([second], chunks):
+                following = pool.submit(self.tokenizer.flat, chunk)
+                vectors = self._embed_chunk(*pending.result(), batch_size, out, row)
+                row += len(vectors)
+                yield vectors
+                pending = following
+            yield self._embed_chunk(*pending.result(), batch_size, out, row)
+
+    def _embed_chunk(
+        self, ids: np.ndarray, lengths: np.ndarray, batch_size: int, out: np.ndarray | None, row: int
+    ) -> np.ndarray:
+        """Vectors of one tokenized chunk, in its order (into `out[row:]` when given)."""
+        if out is None:
+            vectors = np.empty((len(lengths), self.dims), dtype=np.float32)
+        else:
+            vectors = out[row : row + len(lengths)]
+        starts = text_starts(lengths)
+        for rows in self._batches(lengths, batch_size):
+            vectors[rows] = self._embed(ids, starts[rows], lengths[rows])
+        return vectors
 
     def similarity(self, queries: Sequence[str] | str, documents: Sequence[str] | str) -> np.ndarray:
         """Cosine similarity matrix [len(queries), len(documents)]."""

@@ -12,6 +12,7 @@ import numpy as np
 
 from static_edge.runtimes.bundle import SCALES_INITIALIZER, TABLE_INITIALIZER, BundleError
 from static_edge.runtimes.embedder import StaticEmbedder, l2_normalize
+from static_edge.runtimes.packed_table import packed_width, unpack_bits
 
 
 def read_initializers(model_file: os.PathLike[str] | str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -35,12 +36,27 @@ class NumpyEmbedder(StaticEmbedder):
 
     backend = "numpy"
 
-    def __init__(self, bundle: str | os.PathLike[str], variant: str | None = None, verify: bool = True):
-        super().__init__(bundle, variant, verify)
-        names = (TABLE_INITIALIZER, SCALES_INITIALIZER) if self.variant == "int8" else (TABLE_INITIALIZER,)
+    def __init__(
+        self,
+        bundle: str | os.PathLike[str],
+        variant: str | None = None,
+        verify: bool = True,
+        sha256: str | None = None,
+    ):
+        super().__init__(bundle, variant, verify, sha256)
+        quantized = self.variant in ("int8", "int4", "int2")
+        names = (TABLE_INITIALIZER, SCALES_INITIALIZER) if quantized else (TABLE_INITIALIZER,)
         arrays = read_initializers(self.model_file, names)
         self.table = arrays[TABLE_INITIALIZER]
         self.scales = arrays.get(SCALES_INITIALIZER)
+        if self.variant in ("int4", "int2"):
+            # Unpacked once to int8 values: the same q * scale arithmetic as int8 from here on.
+            bits = int(self.variant[3:])
+            if self.table.dtype != np.uint8 or self.table.shape[1] != packed_width(self.dims, bits):
+                raise BundleError(
+                    f"{self.model_file}: a {self.variant} table shaped {self.table.shape} cannot hold {self.dims} dims"
+                )
+            self.table = unpack_bits(self.table, self.dims, bits)
 
     def _embed(self, ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         # Batches are consecutive texts (the base class's batching), so their ids are one slice.

@@ -41,8 +41,9 @@ class OnnxEmbedder(StaticEmbedder):
         variant: str | None = None,
         verify: bool = True,
         threads: int = 0,
+        sha256: str | None = None,
     ):
-        super().__init__(bundle, variant, verify)
+        super().__init__(bundle, variant, verify, sha256)
         import onnxruntime as ort
 
         options = ort.SessionOptions()

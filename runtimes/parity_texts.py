@@ -1,4 +1,4 @@
-"""The fixed text set every parity check runs (DESIGN.md section 3).
+"""The fixed text set every parity check runs (docs/bundle-format.md#parity-tolerances).
 
 It covers plain English, accents, CJK, emoji, punctuation only, an empty string, text made only
 of characters no vocabulary knows, a text longer than 512 tokens, and mixed lengths in one batch.

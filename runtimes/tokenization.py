@@ -2,39 +2,146 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from itertools import chain
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, islice
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer
 
 from static_edge.runtimes.errors import InputError, InputTypeError
 
+TOKENIZE_BATCH = 4096
+"""Texts per tokenizers call in `BundleTokenizer.flat`: enough for its Rust threads, few enough that the
+Encoding objects of one call stay a few MB."""
 
-def validate_texts(texts: Sequence[str] | str) -> list[str]:
+
+def validate_texts(texts: Sequence[str] | str, offset: int = 0) -> list[str]:
     """Return `texts` as a list of strings.
 
-    A single string is taken as one text.
+    A single string is taken as one text. `offset` is added to the positions errors name (for a chunk of a stream).
 
     :raises ValueError: for an empty list.
     :raises TypeError: when an item is not a string, naming its position and type.
+    :raises ValueError: for a text holding a lone surrogate (not encodable Unicode), naming its position.
     """
     if isinstance(texts, str):
-        return [texts]
+        texts = [texts]
     if not isinstance(texts, Sequence):
         raise InputTypeError(f"texts must be a list of strings, got {type(texts).__name__}")
     if len(texts) == 0:
         raise InputError("texts is empty: pass at least one string to encode")
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise InputTypeError(f"texts[{i}] is {type(text).__name__}, not str")
+            raise InputTypeError(f"texts[{offset + i}] is {type(text).__name__}, not str")
+        if not text.isascii():  # isascii is O(1) in CPython: only non-ASCII texts pay for the check
+            _refuse_lone_surrogates(text, offset + i)
     return list(texts)
+
+
+def _refuse_lone_surrogates(text: str, index: int) -> None:
+    """A lone surrogate (from bytes decoded with errors="surrogateescape", or JSON "\\ud800") is not Unicode text:
+    the tokenizer would fail the whole batch without naming it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise InputError(
+            f"texts[{index}] holds a lone surrogate {text[err.start]!r} at character {err.start}, which is not "
+            "valid Unicode: decode its bytes with errors='replace' (or fix the source) before encoding"
+        ) from None
+
+
+def validated_chunks(texts: Iterable[str] | str, chunk_size: int) -> Iterator[list[str]]:
+    """Consecutive lists of at most `chunk_size` texts from any iterable (a list, a generator, a file), validated.
+
+    Only one chunk is held at a time, so a stream of any length is read in bounded memory.
+
+    :raises TypeError: for an item that is not a string, naming its position in the whole stream.
+    """
+    if chunk_size < 1:
+        raise InputError(f"chunk_size must be at least 1, got {chunk_size}")
+    if isinstance(texts, str):
+        texts = [texts]
+    elif not isinstance(texts, Iterable):
+        raise InputTypeError(f"texts must be an iterable of strings, got {type(texts).__name__}")
+    stream = iter(texts)
+    offset = 0
+    while chunk := list(islice(stream, chunk_size)):
+        yield validate_texts(chunk, offset)
+        offset += len(chunk)
+
+
+def use_threads(threads: int) -> None:
+    """Cap this process's tokenizer threads: 0 leaves tokenizers' Rust pool at one thread per core, 1 turns it off.
+
+    tokenizers reads these variables (TOKENIZERS_PARALLELISM on each call, RAYON_NUM_THREADS when its pool
+    starts), so call this before the first text is tokenized: it is meant for a command's start.
+    """
+    if threads == 1:
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    elif threads > 1:
+        os.environ["TOKENIZERS_PARALLELISM"] = "true"
+        os.environ["RAYON_NUM_THREADS"] = str(threads)
 
 
 def text_starts(lengths: np.ndarray) -> np.ndarray:
     """Where each text's ids begin in the concatenated ids of `BundleTokenizer.flat`."""
     return np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+
+
+FAST_TOKENIZER_ENV = "STATIC_EDGE_TOKENIZER"
+"""Set to `tokenizers` to never use nanotoken."""
+
+
+class FastWordPiece:
+    """nanotoken's WordPiece (Rust; flat numpy ids, no object per text): about 30x tokenizers' throughput here.
+
+    Adopted because its ids equal tokenizers' on every one of the 1.33M texts of the shared corpora
+    (benchmarks/results/tokenizer_compare.md); `for_file` still checks each tokenizer file on hard texts
+    (accents, CJK, emoji, unknown characters, a text past the truncation) and keeps tokenizers on any difference.
+    """
+
+    def __init__(self, tokenizer: Any, max_length: int | None):
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+
+    @classmethod
+    def for_file(cls, path: str | Path, reference: Tokenizer) -> FastWordPiece | None:
+        """The fast tokenizer for `path`, or None: not installed, switched off, unsupported or not identical."""
+        if os.environ.get(FAST_TOKENIZER_ENV, "").lower() == "tokenizers":
+            return None
+        try:
+            import nanotoken
+        except ImportError:
+            return None
+        truncation = reference.truncation
+        if truncation and (truncation.get("direction", "right") != "right" or truncation.get("stride", 0)):
+            return None
+        try:
+            fast = cls(nanotoken.Tokenizer(str(path)), truncation["max_length"] if truncation else None)
+        except nanotoken.UnsupportedTokenizerError:
+            return None
+        from static_edge.runtimes.parity_texts import PARITY_TEXTS
+
+        probe = [*PARITY_TEXTS, " ".join(PARITY_TEXTS) * 8]
+        want = [e.ids for e in reference.encode_batch_fast(probe, add_special_tokens=False)]
+        ids, lengths = fast.flat(probe)
+        got = np.split(ids, np.cumsum(lengths)[:-1])
+        if len(got) != len(want) or any(g.tolist() != w for g, w in zip(got, want, strict=False)):
+            return None
+        return fast
+
+    def flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """All ids concatenated and each text's length, as `BundleTokenizer.flat`."""
+        # a few texts are done before a thread pool would have started; "false" turns threads off as for tokenizers
+        off = len(texts) < 256 or os.environ.get("TOKENIZERS_PARALLELISM", "").lower() in ("false", "0", "off")
+        parallel = False if off else None
+        ragged = self.tokenizer.encode_batch(
+            texts, add_special_tokens=False, max_length=self.max_length, parallel=parallel
+        )
+        return ragged.ids.astype(np.int64), np.asarray(ragged.lengths, dtype=np.int64)
 
 
 class BundleTokenizer:
@@ -49,6 +156,13 @@ class BundleTokenizer:
         self.tokenizer.no_padding()
         self.unk_token_id = unk_token_id
         self.drop_unknown = drop_unknown and unk_token_id is not None
+        self.fast = FastWordPiece.for_file(path, self.tokenizer)
+        """nanotoken's WordPiece when installed and it gives this file's ids exactly (checked here), else None."""
+
+    @property
+    def library(self) -> str:
+        """Which library `flat` tokenizes with."""
+        return "nanotoken" if self.fast is not None else "tokenizers"
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Token ids per text, as the graph receives them (unknown tokens still present)."""
@@ -60,13 +174,26 @@ class BundleTokenizer:
             return [i for i in ids if i != self.unk_token_id]
         return ids
 
-    def flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def flat(self, texts: list[str], batch: int = TOKENIZE_BATCH) -> tuple[np.ndarray, np.ndarray]:
         """All ids of all texts concatenated, and each text's length.
 
+        Texts go to tokenizers `batch` at a time: its Encoding objects (tokens, offsets, masks: about 3 KB for
+        a short sentence) live only until their ids are copied out, so memory follows the ids, not the objects.
         Each encoding's ids are read once (every `.ids` access copies them out of Rust) and joined with
         `np.fromiter`, which avoids building one padded Python list per row.
         """
-        rows = [e.ids for e in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
-        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-        ids = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+        if self.fast is not None:
+            return self.fast.flat(texts)
+        id_parts, length_parts = [], []
+        for begin in range(0, len(texts), batch):
+            encodings = self.tokenizer.encode_batch_fast(texts[begin : begin + batch], add_special_tokens=False)
+            rows = [e.ids for e in encodings]
+            del encodings
+            lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+            id_parts.append(np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum())))
+            length_parts.append(lengths)
+        if not id_parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        ids = id_parts[0] if len(id_parts) == 1 else np.concatenate(id_parts)
+        lengths = length_parts[0] if len(length_parts) == 1 else np.concatenate(length_parts)
         return ids, lengths

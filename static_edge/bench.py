@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -32,6 +31,8 @@ Encode = Callable[[Sequence[str], int], object]
 
 @dataclass
 class Measurement:
+    """One timing: an encoder on a text set at a batch size."""
+
     encoder: str
     texts: str
     batch_size: int
@@ -89,22 +90,17 @@ def _naive_onnxruntime(bundle: Path, variant: str, threads: int) -> Encode:
 
 def _peer_models(bundle: Path):
     """Sentence Transformers' StaticEmbedding and model2vec's StaticModel over the bundle's fp32 table."""
-    import torch
     from model2vec import StaticModel
-    from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
     from static_edge.runtimes.bundle import TABLE_INITIALIZER, TOKENIZER_FILE, VARIANT_FILES
     from static_edge.runtimes.numpy_embedder import read_initializers
-    from static_edge.trainer.st_compat import Normalize, StaticEmbedding
+    from static_edge.trainer.st_compat import sentence_transformer_from_table
 
     manifest = read_manifest(bundle)
     table = read_initializers(bundle / VARIANT_FILES["fp32"], (TABLE_INITIALIZER,))[TABLE_INITIALIZER]
     tokenizer = Tokenizer.from_file(str(bundle / TOKENIZER_FILE))
-    modules = [StaticEmbedding(Tokenizer.from_str(tokenizer.to_str()), embedding_weights=torch.from_numpy(table))]
-    if manifest.normalize:
-        modules.append(Normalize())
-    st = SentenceTransformer(modules=modules, device="cpu")
+    st = sentence_transformer_from_table(tokenizer, table, manifest.normalize, max_length=manifest.max_length)
     m2v = StaticModel(vectors=table, tokenizer=tokenizer, normalize=manifest.normalize, max_length=manifest.max_length)
     return st, m2v
 
@@ -239,13 +235,14 @@ def _seconds(fn: Callable[[], object]) -> float:
 
 
 def environment() -> dict[str, str]:
+    """Versions of what was timed, and the machine."""
     import onnxruntime
     import tokenizers
 
+    from static_edge.runtimes.results import machine
+
     info = {
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "cpu": _cpu_name(),
+        "machine": machine(),
         "onnxruntime": onnxruntime.__version__,
         "tokenizers": tokenizers.__version__,
         "numpy": np.__version__,
@@ -258,14 +255,23 @@ def environment() -> dict[str, str]:
     return info
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+def speed_rows(results: list[Measurement], reference: str, batch_sizes: Sequence[int]) -> list[dict[str, str]]:
+    """One row per text set and encoder: sentences/s per batch size, with the ratio to `reference` in brackets."""
+    rows = []
+    for set_name in dict.fromkeys(r.texts for r in results):
+        measured = {(r.encoder, r.batch_size): r for r in results if r.texts == set_name}
+        ref = {b: m.sentences_per_second for (e, b), m in measured.items() if e == reference}
+        for encoder in dict.fromkeys(e for e, _ in measured):
+            row = {"texts": set_name, "encoder": encoder}
+            counts = []
+            for batch in batch_sizes:
+                match = measured.get((encoder, batch))
+                ratio = f" ({match.sentences_per_second / ref[batch]:.2f}x)" if match and batch in ref else ""
+                row[f"batch {batch}"] = f"{match.sentences_per_second:,.0f}{ratio}" if match else ""
+                counts += [str(match.n_texts)] if match else []
+            row["texts timed"] = "/".join(counts)
+            rows.append(row)
+    return rows
 
 
 def write_results(
@@ -276,44 +282,18 @@ def write_results(
     reference: str,
     batch_sizes: Sequence[int] = BATCH_SIZES,
 ) -> Path:
-    """benchmarks/results/speed.md (+ .json, + .png): sentences/s and ratios to `reference`, per text set and batch."""
-    import json
+    """speed.md and speed.json (the project's results writer) and speed.png in `out`; returns the Markdown path."""
+    from static_edge.runtimes.results import write_results as write_tables
 
-    out.mkdir(parents=True, exist_ok=True)
-    lines = [
-        "# Encode throughput (sentences/s)",
-        "",
-        f"Command: `{command}`",
-        "",
-        "Machine: " + ", ".join(f"{k} {v}" for k, v in env.items()),
-        "",
-    ]
-    for set_name in dict.fromkeys(r.texts for r in results):
-        lines += [
-            f"## {set_name}",
-            "",
-            "| encoder | " + " | ".join(f"batch {b}" for b in batch_sizes) + " | texts timed |",
-            "|---|" + "---:|" * len(batch_sizes) + "---:|",
-        ]
-        rows = [r for r in results if r.texts == set_name]
-        ref = {r.batch_size: r.sentences_per_second for r in rows if r.encoder == reference}
-        for encoder in dict.fromkeys(r.encoder for r in rows):
-            cells, counts = [], []
-            for batch in batch_sizes:
-                match = next((r for r in rows if r.encoder == encoder and r.batch_size == batch), None)
-                if match is None:
-                    cells.append("")
-                    continue
-                ratio = f" ({match.sentences_per_second / ref[batch]:.2f}x)" if batch in ref else ""
-                cells.append(f"{match.sentences_per_second:,.0f}{ratio}")
-                counts.append(str(match.n_texts))
-            lines.append(f"| {encoder} | " + " | ".join(cells) + f" | {'/'.join(counts)} |")
-        lines.append("")
-    lines.append(f"Ratios in brackets are to `{reference}` at the same batch size.")
-    md = out / "speed.md"
-    md.write_text("\n".join(lines) + "\n")
-    (out / "speed.json").write_text(
-        json.dumps({"command": command, "environment": env, "results": [asdict(r) for r in results]}, indent=2)
+    versions = ", ".join(f"{k} {v}" for k, v in env.items() if k != "machine")
+    md = write_tables(
+        out,
+        "speed",
+        title="Encode throughput (sentences/s)",
+        command=command,
+        rows=speed_rows(results, reference, batch_sizes),
+        notes=[f"Ratios in brackets are to `{reference}` at the same batch size.", f"Versions: {versions}."],
+        data={"environment": env, "reference": reference, "results": [asdict(r) for r in results]},
     )
     _plot(results, out / "speed.png", batch_sizes)
     return md
@@ -351,6 +331,7 @@ def _plot(results: list[Measurement], path: Path, batch_sizes: Sequence[int]) ->
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `static-edge bench`."""
     parser.add_argument("bundle", type=Path)
     parser.add_argument(
         "-o", "--output", type=Path, required=True, help="folder for speed.md, speed.json and speed.png"
@@ -378,6 +359,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    """Time every encoder and write speed.md, speed.json and speed.png to `--output`."""
     from static_edge.runtimes.console import console, done
     from static_edge.runtimes.samples import sample_corpus
 

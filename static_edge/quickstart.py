@@ -16,10 +16,12 @@ DISTILL_DIMS = 384  # PCA keeps all of MiniLM's 384 dims, ordered by variance, s
 
 
 def add_quickstart_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `static-edge quickstart`."""
     parser.add_argument("--workdir", type=Path, default=Path("quickstart"), help="where the model and bundle go")
 
 
 def run_quickstart(args: argparse.Namespace) -> int:
+    """Run the quickstart in `--workdir`, printing to the terminal."""
     from static_edge.runtimes.console import console
 
     return quickstart(args.workdir, console)

@@ -14,6 +14,7 @@ SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
 def training_text() -> list[str]:
+    """The texts the test tokenizers are trained on."""
     # The corpus plus part of the parity set, so accents and some CJK are in the vocabulary
     # while the hieroglyphs and most emoji stay unknown.
     return sample_corpus() + PARITY_TEXTS[:8] * 3
@@ -52,17 +53,13 @@ def unigram_tokenizer(vocab_size: int = 800) -> Tokenizer:
 
 
 def random_table(vocab: int, dims: int, seed: int) -> np.ndarray:
+    """A reproducible float32 [vocab, dims] table of small normal values."""
     return np.random.default_rng(seed).normal(0, 0.1, size=(vocab, dims)).astype(np.float32)
 
 
 def save_sentence_transformers(tokenizer: Tokenizer, table: np.ndarray, folder: Path, normalize: bool = False) -> Path:
-    import torch
-    from sentence_transformers import SentenceTransformer
+    """Save `table` as a Sentence Transformers static model with the project's one builder (trainer.st_compat)."""
+    from static_edge.trainer.st_compat import sentence_transformer_from_table
 
-    from static_edge.trainer.st_compat import Normalize, StaticEmbedding
-
-    modules = [StaticEmbedding(Tokenizer.from_str(tokenizer.to_str()), embedding_weights=torch.from_numpy(table))]
-    if normalize:
-        modules.append(Normalize())
-    SentenceTransformer(modules=modules, device="cpu").save(str(folder))
+    sentence_transformer_from_table(tokenizer, table, normalize).save(str(folder))
     return folder

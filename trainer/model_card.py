@@ -1,30 +1,81 @@
-"""The README.md written into every trained model: data, loss, dims, scores."""
+"""Our section of a trained model's README.md: recipe, data, loss, and the scores before and after training.
+
+Sentence Transformers writes a rich card when it saves a trained model (data sets, losses, training logs,
+its own metadata); we keep it and add our section between two markers (replaced on a re-run), plus our
+tags in its front matter. A folder without a card (or one whose card has no front matter) gets a new one.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from static_edge.trainer.gain import GainReport, loss_summary
 from static_edge.trainer.train import TRAINING_LOG
+
+CARD_FILE = "README.md"
+BEGIN, END = "<!-- static-edge:begin -->", "<!-- static-edge:end -->"
+TAGS = ["static-embeddings", "matryoshka", "static-edge"]
 
 
 def write_model_card(
-    model_dir: Path, init: str | None, data: dict[str, int], scores: dict[str, dict[int, float]] | None = None
+    model_dir: Path,
+    init: str | None,
+    data: dict[str, int],
+    scores: dict[str, dict[int, float]] | None = None,
+    report: GainReport | None = None,
 ) -> Path:
-    """Write `model_dir/README.md` from the training log and (optional) scores per dimension."""
+    """Add our section (and tags) to `model_dir/README.md`, keeping what Sentence Transformers wrote.
+
+    :param scores: the trained model's scores per task and dims (used when there is no `report`).
+    :param report: scores before and after training; a run that made the model worse says so here.
+    """
+    from huggingface_hub import ModelCard, ModelCardData
+
+    path = Path(model_dir) / CARD_FILE
+    section = _section(Path(model_dir), init, data, scores, report)
+    existing = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if existing.startswith("---"):
+        card = ModelCard(existing)
+    else:
+        data_ = ModelCardData(library_name="sentence-transformers", pipeline_tag="sentence-similarity")
+        card = ModelCard(f"---\n{data_.to_yaml()}\n---\n# {Path(model_dir).name}\n\n{existing}")
+    card.data.tags = list(dict.fromkeys([*(card.data.tags or []), *TAGS]))
+    card.text = _insert(card.text, f"{BEGIN}\n{section}\n{END}")
+    path.write_text(str(card), encoding="utf-8")
+    return path
+
+
+def _insert(text: str, block: str) -> str:
+    """Replace our previous block, else put ours after the card's title line (or on top)."""
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        return head + block + rest.split(END, 1)[1]
+    lines = text.splitlines()
+    title = next((i for i, line in enumerate(lines) if line.startswith("# ")), None)
+    if title is None:
+        return f"{block}\n\n{text}"
+    return "\n".join([*lines[: title + 1], "", block, "", *lines[title + 1 :]]) + "\n"
+
+
+def _section(
+    model_dir: Path,
+    init: str | None,
+    data: dict[str, int],
+    scores: dict[str, dict[int, float]] | None,
+    report: GainReport | None,
+) -> str:
     log = json.loads((model_dir / TRAINING_LOG).read_text())
     config = log["config"]
-    losses = [e["loss"] for e in log["history"] if "loss" in e]
-    lines = [
-        "---",
-        "library_name: sentence-transformers",
-        "tags: [static-embeddings, matryoshka, static-edge]",
-        "---",
-        f"# {model_dir.name}",
-        "",
+    history = [e for e in log["history"] if "loss" in e]
+    lines = ["## static-edge training report", ""]
+    if report is not None:
+        worse = report.worse()
+        mark = "**Warning:** " if worse else ""
+        lines += [f"{mark}{report.verdict()}.", ""]
+    lines += [
         "A static embedding model (a token table averaged per text) trained with static-edge.",
         "",
-        "## Training",
         f"- initialisation: {init or 'random'}",
         "- loss: MatryoshkaLoss(MultipleNegativesRankingLoss), Matryoshka dims "
         f"{', '.join(map(str, config['matryoshka_dims']))}",
@@ -32,16 +83,29 @@ def write_model_card(
         f"warm-up ratio {config['warmup_ratio']}, epochs {config['epochs']}, no-duplicates batches, "
         "proportional sampling across data sets",
         f"- hard negatives mined: {'yes' if config['mine_hard_negatives'] else 'no'}",
+        f"- {loss_summary(history)}",
+        "",
+        "| data set | rows |",
+        "|---|---|",
+        *(f"| {name} | {rows:,} |" for name, rows in data.items()),
     ]
-    if losses:
-        lines.append(f"- loss {losses[0]:.4f} at the first logged step, {losses[-1]:.4f} at the last")
-    lines += ["", "## Data", "| data set | rows |", "|---|---|"]
-    lines += [f"| {name} | {rows:,} |" for name, rows in data.items()]
-    if scores:
+    if report is not None:
+        lines += [
+            "",
+            "### Scores (x100) per dimension, before and after training",
+            "",
+            "| task | dims | before | after | change |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for row in report.rows():
+            flag = " (worse)" if row.change < -report.tolerance else ""
+            lines.append(f"| {row.task} | {row.dims} | {row.before:.2f} | {row.after:.2f} | {row.change:+.2f}{flag} |")
+    elif scores:
         dims = sorted({d for by_dim in scores.values() for d in by_dim})
         lines += [
             "",
-            "## Scores (x100) per dimension",
+            "### Scores (x100) per dimension",
+            "",
             "| task | " + " | ".join(map(str, dims)) + " |",
             "|---|" + "---|" * len(dims),
         ]
@@ -49,14 +113,6 @@ def write_model_card(
             lines.append(f"| {task} | " + " | ".join(f"{by_dim[d]:.2f}" if d in by_dim else "" for d in dims) + " |")
     lines += [
         "",
-        "## Use",
-        "```python",
-        "from sentence_transformers import SentenceTransformer",
-        f'model = SentenceTransformer("{model_dir.name}")',
-        "```",
-        f"or export it: `static-edge export {model_dir.name} --dims 256 --int8 -o out/{model_dir.name}`",
-        "",
+        f"Export it to a verified ONNX bundle: `static-edge export {model_dir.name} --int8 -o out/{model_dir.name}`",
     ]
-    path = model_dir / "README.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return "\n".join(lines)

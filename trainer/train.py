@@ -66,6 +66,16 @@ def init_model(init: str | os.PathLike[str] | None, tokenizer: str | os.PathLike
     return SentenceTransformer(modules=[StaticEmbedding.from_model2vec(str(init))], device="cpu")
 
 
+def world_size() -> int:
+    """Processes in this run: `torchrun` and `accelerate launch` set WORLD_SIZE (1 for a plain run)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    """Rank 0 (or a plain run): the one process that writes the model, its log and its card under DDP."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def default_matryoshka_dims(dims: int) -> list[int]:
     out = [dims]
     while out[-1] // 2 >= 32:
@@ -105,8 +115,11 @@ def train(model, data: dict[str, Any], output: str | os.PathLike[str], config: T
         # the weights follow the order the dims were given in; the loss gets them sorted like the dims
         order = sorted(range(len(config.matryoshka_dims)), key=lambda i: -config.matryoshka_dims[i])
         weights = [weights[i] for i in order]
+    # Under DDP each process holds its own slice of the batch; gathering the other slices keeps the
+    # in-batch negatives those of the whole (global) batch, as in a single-process run.
+    mnrl = MultipleNegativesRankingLoss(model, gather_across_devices=True) if world_size() > 1 else None
     loss = MatryoshkaLoss(
-        model, MultipleNegativesRankingLoss(model), matryoshka_dims=matryoshka, matryoshka_weights=weights
+        model, mnrl or MultipleNegativesRankingLoss(model), matryoshka_dims=matryoshka, matryoshka_weights=weights
     )
     args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints),
@@ -127,17 +140,21 @@ def train(model, data: dict[str, Any], output: str | os.PathLike[str], config: T
         report_to="none",
         dataloader_drop_last=False,
         disable_tqdm=False,
+        ddp_find_unused_parameters=False,  # every row used is in the graph; skip DDP's extra autograd traversal
     )
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=loss)
     resume = config.resume and checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=bool(resume) or None)
     history = [entry for entry in trainer.state.log_history if "loss" in entry]
+    if not is_main_process():  # DDP: rank 0 alone writes the output folder (no race on it)
+        return model, history
     model.save(str(output))
     (output / TRAINING_LOG).write_text(
         json.dumps(
             {
                 "config": {**asdict(config), "matryoshka_dims": matryoshka},
                 "data": {name: len(ds) for name, ds in data.items()},
+                "processes": world_size(),
                 "history": trainer.state.log_history,
             },
             indent=2,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -14,9 +16,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from static_edge.demo_app.app_env import BUNDLES_ENV
+from static_edge.demo_app.cli import is_loopback, stop_group, streamlit_command
 from static_edge.demo_app.compare import agreement, rank, spearman, top_k_overlap
+from static_edge.demo_app.corpus import COMPARE_QUERIES, MAX_SENTENCES, MAX_UPLOAD_BYTES
+from static_edge.demo_app.projection import fit_pca
 from static_edge.exporter import ExportOptions, export
-from static_edge.runtimes import cosine_matrix, load
+from static_edge.runtimes import cosine_matrix, load, read_manifest
+from static_edge.runtimes.bundle import write_manifest
 from static_edge.runtimes.samples import sample_corpus
 
 APP = str(Path(__file__).resolve().parents[2] / "demo_app" / "app.py")
@@ -35,12 +41,19 @@ def _app(monkeypatch, *bundles) -> AppTest:
     return app
 
 
+def _frame(app: AppTest, column: str):
+    """The one dataframe shown with this column."""
+    frames = [f.value for f in app.dataframe if column in f.value.columns]
+    assert len(frames) == 1, [list(f.value.columns) for f in app.dataframe]
+    return frames[0]
+
+
 def test_similarity_heatmap_and_ranked_pairs_match_the_runtime(monkeypatch, st_bundle):
     app = _app(monkeypatch, st_bundle)
     assert not app.exception and not app.error
     sentences = ["a dog runs in the park", "a puppy plays outside", "interest rates went up"]
     app.text_area(key="sentences").input("\n".join(sentences)).run()
-    pairs = app.dataframe[0].value
+    pairs = _frame(app, "sentence A")
     model = load(st_bundle)  # the sidebar's default: the bundle's smallest variant
     scores = model.similarity(sentences, sentences)
     expected = sorted(
@@ -51,35 +64,103 @@ def test_similarity_heatmap_and_ranked_pairs_match_the_runtime(monkeypatch, st_b
     assert app.get("arrow_vega_lite_chart") or app.get("vega_lite_chart"), "heatmap missing"
 
 
-def test_search_ranks_the_sample_corpus_like_the_runtime(monkeypatch, st_bundle):
+def test_search_ranks_the_sample_corpus_like_the_runtime_and_maps_it(monkeypatch, st_bundle):
     app = _app(monkeypatch, st_bundle)
     app.text_input(key="query").input("the weather forecast").run()
     app.slider(key="k").set_value(5).run()
-    results = app.dataframe[1].value
+    results = _frame(app, "rank")
     corpus = sample_corpus()
-    scores = cosine_matrix(load(st_bundle).encode(["the weather forecast"]), load(st_bundle).encode(corpus))[0]
+    model = load(st_bundle)
+    documents = model.encode(corpus)
+    scores = cosine_matrix(model.encode(["the weather forecast"]), documents)[0]
     best = np.argsort(-scores, kind="stable")[:5]
     assert list(results["sentence"]) == [corpus[i] for i in best]
     np.testing.assert_allclose(results["cosine"].to_numpy(), scores[best], atol=1e-6)
     assert any(m.label == "time per query" and m.value.endswith("ms") for m in app.metric)
+    # the map: PCA of the corpus vectors, its share of the variance as the runtime's vectors give it
+    explained = fit_pca(documents).explained
+    captions = [c.value for c in app.caption if "of the variance" in c.value]
+    assert captions and f"keep {explained:.1%} of the variance" in captions[0], captions
+    assert f"{len(corpus):,} sentences;" in captions[0]
+
+
+def test_header_names_the_model_and_explains_what_a_static_model_is(monkeypatch, st_bundle):
+    app = _app(monkeypatch, st_bundle)
+    intro = app.markdown[0].value
+    assert "static embedding model" in intro and "mean of its tokens' vectors" in intro
+    name = f"st-wordpiece ({read_manifest(st_bundle).dims} dims)"
+    assert f"**{name}**" in intro, intro
+    assert app.selectbox(key="main-bundle").options == [name], "named by the model, not by a path"
+    assert str(st_bundle.parent) not in intro
+
+
+def test_variants_panel_shows_size_live_speed_and_recorded_quality(monkeypatch, st_bundle, tmp_path):
+    bundle = tmp_path / "with-quality"
+    shutil.copytree(st_bundle, bundle)
+    manifest = read_manifest(bundle)
+    manifest.quality = {"int8": {"sts:stsb": {str(manifest.dims): 71.234, "32": 60.0}}}
+    write_manifest(bundle, manifest)
+    app = _app(monkeypatch, bundle)
+    assert not app.exception
+    panel = _frame(app, "sentences/s")
+    assert list(panel["variant"]) == manifest.variants
+    sizes = manifest.variant_bytes()
+    assert list(panel["file MB"]) == [round(sizes[v] / 1e6, 2) for v in manifest.variants]
+    assert (panel["sentences/s"] > 0).all()
+    quality = dict(zip(panel["variant"], panel["quality (x100)"], strict=True))
+    assert quality == {"fp32": "-", "fp16": "-", "int8": "sts:stsb 71.23"}
 
 
 def test_compare_variants_shows_agreement_and_sizes(monkeypatch, st_bundle, sliced_bundle):
     app = _app(monkeypatch, st_bundle, sliced_bundle)
-    app.selectbox(key="a-bundle").select(str(st_bundle)).run()
+    names = app.selectbox(key="a-bundle").options
+    assert names == ["st-wordpiece (128 dims)", "st-wordpiece (32 dims)"]
+    app.selectbox(key="a-bundle").select(names[0]).run()
     app.selectbox(key="a-variant").select("fp32").run()
-    app.selectbox(key="b-bundle").select(str(sliced_bundle)).run()
+    app.selectbox(key="b-bundle").select(names[1]).run()
     app.selectbox(key="b-variant").select("int8").run()
+    corpus = sample_corpus()
+    assert app.text_area(key="compare-queries").value.splitlines() == COMPARE_QUERIES
+    assert not set(COMPARE_QUERIES) & set(corpus), "default queries are held apart from the corpus"
     queries = ["the weather forecast", "a new phone"]
     app.text_area(key="compare-queries").input("\n".join(queries)).run()
     shown = {m.label: float(m.value) for m in app.metric if m.label != "time per query"}
-    corpus = sample_corpus()
     a, b = load(st_bundle, variant="fp32"), load(sliced_bundle, variant="int8")
     expected = agreement((a.encode(queries), b.encode(queries)), (a.encode(corpus), b.encode(corpus)), 10)
     for name, value in expected.items():
         assert shown[name] == pytest.approx(value, abs=1e-4), name
-    sizes = app.dataframe[2].value
+    sizes = _frame(app, "dims")
     assert list(sizes["dims"]) == [128, 32] and list(sizes["variant"]) == ["fp32", "int8"]
+
+
+def test_uploads_one_line_non_utf8_too_large_and_too_many_lines(monkeypatch, st_bundle):
+    app = _app(monkeypatch, st_bundle)
+    app.file_uploader[0].set_value(("one.txt", b"just one sentence here\n", "text/plain")).run()
+    assert not app.exception, app.exception
+    assert list(_frame(app, "rank")["sentence"]) == ["just one sentence here"]
+    assert any("needs at least two sentences" in c.value for c in app.caption)
+
+    app.file_uploader[0].set_value(("latin1.txt", "caf\u00e9 au lait\nfine".encode("latin-1"), "text/plain")).run()
+    assert not app.exception
+    assert "latin1.txt is not UTF-8 text: byte 0xe9 on line 1" in app.error[0].value
+
+    big = b"a sentence\n" * (MAX_UPLOAD_BYTES // 11 + 1)
+    app.file_uploader[0].set_value(("big.txt", big, "text/plain")).run()
+    assert not app.exception and "the demo takes files up to 2 MB" in app.error[0].value
+
+    many = "".join(f"sentence number {i}\n" for i in range(MAX_SENTENCES + 5)).encode()
+    app.file_uploader[0].set_value(("many.txt", many, "text/plain")).run()
+    assert not app.exception and not app.error
+    assert f"Using the first {MAX_SENTENCES:,} sentences of many.txt; 5 were left out." in app.warning[0].value
+
+
+def test_streamlit_runs_with_the_host_upload_cap_and_no_toolbar():
+    command = streamlit_command(8999, "::1")
+    options = dict(zip(command[5::2], command[6::2], strict=True))
+    assert options["--server.address"] == "::1" and options["--server.maxUploadSize"] == "2"
+    assert options["--client.toolbarMode"] == "minimal"
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4") and not is_loopback("example.com")
 
 
 def test_missing_or_broken_bundle_gives_a_message_not_a_traceback(monkeypatch, tmp_path):
@@ -118,38 +199,71 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.browser
-def test_demo_command_serves_a_page_that_renders_in_chromium(st_bundle, chromium):
-    port = _free_port()
+def _start_demo(bundle: Path, port: int) -> subprocess.Popen:
+    """`static-edge demo` in its own session (so a failing test can stop everything it started)."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "static_edge.cli", "demo", str(st_bundle), "--port", str(port)],
+        [sys.executable, "-m", "static_edge.cli", "demo", str(bundle), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
+    assert f"http://127.0.0.1:{port}" in server.stdout.readline()
+    deadline = time.time() + 90
+    while not _listening(port):
+        assert time.time() < deadline and server.poll() is None, "the demo did not start"
+        time.sleep(0.2)
+    return server
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_demo_stops_its_whole_process_group_on_a_signal(st_bundle, signum):
+    """The signal goes to `static-edge demo` alone, as a service manager or Ctrl-C in a shell would send it."""
+    port = _free_port()
+    server = _start_demo(st_bundle, port)
     try:
-        assert f"http://127.0.0.1:{port}" in server.stdout.readline()
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.2)
-        page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+        os.kill(server.pid, signum)
+        assert server.wait(timeout=30) == 128 + signum
+        deadline = time.time() + 10
+        while _listening(port) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not _listening(port), "Streamlit still serves after `static-edge demo` exited"
+    finally:
+        stop_group(server)  # the conftest fixture then checks that nothing this test started still listens
+
+
+@pytest.mark.browser
+def test_demo_command_serves_a_page_that_renders_in_chromium(st_bundle, chromium, tmp_path):
+    bundle = tmp_path / "demo-bundle"
+    shutil.copytree(st_bundle, bundle)
+    manifest = read_manifest(bundle)
+    manifest.quality = {"int8": {"sts:stsb": {str(manifest.dims): 71.23}}}
+    write_manifest(bundle, manifest)
+    port = _free_port()
+    server = _start_demo(bundle, port)
+    try:
+        page = chromium.new_page(viewport={"width": 1400, "height": 1350})
         opened = time.time()
         page.goto(f"http://127.0.0.1:{port}")
-        chart = "[data-testid='stVegaLiteChart'] svg .mark-rect path"
-        page.wait_for_selector(chart, timeout=30_000)
+        page.wait_for_selector("[data-testid='stVegaLiteChart'] svg .mark-symbol path", timeout=60_000)
         page.wait_for_selector("[data-testid='stDataFrame']", timeout=30_000)
         seconds_to_results = time.time() - opened
-        assert page.get_by_text("Most similar pairs").is_visible()
+        for text in ("static embedding model", "Variants of this model", "Map of the corpus", "of the variance"):
+            assert page.get_by_text(text).first.is_visible(), text
         assert page.get_by_text("Traceback").count() == 0
+        assert page.get_by_role("button", name="Deploy").count() == 0, "Streamlit's deploy toolbar is hidden"
+        page.wait_for_timeout(1500)  # let the charts finish drawing before the picture
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "demo.png"), full_page=True)
+        # docs/demo.png (the README's picture) is refreshed by hand from this file, never by a test run
         page.close()
         (ARTIFACTS / "demo-timing.txt").write_text(
-            f"seconds from page open to heatmap and table: {seconds_to_results:.2f}\n"
+            f"seconds from page open to map and tables: {seconds_to_results:.2f}\n"
         )
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop_group(server)

@@ -1,4 +1,4 @@
-"""The browser runtime in Debian's headless Chromium (driven by Python playwright), and transformers.js.
+"""The onnxruntime-web engine and the search page in headless Chromium, and transformers.js (browser and Node).
 
 Every request the page makes is checked: anything not addressed to 127.0.0.1 is blocked and fails
 the test.
@@ -9,96 +9,56 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pytest
+from browser_pages import LocalOnlyPage, served
 from browser_support import require_browser_tools
 
 from static_edge.exporter import ExportOptions, export
 from static_edge.runtimes import load
 from static_edge.runtimes.parity_texts import PARITY_TEXTS
-from static_edge.runtimes.web_page import node_modules, serve_folder, write_web_page
+from static_edge.runtimes.web_page import node_modules, write_web_page
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """A static file server on 127.0.0.1 over a folder of bundles; yields (root, base URL)."""
+    """The runtime's own server on 127.0.0.1 over a folder of bundles; yields (root, base URL)."""
     require_browser_tools()
     root = tmp_path_factory.mktemp("site")
-    server = serve_folder(root)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with served(root) as base:
+        yield root, base
 
 
-class LocalOnlyPage:
-    """A page whose requests may only go to 127.0.0.1; any other address is aborted and recorded."""
-
-    def __init__(self, browser):
-        self.context = browser.new_context()
-        self.outside: list[str] = []
-        self.responses: dict[str, int] = {}
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.on("response", self._record)
-
-    def _route(self, route) -> None:
-        url = route.request.url
-        if urlparse(url).scheme in ("data", "blob") or urlparse(url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            self.outside.append(url)
-            route.abort()
-
-    def _record(self, response) -> None:
-        if response.ok and urlparse(response.url).hostname == "127.0.0.1":
-            self.responses[urlparse(response.url).path] = len(response.body())
-
-    def open(self, url: str) -> None:
-        self.page.goto(url)
-        self.page.wait_for_function("window.staticEdge && (window.staticEdge.ready || window.staticEdge.error)")
-        error = self.page.evaluate("window.staticEdge.error")
-        assert error is None, error
-
-    def encode(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
-        result = self.page.evaluate(
-            "async (texts) => { const m = window.staticEdge.model;"
-            " return {ids: m.tokenize(texts), vectors: (await m.encode(texts)).map((v) => Array.from(v))}; }",
-            texts,
-        )
-        return result["ids"], np.array(result["vectors"], dtype=np.float32)
-
-    def close(self) -> None:
-        self.context.close()
-        assert self.outside == [], f"requests left 127.0.0.1: {self.outside}"
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def web_bundles(site, st_wordpiece, st_unigram):
-    """Per tokenizer type: a full bundle (fp32 + int8) and a Matryoshka-sliced one, each with its page."""
+    """Per tokenizer type: a full bundle (fp32, int8, int4, int2) and a Matryoshka-sliced one, each with its page
+    and onnxruntime-web vendored (`ort=True`)."""
     root, _ = site
     made = {}
     for name, model, sliced_dims in (("wordpiece", st_wordpiece, 32), ("unigram", st_unigram, 16)):
-        made[(name, "full")] = export(model, root / f"{name}-full", ExportOptions(int8=True))
+        made[(name, "full")] = export(model, root / f"{name}-full", ExportOptions(int8=True, int4=True, int2=True))
         made[(name, "sliced")] = export(model, root / f"{name}-sliced", ExportOptions(dims=sliced_dims, int8=True))
         for key in ((name, "full"), (name, "sliced")):
-            write_web_page(made[key])
+            write_web_page(made[key], ort=True)
     return made
 
 
 @pytest.mark.parametrize("tokenizer", ["wordpiece", "unigram"])
-@pytest.mark.parametrize(("bundle_kind", "variant"), [("full", "fp32"), ("full", "int8"), ("sliced", "int8")])
-def test_browser_matches_python(site, chromium, web_bundles, tokenizer, bundle_kind, variant):
+@pytest.mark.parametrize(
+    ("bundle_kind", "variant"),
+    [("full", "fp32"), ("full", "int8"), ("full", "int4"), ("full", "int2"), ("sliced", "int8")],
+)
+def test_ort_engine_matches_python(site, chromium, web_bundles, tokenizer, bundle_kind, variant):
+    """engine "ort" (onnxruntime-web wasm running the graph, ?engine=ort) gives Python's ids and vectors."""
     _, base = site
     bundle = web_bundles[(tokenizer, bundle_kind)]
     page = LocalOnlyPage(chromium)
-    page.open(f"{base}/{bundle.name}/web/index.html?variant={variant}")
+    page.open(f"{base}/{bundle.name}/web/index.html?engine=ort&variant={variant}")
+    assert page.page.evaluate("window.staticEdge.model.engine") == "ort"
     ids, vectors = page.encode(PARITY_TEXTS)
     python = load(bundle, variant=variant)
     assert ids == python.tokenizer.encode(PARITY_TEXTS)
@@ -108,7 +68,32 @@ def test_browser_matches_python(site, chromium, web_bundles, tokenizer, bundle_k
     page.close()
 
 
+def test_ort_engine_runs_threaded_in_the_isolated_page(site, chromium, web_bundles):
+    """The server's COOP/COEP headers make the page cross-origin isolated, so onnxruntime-web may use threads."""
+    _, base = site
+    page = LocalOnlyPage(chromium)
+    page.open(f"{base}/wordpiece-full/web/index.html?engine=ort")
+    assert page.page.evaluate("crossOriginIsolated") is True
+    cores = page.page.evaluate("navigator.hardwareConcurrency")
+    assert page.page.evaluate("window.staticEdge.model.model.numThreads") == min(4, cores)
+    page.close()
+
+
+def test_ort_engine_in_a_worker(site, chromium, web_bundles):
+    """?engine=ort&worker=1: onnxruntime-web inside the Web Worker (its URL resolved through the page's import map)."""
+    _, base = site
+    bundle = web_bundles[("unigram", "full")]
+    page = LocalOnlyPage(chromium)
+    page.open(f"{base}/{bundle.name}/web/index.html?engine=ort&worker=1&variant=int8")
+    ids, vectors = page.encode(PARITY_TEXTS)
+    python = load(bundle, variant="int8")
+    assert ids == python.tokenizer.encode(PARITY_TEXTS)
+    assert np.abs(vectors - python.encode(PARITY_TEXTS)).max() <= 1e-5
+    page.close()
+
+
 def test_search_page_ranks_the_corpus(site, chromium, web_bundles):
+    """The default (lite) page answers a typed query with the corpus sentence Python ranks first."""
     _, base = site
     bundle = web_bundles[("wordpiece", "full")]
     page = LocalOnlyPage(chromium)
@@ -125,8 +110,9 @@ def test_search_page_ranks_the_corpus(site, chromium, web_bundles):
     page.close()
 
 
-def test_page_payload_of_256_dim_int8_bundle_with_30k_vocabulary(site, chromium, tmp_path_factory):
-    """Model + tokenizer a page downloads for a 30k-token, 256-dim int8 bundle: under 9 MB."""
+def test_page_payload_of_256_dim_int4_bundle_with_30k_vocabulary(site, chromium, tmp_path_factory):
+    """A 30,522-token, 256-dim int4 bundle: everything the lite page downloads (page, runtime, tokenizer module,
+    corpus, manifest, tokenizer, model) at most 5 MB, of which the model and tokenizer are all but 0.1 MB."""
     from model_builders import random_table, save_sentence_transformers
 
     from static_edge.trainer.distill import default_teacher
@@ -139,14 +125,15 @@ def test_page_payload_of_256_dim_int8_bundle_with_30k_vocabulary(site, chromium,
     model = save_sentence_transformers(
         tok, random_table(tok.get_vocab_size(), 384, 3), tmp_path_factory.mktemp("m") / "minilm-vocab"
     )
-    bundle = export(model, root / "vocab30k", ExportOptions(dims=256, int8=True))
+    bundle = export(model, root / "vocab30k", ExportOptions(dims=256, int8=True, int4=True))
     write_web_page(bundle)
     page = LocalOnlyPage(chromium)
     page.open(f"{base}/vocab30k/web/index.html")
     payload = {path: size for path, size in page.responses.items() if "/web/" not in path}
-    assert "/vocab30k/onnx/model_quantized.onnx" in payload and "/vocab30k/tokenizer.json" in payload
-    total = sum(payload.values())
-    assert total < 9_000_000, payload
+    model_and_tokenizer = payload["/vocab30k/onnx/model_q4.onnx"] + payload["/vocab30k/tokenizer.json"]
+    total = sum(page.responses.values())
+    assert total <= 5_000_000, page.responses
+    assert total - model_and_tokenizer <= 100_000, page.responses
     page.close()
 
 
@@ -159,7 +146,12 @@ def test_transformers_js_feature_extraction_loads_the_bundle_unmodified(web_bund
     texts_file = tmp_path / "texts.json"
     texts_file.write_text(json.dumps(texts))
     script = Path(__file__).parent / "js" / "transformers_feature_extraction.mjs"
-    for key, dtype, variant in ((("wordpiece", "full"), "fp32", "fp32"), (("unigram", "sliced"), "q8", "int8")):
+    cases = (
+        (("wordpiece", "full"), "fp32", "fp32"),
+        (("unigram", "sliced"), "q8", "int8"),
+        (("unigram", "full"), "q4", "int4"),
+    )
+    for key, dtype, variant in cases:
         bundle = web_bundles[key]
         python = load(bundle, variant=variant)
         result = subprocess.run(
@@ -181,3 +173,48 @@ def test_transformers_js_feature_extraction_loads_the_bundle_unmodified(web_bund
         output = json.loads(result.stdout)
         assert output["ids"] == python.tokenizer.encode(texts)
         assert np.abs(np.array(output["vectors"]) - python.encode(texts)).max() <= 1e-5
+
+
+@pytest.fixture(scope="module")
+def transformers_page(site, web_bundles):
+    """transformers.js's browser build and onnxruntime-web's wasm files copied into the served folder, with a
+    test page (tests/runtimes/js/transformers_browser.*); yields its URL."""
+    root, base = site
+    modules = node_modules(("@huggingface/transformers/dist/transformers.min.js",))
+    folder = root / "tjs"
+    (folder / "ort").mkdir(parents=True)
+    shutil.copy(modules / "@huggingface/transformers/dist/transformers.min.js", folder)
+    for name in ("ort-wasm-simd-threaded.asyncify.mjs", "ort-wasm-simd-threaded.asyncify.wasm"):
+        shutil.copy(modules / "onnxruntime-web/dist" / name, folder / "ort")
+    for name in ("transformers_browser.html", "transformers_browser.mjs"):
+        shutil.copy(Path(__file__).parent / "js" / name, folder)
+    return f"{base}/tjs/transformers_browser.html"
+
+
+@pytest.mark.parametrize(
+    ("key", "dtype", "variant"),
+    [
+        (("wordpiece", "full"), "q8", "int8"),
+        (("unigram", "full"), "fp32", "fp32"),
+        (("wordpiece", "full"), "q4", "int4"),
+    ],
+)
+def test_transformers_js_in_chromium_loads_the_bundle_unmodified(
+    chromium, web_bundles, transformers_page, key, dtype, variant
+):
+    """transformers.js's browser build in headless Chromium (wasm, local files only, remote models off) gives
+    Python's ids and vectors for the int8 bundle, fp32 and the int4 file (q4, standard ops)."""
+    bundle = web_bundles[key]
+    texts = [t for t in PARITY_TEXTS if t.strip()]  # transformers.js divides by zero tokens on empty text
+    page = LocalOnlyPage(chromium)
+    page.page.goto(transformers_page)
+    page.page.wait_for_function("() => window.transformersReady === true")
+    python = load(bundle, variant=variant)
+    result = page.page.evaluate(
+        "([bundle, dtype, texts, normalize]) => window.embedWithTransformers(bundle, dtype, texts, normalize)",
+        [bundle.name, dtype, texts, python.manifest.normalize],
+    )
+    assert result["ids"] == python.tokenizer.encode(texts)
+    assert np.abs(np.array(result["vectors"]) - python.encode(texts)).max() <= 1e-5
+    assert f"/{bundle.name}/onnx/{Path(python.model_file).name}" in page.requests
+    page.close()

@@ -63,7 +63,7 @@ def test_unknown_variant_and_backend(st_bundle, tmp_path, st_wordpiece):
     from static_edge.exporter import ExportOptions, export
 
     with pytest.raises(BundleError, match="unknown variant"):
-        load(st_bundle, variant="int4")
+        load(st_bundle, variant="int3")
     with pytest.raises(ValueError, match="unknown backend"):
         load(st_bundle, backend="tensorflow")
     fp32_only = export(st_wordpiece, tmp_path / "fp32", ExportOptions(dims=8))

@@ -1,0 +1,112 @@
+"""Peak memory of `model.encode(texts)` on 100k and 1M short sentences: the output array plus a bounded rest.
+
+    python -m benchmarks.encode_memory --bundle quickstart/bundle-256-int8
+
+Each size runs in a fresh process: it reads the texts and loads the bundle, resets the kernel's peak-RSS mark
+(/proc/self/clear_refs), encodes, and reads the peak (VmHWM). "Beyond the output" is that peak minus the RSS
+before encode minus the output array: what encoding itself holds (issue: at most 250 MB at 1M texts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.corpus_data import short_sentences, write_lines
+from static_edge.runtimes.results import write_results
+
+
+def status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+def worker(bundle: Path, texts_file: Path, lines: int) -> dict:
+    from static_edge.runtimes import load
+
+    with texts_file.open(encoding="utf-8") as f:
+        texts = [next(f).rstrip("\n") for _ in range(lines)]
+    model = load(bundle)
+    model.encode(texts[:1000])
+    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    before = status_mb("VmRSS")
+    start = time.perf_counter()
+    vectors = model.encode(texts)
+    seconds = time.perf_counter() - start
+    peak = status_mb("VmHWM")
+    output = vectors.nbytes / 2**20
+    return {
+        "texts": lines,
+        "variant": model.variant,
+        "dims": model.dims,
+        "tokenizer": model.tokenizer.library,
+        "RSS before encode MB": before,
+        "peak RSS MB": peak,
+        "output array MB": output,
+        "beyond the output MB": peak - before - output,
+        "texts/s": lines / seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", type=Path, required=True)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/corpus_scale"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    texts_file = args.work / "short-1000000.txt"
+    if args.worker:
+        print(json.dumps(worker(args.bundle, texts_file, args.worker)))
+        return
+    args.work.mkdir(parents=True, exist_ok=True)
+    if not texts_file.is_file():
+        write_lines(texts_file, short_sentences(1_000_000))
+    rows = []
+    for lines in (100_000, 1_000_000):
+        command = [sys.executable, "-m", "benchmarks.encode_memory", "--bundle", str(args.bundle), "--worker"]
+        done = subprocess.run([*command, str(lines), "--work", str(args.work)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(done.stderr)
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(rows[-1], flush=True)
+    notes = [
+        "The input list (the caller's texts) is in 'RSS before encode'; encode holds one chunk of 32,768 texts' "
+        "ids and one onnxruntime batch at a time beyond the output array it returns.",
+    ]
+    title = "Peak memory of encode: the output array plus a bounded rest"
+    command = f"python -m benchmarks.encode_memory --bundle {args.bundle}"
+    write_results(args.out, "encode_memory", title=title, command=command, rows=rows, notes=notes)
+    plot(rows, args.out / "encode_memory.png")
+    print(f"wrote {args.out / 'encode_memory.md'}")
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Stacked bars: RSS before encode, the output array, and what encode held beyond it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r['texts']:,} texts" for r in rows]
+    parts = ("RSS before encode MB", "output array MB", "beyond the output MB")
+    fig, ax = plt.subplots(figsize=(6, 3))
+    left = [0.0] * len(rows)
+    for part in parts:
+        values = [r[part] for r in rows]
+        ax.barh(labels, values, left=left, label=part.removesuffix(" MB"))
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.set_xlabel("peak RSS, MB")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""How far the numpy runtime and onnxruntime drift apart as a text grows, and against the exact (float64) mean.
+
+    python -m benchmarks.long_text_parity
+
+onnxruntime's MatMul sums a text's rows in float32 one after another, so its rounding error grows with the
+text's length; numpy's reduceat sum stays near the float64 mean. The bundle format's numpy-vs-onnxruntime
+tolerance therefore has a length rule (docs/bundle-format.md#parity-tolerances, `check.numpy_tolerance`):
+this table is the measurement behind it. The model is a WordPiece tokenizer trained on the sample corpus and
+a random normal(0, 0.1) table of 256 dims; a "repeated" text repeats one sentence (the worst case: every
+partial sum grows the same way), a "random" text draws words uniformly from the vocabulary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+from static_edge.exporter.bundle_export import ExportOptions, write_bundle
+from static_edge.exporter.check import numpy_tolerance
+from static_edge.exporter.sources import StaticSource
+from static_edge.runtimes import load
+from static_edge.runtimes.results import write_results
+from static_edge.runtimes.samples import sample_corpus
+
+LENGTHS = (1_000, 4_000, 16_000, 64_000, 200_000)
+SENTENCE = "the quick brown fox jumps over the lazy dog near the river bank"
+
+
+def _source(dims: int) -> StaticSource:
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(vocab_size=2000, special_tokens=["[PAD]", "[UNK]"], show_progress=False)
+    tokenizer.train_from_iterator(sample_corpus(), trainer)
+    table = np.random.default_rng(0).normal(0, 0.1, (tokenizer.get_vocab_size(), dims)).astype(np.float32)
+    return StaticSource(
+        table=table,
+        tokenizer=tokenizer,
+        kind="sentence-transformers",
+        normalize=False,
+        mask_unknown=False,
+        unk_token_id=tokenizer.token_to_id("[UNK]"),
+        max_length=None,
+        path=Path("."),
+        model_id="benchmark-random-table",
+        revision=None,
+        weights_sha256=hashlib.sha256(table.tobytes()).hexdigest(),
+    )
+
+
+def _text(kind: str, tokens: int, vocab: list[str], rng: np.random.Generator) -> str:
+    if kind == "repeated":
+        return " ".join([SENTENCE] * (tokens // len(SENTENCE.split()) + 1))
+    return " ".join(rng.choice(vocab, tokens))
+
+
+def measure(lengths: tuple[int, ...] = LENGTHS, dims: int = 256) -> list[dict]:
+    source = _source(dims)
+    vocab = [w for w in source.tokenizer.get_vocab() if w.isalpha()]
+    rng = np.random.default_rng(1)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for normalize in (False, True):
+            folder = Path(tmp) / f"b-{normalize}"
+            (folder).mkdir()
+            write_bundle(source, folder, dims, ExportOptions(int8=True, normalize=normalize), lambda message: None)
+            for variant in ("fp32", "int8"):
+                ort, npy = load(folder, variant), load(folder, variant, backend="numpy")
+                for kind in ("repeated", "random"):
+                    for length in lengths:
+                        text = _text(kind, length, vocab, rng)
+                        ids = npy.tokenizer.encode([text])[0]
+                        weights = np.ones(len(ids)) if npy.scales is None else npy.scales[ids].astype(np.float64)
+                        exact = (npy.table[ids].astype(np.float64) * weights[:, None]).mean(axis=0)
+                        if normalize:
+                            exact /= np.linalg.norm(exact)
+                        a, b = ort.encode([text])[0], npy.encode([text])[0]
+                        rows.append(
+                            {
+                                "tokens": len(ids),
+                                "text": kind,
+                                "normalize": normalize,
+                                "variant": variant,
+                                "numpy vs onnxruntime": f"{np.abs(a - b).max():.2e}",
+                                "onnxruntime vs exact": f"{np.abs(a - exact).max():.2e}",
+                                "numpy vs exact": f"{np.abs(b - exact).max():.2e}",
+                                "tolerance (length rule)": f"{numpy_tolerance(len(ids)):.1e}",
+                            }
+                        )
+                        print(rows[-1], flush=True)
+    return rows
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for key, style in (("numpy vs onnxruntime", "o"), ("numpy vs exact", "x")):
+        ax.scatter([r["tokens"] for r in rows], [float(r[key]) for r in rows], marker=style, label=key)
+    tokens = np.logspace(2, np.log10(max(r["tokens"] for r in rows)), 50)
+    ax.plot(tokens, [numpy_tolerance(int(t)) for t in tokens], "k--", label="tolerance: 1e-6 x max(1, tokens/1000)")
+    ax.set(xscale="log", yscale="log", xlabel="tokens in the text", ylabel="max abs diff of the sentence vector")
+    ax.set_title("numpy runtime vs onnxruntime on one long text (fp32 and int8, 256 dims)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args()
+    rows = measure()
+    md = write_results(
+        args.out,
+        "long_text_parity",
+        title="numpy runtime vs onnxruntime by text length",
+        command="python -m benchmarks.long_text_parity",
+        rows=rows,
+        notes=[
+            "onnxruntime sums a text's rows in float32 in sequence (its MatMul), so its error against the exact "
+            "mean grows with the length; numpy's sum stays within about 1e-7 of it. The tolerance "
+            "1e-6 x max(1, tokens / 1000) holds with room on every row."
+        ],
+    )
+    plot(rows, args.out / "long_text_parity.png")
+    print(f"wrote {md}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""`static-edge check` on the tables themselves: every value of every variant, not only the parity texts.
+
+The parity texts touch a few hundred rows; a NaN in any other row, or an int8 row that quantized badly,
+would pass them. These rows read each variant's whole table back from its ONNX file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from static_edge.runtimes.bundle import VARIANT_FILES, Manifest
+from static_edge.runtimes.bundle_checks import read_graph_facts
+
+TOL_NON_FINITE = 0
+TOL_INT8_ROW_ERROR = 0.1
+"""Worst relative L2 error of one int8 row against its fp32 row: 0.1 is a cosine of 0.995 for a one-token
+text, the int8 variant's minimum cosine tolerance. Per-row absmax scaling gives about 0.01 on ordinary rows."""
+
+
+@dataclass(frozen=True)
+class TableFinding:
+    """One measurement of the tables, in the shape of a parity row."""
+
+    pair: str
+    metric: str
+    value: float
+    tolerance: float
+
+
+def non_finite_count(values: np.ndarray | None) -> int:
+    """How many values are NaN or infinite (0 for integer arrays and None)."""
+    if values is None or not np.issubdtype(values.dtype, np.floating):
+        return 0
+    return int(values.size - np.count_nonzero(np.isfinite(values)))
+
+
+def worst_row_error(reference: np.ndarray, reconstructed: np.ndarray) -> tuple[int, float]:
+    """The row whose reconstruction is farthest from the reference, relative to the row's norm, and that error.
+
+    An all-zero reference row counts its error relative to 1 (it must stay zero).
+    """
+    reference = reference.astype(np.float64)
+    error = np.linalg.norm(reconstructed.astype(np.float64) - reference, axis=1)
+    norms = np.linalg.norm(reference, axis=1)
+    relative = error / np.where(norms > 0, norms, 1.0)
+    relative = np.where(np.isnan(relative), np.inf, relative)
+    row = int(np.argmax(relative))
+    return row, float(relative[row])
+
+
+def scan_tables(bundle: Path, manifest: Manifest, token_of) -> list[TableFinding]:
+    """Non-finite values of every variant's table and scales; the worst int8 row against fp32.
+
+    :param token_of: id -> token string, to name the worst row.
+    """
+    findings: list[TableFinding] = []
+    facts = {v: read_graph_facts(bundle / VARIANT_FILES[v], with_values=True) for v in manifest.variants}
+    for variant, fact in facts.items():
+        bad = non_finite_count(fact.table) + non_finite_count(fact.scales)
+        findings.append(TableFinding(f"{variant} table (every row)", "NaN or infinite values", bad, TOL_NON_FINITE))
+    if "int8" in facts and facts["int8"].scales is not None:
+        reference = facts["fp32"].table
+        reconstructed = facts["int8"].table.astype(np.float32) * facts["int8"].scales[:, None]
+        row, error = worst_row_error(reference, reconstructed)
+        findings.append(
+            TableFinding(
+                f"int8 table vs fp32 table (worst row {row}, token {token_of(row)!r})",
+                "relative row error",
+                error,
+                TOL_INT8_ROW_ERROR,
+            )
+        )
+    return findings
+
+
+def source_hash_note(recorded: dict, weights_sha256: str, model_id: str) -> str | None:
+    """A sentence saying the source changed since export, or None when its weights hash still matches."""
+    expected = recorded.get("sha256")
+    if expected is None or expected == weights_sha256:
+        return None
+    return (
+        f"the source {model_id} no longer matches the hash recorded at export "
+        f"(recorded {expected}, now {weights_sha256}): it changed since this bundle was exported, so the source "
+        "rows below compare the bundle with a different model"
+    )

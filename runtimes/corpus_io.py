@@ -1,0 +1,370 @@
+"""Read texts from corpus files and write vectors to output files, a chunk at a time.
+
+Readers turn a text file (a line per text), JSONL, CSV or Parquet into chunks of (ids, texts); writers turn
+chunks of (ids, vectors) into part files that `assemble` joins into one Parquet, `.npy` or JSONL file. Nothing
+holds more than one chunk, so a corpus of any size streams in bounded memory. pyarrow (the `parquet` extra)
+is imported only for Parquet.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import gzip
+import io
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from static_edge.runtimes.errors import InputError
+
+INPUT_FORMATS = ("text", "jsonl", "csv", "parquet")
+OUTPUT_FORMATS = ("parquet", "npy", "jsonl")
+PRECISIONS = ("float32", "float16", "int8", "binary")
+DEFAULT_COLUMN = "text"
+
+PARQUET_OPTIONS = {"use_dictionary": False, "compression": "none"}
+"""Vectors are high-entropy floats: a dictionary (pyarrow's default) costs memory and time for nothing, and
+compression saves a few percent at best."""
+
+PARQUET_ROW_GROUP = 8192
+"""Rows per row group of a Parquet output: 8 MB of float32 vectors at 256 dims, a unit readers can skip by."""
+
+Chunk = tuple[list[Any], list[str]]
+"""Row ids and texts of consecutive rows."""
+
+
+def require_pyarrow(why: str) -> Any:
+    """Import pyarrow, or fail with the install hint of the `parquet` extra."""
+    try:
+        import pyarrow
+        import pyarrow.parquet  # noqa: F401 - the submodule must be loaded for pyarrow.parquet.* below
+    except ImportError as err:
+        raise InputError(f"{why} needs pyarrow; install it with: pip install 'static-edge[parquet]'") from err
+    return pyarrow
+
+
+def _stem_suffix(path: Path) -> str:
+    """The suffix that tells the format, looking through a trailing `.gz`."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def input_format(path: Path, given: str | None = None) -> str:
+    """`given`, or the format named by the file's suffix (.jsonl/.ndjson, .csv/.tsv, .parquet; anything else: text)."""
+    if given is not None:
+        return given
+    suffix = _stem_suffix(path)
+    return {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}.get(
+        suffix, "text"
+    )
+
+
+def output_format(path: Path) -> str:
+    """The output format named by the suffix.
+
+    :raises InputError: for a suffix that is none of .parquet, .npy, .jsonl.
+    """
+    suffix = path.suffix.lower()
+    found = {".parquet": "parquet", ".npy": "npy", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix)
+    if found is None:
+        raise InputError(f"output {path} must end in .parquet, .npy or .jsonl (got {suffix or 'no suffix'!r})")
+    return found
+
+
+def _open_text(path: Path, newline: str) -> IO[str]:
+    """The file as UTF-8 text, gunzipped when it ends in .gz; lines end at `newline` ("" for the csv module)."""
+    if path.suffix.lower() == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline=newline)
+    return path.open(encoding="utf-8", newline=newline)
+
+
+def _line_text(line: str) -> str:
+    """A line without its line end ("\n" or "\r\n"); a "\r" inside the text stays."""
+    if line.endswith("\n"):
+        line = line[:-1]
+        if line.endswith("\r"):
+            line = line[:-1]
+    return line
+
+
+@dataclass
+class CorpusReader:
+    """Texts of one column of a corpus file, with an id per row.
+
+    :param path: the input file.
+    :param fmt: one of `INPUT_FORMATS` (None: from the suffix).
+    :param column: the text column of JSONL, CSV and Parquet (default "text").
+    :param id_column: a column whose values become the output ids (default: the row number).
+    """
+
+    path: Path
+    fmt: str | None = None
+    column: str | None = None
+    id_column: str | None = None
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.fmt = input_format(self.path, self.fmt)
+        if self.fmt not in INPUT_FORMATS:
+            raise InputError(f"unknown input format {self.fmt!r}; choose one of {INPUT_FORMATS}")
+        if not self.path.is_file():
+            raise InputError(f"input file not found: {self.path}")
+        if self.fmt == "text" and (self.column or self.id_column):
+            raise InputError("--column and --id-column apply to JSONL, CSV and Parquet input, not to a text file")
+        self.column = self.column or DEFAULT_COLUMN
+
+    def count(self) -> int | None:
+        """Rows in the input when cheap to know (text and JSONL lines, Parquet metadata), else None."""
+        if self.fmt == "parquet":
+            return require_pyarrow("Parquet input").parquet.ParquetFile(self.path).metadata.num_rows
+        if self.fmt in ("text", "jsonl") and self.path.suffix.lower() != ".gz":
+            with self.path.open("rb") as f:
+                lines = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+                f.seek(max(self.path.stat().st_size - 1, 0))
+                last = f.read(1)
+            return lines + (1 if last not in (b"\n", b"") else 0)
+        return None
+
+    def chunks(self, chunk_size: int, skip: int = 0) -> Iterator[Chunk]:
+        """(ids, texts) of `chunk_size` consecutive rows (the last chunk may be shorter), after `skip` rows."""
+        ids: list[Any] = []
+        texts: list[str] = []
+        for index, row_id, text in self._rows(skip):
+            ids.append(index if row_id is None else row_id)
+            texts.append(text)
+            if len(texts) == chunk_size:
+                yield ids, texts
+                ids, texts = [], []
+        if texts:
+            yield ids, texts
+
+    def _rows(self, skip: int) -> Iterator[tuple[int, Any, str]]:
+        """(row number, id or None, text) of every row from `skip` on."""
+        if self.fmt == "parquet":
+            yield from self._parquet_rows(skip)
+            return
+        row: tuple[int, Any, str] | None = None
+        try:
+            with _open_text(self.path, "" if self.fmt == "csv" else "\n") as f:
+                if self.fmt == "text":
+                    rows = ((i, None, _line_text(line)) for i, line in enumerate(f))
+                elif self.fmt == "jsonl":
+                    rows = self._jsonl_rows(f)
+                else:
+                    rows = self._csv_rows(f)
+                for row in rows:
+                    if row[0] >= skip:
+                        yield row
+        except UnicodeDecodeError as err:
+            near = f"after row {row[0] + 1}" if row is not None else "in its first rows"
+            raise InputError(f"{self.path} is not UTF-8 text ({err.reason} {near})") from err
+
+    def _jsonl_rows(self, f: IO[str]) -> Iterator[tuple[int, Any, str]]:
+        index = 0
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise InputError(f"{self.path} line {number} is not JSON: {err.msg}") from err
+            if not isinstance(record, dict):
+                raise InputError(f"{self.path} line {number} is not a JSON object")
+            yield index, self._id(record, f"line {number}"), self._text(record, f"line {number}")
+            index += 1
+
+    def _csv_rows(self, f: IO[str]) -> Iterator[tuple[int, Any, str]]:
+        delimiter = "\t" if _stem_suffix(self.path) == ".tsv" else ","
+        reader = csv.DictReader(f, delimiter=delimiter)
+        fields = reader.fieldnames or []
+        for name in filter(None, (self.column, self.id_column)):
+            if name not in fields:
+                raise InputError(f"{self.path} has no column {name!r}; its columns are {fields}")
+        for index, record in enumerate(reader):
+            yield index, self._id(record, f"row {index + 1}"), self._text(record, f"row {index + 1}")
+
+    def _parquet_rows(self, skip: int) -> Iterator[tuple[int, Any, str]]:
+        pq = require_pyarrow("Parquet input").parquet
+        table = pq.ParquetFile(self.path)
+        names = table.schema_arrow.names
+        for name in filter(None, (self.column, self.id_column)):
+            if name not in names:
+                raise InputError(f"{self.path} has no column {name!r}; its columns are {names}")
+        columns = [c for c in (self.column, self.id_column) if c]
+        index = 0
+        for batch in table.iter_batches(batch_size=8192, columns=columns):
+            if index + batch.num_rows <= skip:
+                index += batch.num_rows
+                continue
+            texts = batch.column(self.column).to_pylist()
+            row_ids = batch.column(self.id_column).to_pylist() if self.id_column else [None] * len(texts)
+            for text, row_id in zip(texts, row_ids, strict=True):
+                if index >= skip:
+                    where = f"row {index + 1}"
+                    yield index, self._id({self.id_column: row_id}, where), self._text({self.column: text}, where)
+                index += 1
+
+    def _text(self, record: dict[str, Any], where: str) -> str:
+        if self.column not in record:
+            raise InputError(f"{self.path} {where} has no {self.column!r} field (choose the text field with --column)")
+        text = record[self.column]
+        if not isinstance(text, str):
+            raise InputError(f"{self.path} {where}: {self.column!r} is {type(text).__name__}, not a string")
+        return text
+
+    def _id(self, record: dict[str, Any], where: str) -> str | None:
+        if self.id_column is None:
+            return None
+        if record.get(self.id_column) is None:
+            raise InputError(f"{self.path} {where} has no id in {self.id_column!r}")
+        return str(record[self.id_column])
+
+
+def quantize(vectors: np.ndarray, precision: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Vectors in the output precision, and the int8 per-vector scales (None otherwise).
+
+    int8: `round(v / max|v| * 127)` with `scale = max|v| / 127`, so `q * scale` restores v;
+    binary: one bit per dim (v > 0), packed 8 per byte as `numpy.packbits` (Sentence Transformers' "ubinary").
+    """
+    if precision == "float32":
+        return np.asarray(vectors, dtype=np.float32), None
+    if precision == "float16":
+        return vectors.astype(np.float16), None
+    if precision == "int8":
+        peak = np.abs(vectors).max(axis=1)
+        scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+        return np.clip(np.rint(vectors / scale[:, None]), -127, 127).astype(np.int8), scale
+    if precision == "binary":
+        return np.packbits(vectors > 0, axis=1), None
+    raise InputError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+
+
+@dataclass
+class PartWriter:
+    """Writes each chunk as a part file in a work folder, and joins the parts into the output at the end.
+
+    Parts make a killed run resumable after its last complete chunk, and the joined output equals one written
+    in a single run (a part is one Parquet row group, a run of `.npy` rows or of JSONL lines).
+    """
+
+    fmt: str
+    precision: str
+    dims: int
+    metadata: dict[str, str]
+
+    def __post_init__(self) -> None:
+        if self.fmt not in OUTPUT_FORMATS:
+            raise InputError(f"unknown output format {self.fmt!r}; choose one of {OUTPUT_FORMATS}")
+        if self.precision not in PRECISIONS:
+            raise InputError(f"unknown precision {self.precision!r}; choose one of {PRECISIONS}")
+        if self.fmt == "npy" and self.precision == "int8":
+            raise InputError("int8 vectors need their per-vector scales: write Parquet or JSONL, or choose float16")
+        if self.fmt == "parquet":
+            require_pyarrow("Parquet output")
+
+    @property
+    def part_suffix(self) -> str:
+        return {"parquet": ".parquet", "npy": ".bin", "jsonl": ".jsonl"}[self.fmt]
+
+    def write_part(self, path: Path, ids: list[Any], vectors: np.ndarray) -> None:
+        """Write one chunk to `path` (complete or absent: written beside it, then renamed)."""
+        values, scales = quantize(vectors, self.precision)
+        partial = path.with_name(path.name + ".tmp")
+        if self.fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(
+                self._table(ids, values, scales), partial, row_group_size=PARQUET_ROW_GROUP, **PARQUET_OPTIONS
+            )
+        elif self.fmt == "npy":
+            values.tofile(partial)
+        else:
+            with partial.open("w", encoding="utf-8") as f:
+                for line in self._json_lines(ids, values, scales):
+                    f.write(line)
+        os.replace(partial, path)
+
+    def assemble(self, parts: list[Path], output: Path) -> None:
+        """Join the parts, in order, into `output` (opened for writing by the caller's atomic rename)."""
+        if self.fmt == "parquet":
+            self._assemble_parquet(parts, output)
+            return
+        with output.open("wb") as out:
+            if self.fmt == "npy":
+                rows = sum(p.stat().st_size for p in parts) // self._row_bytes()
+                np.lib.format.write_array_header_1_0(out, self._npy_header(rows))
+            for part in parts:
+                with part.open("rb") as f:
+                    while block := f.read(1 << 22):
+                        out.write(block)
+
+    def _row_bytes(self) -> int:
+        width = -(-self.dims // 8) if self.precision == "binary" else self.dims
+        return width * {"float32": 4, "float16": 2, "int8": 1, "binary": 1}[self.precision]
+
+    def _npy_header(self, rows: int) -> dict[str, Any]:
+        dtype = {"float32": np.float32, "float16": np.float16, "binary": np.uint8}[self.precision]
+        width = -(-self.dims // 8) if self.precision == "binary" else self.dims
+        return {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (rows, width)}
+
+    def _schema(self, id_type: Any) -> Any:
+        import pyarrow as pa
+
+        if self.precision == "binary":
+            vector = pa.binary(-(-self.dims // 8))
+        else:
+            value = {"float32": pa.float32(), "float16": pa.float16(), "int8": pa.int8()}[self.precision]
+            vector = pa.list_(value, self.dims)
+        fields = [pa.field("id", id_type), pa.field("vector", vector)]
+        if self.precision == "int8":
+            fields.append(pa.field("scale", pa.float32()))
+        return pa.schema(fields, metadata=self.metadata)
+
+    def _table(self, ids: list[Any], values: np.ndarray, scales: np.ndarray | None) -> Any:
+        import pyarrow as pa
+
+        id_type = pa.string() if ids and isinstance(ids[0], str) else pa.int64()
+        schema = self._schema(id_type)
+        if self.precision == "binary":
+            vector = pa.array([row.tobytes() for row in values], type=schema.field("vector").type)
+        else:
+            vector = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), self.dims)
+        columns = [pa.array(ids, type=id_type), vector]
+        if scales is not None:
+            columns.append(pa.array(scales))
+        return pa.Table.from_arrays(columns, schema=schema)
+
+    def _assemble_parquet(self, parts: list[Path], output: Path) -> None:
+        """Copy the parts' rows into one file, a row group of at most `PARQUET_ROW_GROUP` rows at a time."""
+        import pyarrow.parquet as pq
+
+        writer = None
+        try:
+            for part in parts:
+                source = pq.ParquetFile(part, pre_buffer=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(output, source.schema_arrow, **PARQUET_OPTIONS)
+                for batch in source.iter_batches(batch_size=PARQUET_ROW_GROUP, use_threads=False):
+                    writer.write_batch(batch)
+        finally:
+            if writer is not None:
+                writer.close()
+
+    def _json_lines(self, ids: list[Any], values: np.ndarray, scales: np.ndarray | None) -> Iterator[str]:
+        for i, (row_id, row) in enumerate(zip(ids, values, strict=True)):
+            record: dict[str, Any] = {"id": row_id}
+            if self.precision == "binary":
+                record["vector"] = base64.b64encode(row.tobytes()).decode("ascii")
+            else:
+                record["vector"] = row.tolist()
+            if scales is not None:
+                record["scale"] = float(scales[i])
+            yield json.dumps(record, separators=(",", ":")) + "\n"

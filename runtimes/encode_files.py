@@ -1,0 +1,199 @@
+"""Encode a corpus file into a vectors file: streamed in chunks, resumable, written atomically.
+
+Each chunk of `chunk_size` texts becomes a part file in a work folder `.OUTPUT.parts/` beside the output,
+next to `progress.json`, which records what the parts were made from (input, column, bundle, precision,
+chunk size). A killed run leaves its complete parts; `resume=True` continues after the last one when
+everything recorded still matches. At the end the parts are joined into a temporary file beside the output,
+which is renamed over it, and the work folder is removed: readers never see a half-written output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from static_edge.runtimes.bundle import MANIFEST_FILE, sha256_file
+from static_edge.runtimes.corpus_io import CorpusReader, PartWriter, output_format
+from static_edge.runtimes.embedder import CHUNK_SIZE, StaticEmbedder
+from static_edge.runtimes.errors import InputError, OutputFolderError
+from static_edge.runtimes.staging import _lock as output_lock
+from static_edge.runtimes.staging import exit_on_sigterm
+
+PROGRESS_FILE = "progress.json"
+
+
+@dataclass
+class EncodeSummary:
+    """What `encode_file` did."""
+
+    output: Path
+    rows: int
+    resumed_rows: int
+    seconds: float
+
+    @property
+    def texts_per_second(self) -> float:
+        return (self.rows - self.resumed_rows) / max(self.seconds, 1e-9)
+
+
+def work_folder(output: Path) -> Path:
+    """Where the parts and progress of `output` are kept until it is complete."""
+    return output.with_name(f".{output.name}.parts")
+
+
+def _fingerprint(model: StaticEmbedder, reader: CorpusReader, precision: str, chunk_size: int) -> dict[str, Any]:
+    """Everything the parts depend on: a resumed run must match it exactly to give the same output."""
+    stat = reader.path.stat()
+    return {
+        "input": str(reader.path.resolve()),
+        "input_bytes": stat.st_size,
+        "input_mtime_ns": stat.st_mtime_ns,
+        "format": reader.fmt,
+        "column": reader.column,
+        "id_column": reader.id_column,
+        "bundle_manifest_sha256": sha256_file(model.path / MANIFEST_FILE),
+        "variant": model.variant,
+        "backend": model.backend,
+        "precision": precision,
+        "chunk_size": chunk_size,
+    }
+
+
+def _complete_parts(work: Path, suffix: str) -> list[Path]:
+    """The consecutive part files 0, 1, ... that exist (a gap ends the run: later ones are redone)."""
+    parts = []
+    while (part := work / f"part-{len(parts):06d}{suffix}").is_file():
+        parts.append(part)
+    return parts
+
+
+def _prepare_work(work: Path, fingerprint: dict[str, Any], resume: bool, suffix: str) -> list[Path]:
+    """Parts to keep from an earlier run (none unless resuming it); a fresh work folder otherwise."""
+    progress = work / PROGRESS_FILE
+    if resume and progress.is_file():
+        recorded = json.loads(progress.read_text(encoding="utf-8"))
+        changed = sorted(k for k in fingerprint if recorded.get(k) != fingerprint[k])
+        if changed:
+            raise InputError(
+                f"cannot resume: {', '.join(changed)} changed since the interrupted run; "
+                "run without --resume to start over"
+            )
+        return _complete_parts(work, suffix)
+    if work.is_symlink() or (work.exists() and not work.is_dir()):
+        raise OutputFolderError(f"{work} is in the way of the work folder; remove it")
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir()
+    progress.write_text(json.dumps(fingerprint, indent=2) + "\n", encoding="utf-8")
+    return []
+
+
+def encode_file(
+    model: StaticEmbedder,
+    reader: CorpusReader,
+    output: str | os.PathLike[str],
+    *,
+    precision: str = "float32",
+    batch_size: int = 1024,
+    chunk_size: int = CHUNK_SIZE,
+    resume: bool = False,
+    overwrite: bool = False,
+    show_progress: bool = True,
+) -> EncodeSummary:
+    """Encode every text of `reader` into `output` (.parquet, .npy or .jsonl, by its suffix).
+
+    :param resume: continue after the last complete chunk of an interrupted run with the same settings.
+    :param overwrite: replace an existing output file.
+    :raises InputError: for a bad input, an empty input, or a resume whose settings changed.
+    :raises OutputFolderError: for an existing output without overwrite, or one another process is writing.
+    """
+    from tqdm.auto import tqdm
+
+    output = Path(output).absolute()
+    writer = PartWriter(output_format(output), precision, model.dims, _parquet_metadata(model, precision))
+    if chunk_size < 1:
+        raise InputError(f"chunk_size must be at least 1, got {chunk_size}")
+    if output.resolve() == reader.path.resolve():
+        raise OutputFolderError(f"refusing to write {output}: it is the input")
+    if output.is_dir() or output.is_symlink():
+        raise OutputFolderError(f"{output} is a folder or a symbolic link; give a file name to write")
+    if output.exists() and not overwrite:
+        raise OutputFolderError(f"{output} already exists; pass --force (overwrite=True) to replace it")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    work = work_folder(output)
+    start = time.perf_counter()
+    with output_lock(output), exit_on_sigterm():
+        parts = _prepare_work(work, _fingerprint(model, reader, precision, chunk_size), resume, writer.part_suffix)
+        done = rows = len(parts) * chunk_size
+        try:
+            with tqdm(
+                total=reader.count(), initial=done, desc=f"encode {reader.path.name}", unit="text", unit_scale=True,
+                disable=not show_progress, smoothing=0.1,
+            ) as bar:  # fmt: skip
+                for ids, vectors in _encoded_chunks(model, reader, chunk_size, done, batch_size):
+                    part = work / f"part-{len(parts):06d}{writer.part_suffix}"
+                    writer.write_part(part, ids, vectors)
+                    parts.append(part)
+                    rows += len(ids)
+                    bar.update(len(ids))
+            if not parts:
+                raise InputError(f"{reader.path} holds no texts")
+        except Exception:
+            # a bad input or a full disk: keep complete parts for --resume, but no folder of nothing
+            if not parts:
+                shutil.rmtree(work, ignore_errors=True)
+            raise
+        _assemble(writer, parts, output)
+        shutil.rmtree(work, ignore_errors=True)
+    return EncodeSummary(output, rows, done, time.perf_counter() - start)
+
+
+def _encoded_chunks(
+    model: StaticEmbedder, reader: CorpusReader, chunk_size: int, skip: int, batch_size: int
+) -> Iterator[tuple[list[Any], Any]]:
+    """(ids, vectors) per chunk. The texts stream into `encode_batches`, whose chunks line up with the reader's
+    (both cut every `chunk_size` texts); the ids wait in a queue for their vectors."""
+    waiting: deque[list[Any]] = deque()
+
+    def texts() -> Iterator[str]:
+        for ids, chunk in reader.chunks(chunk_size, skip):
+            waiting.append(ids)
+            yield from chunk
+
+    for vectors in model.encode_batches(texts(), batch_size=batch_size, chunk_size=chunk_size):
+        ids = waiting.popleft()
+        if len(ids) != len(vectors):  # an invariant of the two chunkings, checked because a slip would misalign ids
+            raise RuntimeError(f"chunk of {len(ids)} ids got {len(vectors)} vectors")
+        yield ids, vectors
+
+
+def _assemble(writer: PartWriter, parts: list[Path], output: Path) -> None:
+    """Join the parts into a temporary file beside `output`, then rename it over `output`."""
+    temporary = output.with_name(f".{output.name}.tmp-{os.getpid()}")
+    try:
+        writer.assemble(parts, temporary)
+        os.replace(temporary, output)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+def _parquet_metadata(model: StaticEmbedder, precision: str) -> dict[str, str]:
+    """Schema metadata of a Parquet output: which bundle and settings made the vectors."""
+    info = {
+        "bundle": str(model.path),
+        "source": model.manifest.source.get("model"),
+        "variant": model.variant,
+        "dims": model.dims,
+        "normalize": model.manifest.normalize,
+        "precision": precision,
+    }
+    return {"static_edge": json.dumps(info)}

@@ -1,0 +1,167 @@
+"""Issue 9, classes 11 and 14: malformed source models give one clear error; the manifest records the source as
+the user named it and the commit a hub revision resolved to; `check` says when the source changed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
+
+from static_edge.cli import main
+from static_edge.exporter import ExportOptions, SourceModelError, export, read_source
+from static_edge.exporter.check import check_bundle
+from static_edge.runtimes.bundle import read_manifest, sha256_file
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+NEWER_COMMIT = "89abcdef0123456789abcdef0123456789abcdef"
+
+
+# class 11: malformed source files
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        ('{"0": {"type": "StaticEmbedding"}}', "must hold a JSON list of modules"),
+        ('["StaticEmbedding"]', "module 0 must be an object with a string 'type'"),
+        ('[{"type": 7, "path": ""}]', "module 0 must be an object with a string 'type'"),
+        ('[{"type": "sentence_transformers.models.StaticEmbedding", "path": 3}]', "module 0 has path 3"),
+        ('[{"type": "sentence_transformers.models.StaticEmbedding", "path": "../elsewhere"}]', "not a folder inside"),
+        ('[{"type": "sentence_transformers.models.StaticEmbedding", "path": "/etc"}]', "not a folder inside"),
+        ("[{", "not valid JSON"),
+    ],
+)
+def test_malformed_modules_json(st_wordpiece, tmp_path, capsys, content, named):
+    model = shutil.copytree(st_wordpiece, tmp_path / "model")
+    (model / "modules.json").write_text(content)
+    with pytest.raises(SourceModelError, match=named):
+        read_source(model)
+    assert main(["export", str(model), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+
+
+def test_modules_json_that_is_not_utf8(st_wordpiece, tmp_path):
+    model = shutil.copytree(st_wordpiece, tmp_path / "model")
+    (model / "modules.json").write_bytes(b"[\xff\xfe]")
+    with pytest.raises(SourceModelError, match="not UTF-8"):
+        read_source(model)
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        ("[1, 2]", "must hold a JSON object"),
+        ('{"max_length": "512"}', "max_length must be null or an integer"),
+        ('{"max_length": 0}', "max_length must be null or an integer"),
+        ('{"max_length": 1e400}', "max_length must be null or an integer"),
+        ('{"max_length": 100000000000000000000000}', "max_length must be null or an integer"),
+        ('{"normalize": "yes"}', "normalize must be true or false"),
+    ],
+)
+def test_malformed_model2vec_config(m2v_model, tmp_path, config, named):
+    model = shutil.copytree(m2v_model, tmp_path / "m2v")
+    (model / "config.json").write_text(config)
+    with pytest.raises(SourceModelError, match=named):
+        read_source(model)
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (lambda t: {**t, "embeddings": t["embeddings"][0]}, "expected 2 dimensions"),
+        (lambda t: {**t, "mapping": np.array([0, 10**6], dtype=np.int64)}, "'mapping' points outside"),
+        (lambda t: {**t, "mapping": np.array([-1, 0], dtype=np.int64)}, "'mapping' points outside"),
+        (lambda t: {**t, "mapping": np.zeros(3, dtype=np.float32)}, "'mapping' must be a 1-D integer tensor"),
+        (lambda t: {**t, "weights": np.ones(2, dtype=np.float32)}, "'weights' must be"),
+        (lambda t: {**t, "weights": np.ones(len(t["embeddings"]), dtype=np.int64)}, "'weights' must be"),
+    ],
+)
+def test_malformed_model2vec_tensors(m2v_model, tmp_path, edit, named):
+    model = shutil.copytree(m2v_model, tmp_path / "m2v")
+    tensors = load_file(str(model / "model.safetensors"))
+    save_file(edit(tensors), str(model / "model.safetensors"))
+    with pytest.raises(SourceModelError, match=named):
+        read_source(model)
+
+
+# class 14: what the manifest records about the source
+
+
+def test_a_local_folder_is_recorded_as_typed(st_wordpiece, tmp_path, monkeypatch):
+    shutil.copytree(st_wordpiece, tmp_path / "models" / "mine")
+    monkeypatch.chdir(tmp_path)
+    out = export("models/mine", "bundle", ExportOptions(dims=8))
+    source = read_manifest(out).source
+    assert source["model"] == "models/mine"  # never the absolute path of the exporting machine
+    assert source["revision"] is None and source["requested_revision"] is None
+    assert source["sha256"] == sha256_file(tmp_path / "models" / "mine" / "model.safetensors")
+    with pytest.raises(SourceModelError, match="--revision applies to hub ids"):
+        read_source("models/mine", revision="main")
+    assert check_bundle(out, write=False).passed  # from the folder it was typed in
+    monkeypatch.chdir(tmp_path / "models")
+    with pytest.raises(SourceModelError, match="the source was the local folder models/mine .* pass --reference"):
+        check_bundle(tmp_path / "bundle", write=False)  # not a hub id, even though it looks like one
+
+
+def _fake_hub_cache(root: Path, model: Path, monkeypatch) -> Path:
+    """huggingface_hub's cache layout for `static-edge-tests/tiny`: snapshots/<commit>/ and refs/main."""
+    import huggingface_hub.constants
+
+    repo = root / "models--static-edge-tests--tiny"
+    shutil.copytree(model, repo / "snapshots" / COMMIT)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(COMMIT)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(root))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return repo
+
+
+@pytest.mark.parametrize("revision", [None, "main", COMMIT])
+def test_a_hub_revision_is_recorded_as_the_commit_it_resolved_to(st_wordpiece, tmp_path, monkeypatch, revision):
+    _fake_hub_cache(tmp_path / "hub", st_wordpiece, monkeypatch)
+    out = export("static-edge-tests/tiny", tmp_path / "b", ExportOptions(dims=8), revision=revision)
+    source = read_manifest(out).source
+    assert source["model"] == "static-edge-tests/tiny"
+    assert source["revision"] == COMMIT and source["requested_revision"] == revision
+
+
+def test_check_compares_with_the_recorded_commit_after_the_branch_moved(st_wordpiece, tmp_path, monkeypatch):
+    repo = _fake_hub_cache(tmp_path / "hub", st_wordpiece, monkeypatch)
+    out = export("static-edge-tests/tiny", tmp_path / "b", ExportOptions(dims=8), revision="main")
+    newer = shutil.copytree(repo / "snapshots" / COMMIT, repo / "snapshots" / NEWER_COMMIT)
+    tensors = load_file(str(newer / "model.safetensors"))
+    save_file({"embedding.weight": -tensors["embedding.weight"]}, str(newer / "model.safetensors"))
+    (repo / "refs" / "main").write_text(NEWER_COMMIT)
+    report = check_bundle(out, write=False)
+    assert report.passed and not report.notes  # the exported commit, not the moved branch
+
+
+def test_check_says_when_the_source_changed_since_export(st_wordpiece, tmp_path, capsys):
+    model = shutil.copytree(st_wordpiece, tmp_path / "model")
+    out = export(model, tmp_path / "b", ExportOptions(dims=8))
+    recorded = read_manifest(out).source["sha256"]
+    tensors = load_file(str(model / "model.safetensors"))
+    save_file({"embedding.weight": tensors["embedding.weight"] * 1.5}, str(model / "model.safetensors"))
+    now = sha256_file(model / "model.safetensors")
+    assert main(["check", str(out)]) == 1
+    printed = " ".join(capsys.readouterr().out.split())
+    assert f"no longer matches the hash recorded at export (recorded {recorded}, now {now})" in printed
+    rows = {row["pair"]: row for row in read_manifest(out).parity["rows"]}
+    assert rows["source weights vs the sha256 recorded at export"]["passed"] is False
+
+
+def test_check_against_another_reference_notes_the_hash_but_does_not_fail_for_it(st_wordpiece, tmp_path):
+    out = export(st_wordpiece, tmp_path / "b", ExportOptions(dims=8))
+    other = shutil.copytree(st_wordpiece, tmp_path / "same-model-other-file")
+    tensors = load_file(str(other / "model.safetensors"))
+    save_file(
+        {"embedding.weight": tensors["embedding.weight"], "unused": np.zeros(1)}, str(other / "model.safetensors")
+    )
+    report = check_bundle(out, reference=str(other), write=False)
+    assert report.passed and any("no longer matches the hash recorded at export" in note for note in report.notes)
+    assert json.dumps(report.to_dict())  # the report stays JSON

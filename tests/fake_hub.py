@@ -1,0 +1,189 @@
+"""A tiny in-memory stand-in for the Hugging Face hub's HTTP API, served on 127.0.0.1.
+
+It answers the few endpoints huggingface_hub's real client calls to create a repo, commit files
+(preupload + commit, every file as a "regular" upload), resolve a revision, list a tree and download
+files, and records every request, so tests can run `push` and `load("org/name")` end to end offline.
+Hand-written because no maintained package serves a local hub for tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+import yaml
+
+
+@dataclass
+class Repo:
+    private: bool = False
+    branches: dict[str, str] = field(default_factory=dict)
+    """branch -> commit sha"""
+    commits: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    """commit sha -> the repo's files at that commit"""
+    messages: dict[str, str] = field(default_factory=dict)
+
+
+class FakeHub:
+    """`with FakeHub() as hub:` serves on hub.endpoint; hub.repos and hub.requests show what was done."""
+
+    def __init__(self) -> None:
+        self.repos: dict[str, Repo] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.validated: list[dict] = []
+        """README.md front matters the client sent to /api/validate-yaml"""
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeHub:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+    def files(self, repo_id: str, revision: str = "main") -> dict[str, bytes]:
+        repo = self.repos[repo_id]
+        return repo.commits[repo.branches.get(revision, revision)]
+
+    def _handler(self):
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # keep pytest output clean
+                pass
+
+            def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def _json(self, data, status: int = 200) -> None:
+                self._send(status, json.dumps(data).encode(), {"Content-Type": "application/json"})
+
+            def _error(self, status: int, code: str, message: str) -> None:
+                self._send(status, json.dumps({"error": message}).encode(), {"X-Error-Code": code})
+
+            def _body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+
+            def _route(self):
+                path = urlsplit(self.path).path
+                hub.requests.append((self.command, unquote(path)))
+                return [unquote(p) for p in path.strip("/").split("/")]
+
+            def _commit_of(self, repo_id: str, revision: str) -> str | None:
+                repo = hub.repos.get(repo_id)
+                if repo is None:
+                    self._error(404, "RepoNotFound", f"Repository not found: {repo_id}")
+                    return None
+                sha = repo.branches.get(revision, revision)
+                if sha not in repo.commits:
+                    self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+                    return None
+                return sha
+
+            def do_HEAD(self) -> None:
+                self.do_GET()
+
+            def do_GET(self) -> None:
+                parts = self._route()
+                if parts[:2] == ["api", "models"] and len(parts) == 4:  # model_info at main
+                    parts = [*parts, "revision", "main"]
+                if parts[:2] == ["api", "models"] and len(parts) >= 6 and parts[4] in ("revision", "tree"):
+                    repo_id, revision = f"{parts[2]}/{parts[3]}", parts[5]
+                    sha = self._commit_of(repo_id, revision)
+                    if sha is None:
+                        return
+                    files = hub.repos[repo_id].commits[sha]
+                    if parts[4] == "revision":
+                        siblings = [{"rfilename": name} for name in sorted(files)]
+                        return self._json({"id": repo_id, "sha": sha, "siblings": siblings, "private": False})
+                    tree = [
+                        {"type": "file", "path": name, "size": len(data), "oid": hashlib.sha1(data).hexdigest()}
+                        for name, data in sorted(files.items())
+                    ]
+                    return self._json(tree)
+                if len(parts) >= 5 and parts[2] == "resolve":
+                    repo_id, revision, name = f"{parts[0]}/{parts[1]}", parts[3], "/".join(parts[4:])
+                    sha = self._commit_of(repo_id, revision)
+                    if sha is None:
+                        return
+                    data = hub.repos[repo_id].commits[sha].get(name)
+                    if data is None:
+                        return self._error(404, "EntryNotFound", f"{name} not found")
+                    etag = f'"{hashlib.sha1(data).hexdigest()}"'
+                    return self._send(200, data, {"X-Repo-Commit": sha, "ETag": etag})
+                self._error(404, "NotFound", self.path)
+
+            def do_POST(self) -> None:
+                parts = self._route()
+                body = self._body()
+                if parts[:2] == ["api", "validate-yaml"]:  # the hub checks README.md's front matter first
+                    content = json.loads(body)["content"]
+                    try:
+                        metadata = yaml.safe_load(content.split("---")[1]) if content.startswith("---") else None
+                    except yaml.YAMLError as err:
+                        metadata = str(err)
+                    if not isinstance(metadata, dict):
+                        return self._json({"errors": [{"message": f"bad front matter: {metadata!r}"}]}, 400)
+                    hub.validated.append(metadata)
+                    return self._json({"warnings": []})
+                if parts[:3] == ["api", "repos", "create"]:
+                    request = json.loads(body)
+                    repo_id = f"{request['organization']}/{request['name']}"
+                    if repo_id not in hub.repos:
+                        hub.repos[repo_id] = Repo(
+                            private=request.get("visibility") == "private" or bool(request.get("private"))
+                        )
+                        hub.repos[repo_id].branches["main"] = sha = hashlib.sha1(repo_id.encode()).hexdigest()
+                        hub.repos[repo_id].commits[sha] = {".gitattributes": b"*.onnx filter=lfs\n"}
+                    return self._json({"url": f"{hub.endpoint}/{repo_id}"})
+                if parts[:2] != ["api", "models"] or len(parts) < 6:
+                    return self._error(404, "NotFound", self.path)
+                repo_id, action, revision = f"{parts[2]}/{parts[3]}", parts[4], "/".join(parts[5:])
+                repo = hub.repos.get(repo_id)
+                if repo is None:
+                    return self._error(404, "RepoNotFound", f"Repository not found: {repo_id}")
+                if action == "branch":
+                    repo.branches.setdefault(revision, repo.branches["main"])
+                    return self._json({})
+                if revision not in repo.branches:
+                    return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+                if action == "preupload":
+                    files = json.loads(body)["files"]
+                    modes = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]
+                    return self._json({"files": modes})
+                if action == "commit":
+                    files = dict(repo.commits[repo.branches[revision]])
+                    summary = ""
+                    for line in body.decode().splitlines():
+                        item = json.loads(line)
+                        if item["key"] == "header":
+                            summary = item["value"]["summary"]
+                        elif item["key"] == "file":
+                            files[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
+                        elif item["key"] == "deletedFile":
+                            files.pop(item["value"]["path"], None)
+                    sha = hashlib.sha1(json.dumps(sorted((k, len(v)) for k, v in files.items())).encode())
+                    sha.update(str(len(repo.commits)).encode())
+                    repo.commits[sha.hexdigest()] = files
+                    repo.messages[sha.hexdigest()] = summary
+                    repo.branches[revision] = sha.hexdigest()
+                    url = f"{hub.endpoint}/{repo_id}/commit/{sha.hexdigest()}"
+                    return self._json({"commitUrl": url, "commitOid": sha.hexdigest()})
+                self._error(404, "NotFound", self.path)
+
+        return Handler

@@ -1,0 +1,43 @@
+"""Issue 9, class 13: numpy and onnxruntime agree on a text of any length, within the documented length rule
+(docs/bundle-format.md#parity-tolerances), and numpy stays at the exact mean."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from static_edge.exporter.check import TOL_NUMPY_ABS, check_bundle, numpy_tolerance
+from static_edge.runtimes import load
+
+SENTENCE = "the quick brown fox jumps over the lazy dog near the river bank. "
+
+
+@pytest.fixture(scope="module")
+def long_text() -> str:
+    return SENTENCE * 5000  # about 70k tokens of one repeated sentence: every partial sum drifts the same way
+
+
+def test_the_rule_is_the_plain_tolerance_up_to_1000_tokens():
+    assert numpy_tolerance(1) == numpy_tolerance(1000) == TOL_NUMPY_ABS
+    assert numpy_tolerance(70_000) == pytest.approx(70 * TOL_NUMPY_ABS)
+
+
+@pytest.mark.parametrize("variant", ["fp32", "int8"])
+def test_numpy_and_onnxruntime_agree_on_a_very_long_text(st_bundle, long_text, variant):
+    ort, npy = load(st_bundle, variant), load(st_bundle, variant, backend="numpy")
+    ids = npy.tokenizer.encode([long_text])[0]
+    assert len(ids) > 50_000
+    a, b = ort.encode([long_text, "short"]), npy.encode([long_text, "short"])
+    assert np.isfinite(a).all() and np.isfinite(b).all()
+    assert np.abs(a[1] - b[1]).max() <= TOL_NUMPY_ABS
+    assert np.abs(a[0] - b[0]).max() <= numpy_tolerance(len(ids))
+    weights = np.ones(len(ids)) if npy.scales is None else npy.scales[ids].astype(np.float64)
+    exact = (npy.table[ids].astype(np.float64) * weights[:, None]).mean(axis=0)
+    assert np.abs(b[0] - exact).max() <= 1e-7  # numpy's pairwise sums: the exact mean at any length
+
+
+def test_check_applies_the_length_rule(st_bundle, long_text):
+    report = check_bundle(st_bundle, texts=[long_text, "short text"], write=False)
+    rows = [row for row in report.rows if row.pair.startswith("numpy vs onnxruntime")]
+    assert rows and all(row.passed for row in rows)
+    assert all(row.tolerance > TOL_NUMPY_ABS for row in rows)
