@@ -40,7 +40,7 @@ def _evaluation_texts(sts, retrieval) -> list[str]:
 def measure(bundle: Path, dims: int, variants, sts, retrieval, vocab: str) -> list[dict]:
     """One row per variant of `bundle`: bytes, tokenizer bytes, STS-B dev and SciFact scores."""
     from static_edge.runtimes import read_manifest
-    from static_edge.runtimes.bundle import TOKENIZER_FILE, VARIANT_FILES
+    from static_edge.runtimes.bundle import TOKENIZER_FILE
     from static_edge.trainer.evaluate import evaluate, model_encoder
 
     manifest = read_manifest(bundle)
@@ -54,7 +54,7 @@ def measure(bundle: Path, dims: int, variants, sts, retrieval, vocab: str) -> li
                 "dtype": variant,
                 "vocab": vocab,
                 "tokens": manifest.vocab_size,
-                "bytes": manifest.files[VARIANT_FILES[variant]]["bytes"],
+                "bytes": manifest.variant_bytes()[variant],
                 "tokenizer_bytes": manifest.files[TOKENIZER_FILE]["bytes"],
                 "sts_spearman": scores["sts:stsb-en-dev"][dims],
                 "scifact_ndcg10": scores["retrieval:scifact"][dims],

@@ -171,13 +171,13 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from static_edge.exporter import ExportOptions, export
+    from benchmarks.recipe_steps import train_and_export
     from static_edge.trainer.distill import default_teacher, distill
     from static_edge.trainer.evaluate import evaluate, model_encoder, read_beir, read_sts
     from static_edge.trainer.model_card import write_model_card
     from static_edge.trainer.plots import plot_scores_by_dims
     from static_edge.trainer.teachers import mpnet_teacher
-    from static_edge.trainer.train import TrainConfig, init_model, train
+    from static_edge.trainer.train import TrainConfig, init_model
 
     args.out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -216,11 +216,7 @@ def main() -> None:
         logging_steps=5,
         save_steps=10_000,
     )
-    trained = args.out / "model"
-    train(model, data, trained, config)
-    timings["train (s)"] = time.time() - start
-
-    bundle = export(trained, args.out / "bundle-256-int8", ExportOptions(dims=256, int8=True, overwrite=True))
+    trained, bundle = train_and_export(model, data, args.out, config, timings, start, "train (s)")
 
     start = time.time()
     results = {

@@ -189,13 +189,13 @@ def main() -> None:
 
     from datasets import Dataset
 
+    from benchmarks.recipe_steps import train_and_export
     from benchmarks.train_english import caption_pairs
-    from static_edge.exporter import ExportOptions, export
     from static_edge.runtimes.results import write_results
     from static_edge.trainer.evaluate import ParallelData, evaluate, model_encoder, read_sts
     from static_edge.trainer.model_card import write_model_card
     from static_edge.trainer.plots import plot_scores_by_dims
-    from static_edge.trainer.train import TrainConfig, init_model, train
+    from static_edge.trainer.train import TrainConfig, init_model
 
     args.out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -253,13 +253,7 @@ def main() -> None:
         logging_steps=10,
         save_steps=100_000,
     )
-    trained = args.out / "model"
-    train(model, data, trained, config)
-    timings["train"] = time.time() - start
-
-    start = time.time()
-    bundle = export(trained, args.out / "bundle-256-int8", ExportOptions(dims=256, int8=True, overwrite=True))
-    timings["export"] = time.time() - start
+    trained, bundle = train_and_export(model, data, args.out, config, timings, start, "train")
 
     start = time.time()
     sts = {f"stsb-{lang}-dev": read_sts(args.data / "sts" / f"stsb-{lang}-dev.csv") for lang in STS_LANGS}

@@ -98,15 +98,15 @@ def main() -> None:
     args = parser.parse_args()
     command = "python -m benchmarks.train_retrieval " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
+    from benchmarks.recipe_steps import train_and_export
     from benchmarks.train_english import build_datasets
-    from static_edge.exporter import ExportOptions, export
     from static_edge.runtimes.results import write_results
     from static_edge.trainer.distill import default_teacher, distill
     from static_edge.trainer.evaluate import evaluate, model_encoder, read_beir, read_sts
     from static_edge.trainer.model_card import write_model_card
     from static_edge.trainer.plots import plot_scores_by_dims
     from static_edge.trainer.teachers import mpnet_teacher
-    from static_edge.trainer.train import TrainConfig, init_model, train
+    from static_edge.trainer.train import TrainConfig, init_model
 
     args.out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -145,13 +145,7 @@ def main() -> None:
         save_steps=100_000,
         mine_hard_negatives=args.mine_hard_negatives,
     )
-    trained = args.out / "model"
-    train(model, data, trained, config)
-    timings["train"] = time.time() - start
-
-    start = time.time()
-    bundle = export(trained, args.out / "bundle-256-int8", ExportOptions(dims=256, int8=True, overwrite=True))
-    timings["export"] = time.time() - start
+    trained, bundle = train_and_export(model, data, args.out, config, timings, start, "train")
 
     start = time.time()
     results = {}

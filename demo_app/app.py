@@ -21,7 +21,7 @@ from static_edge.demo_app.compare import agreement, top_k
 from static_edge.demo_app.corpus import COMPARE_QUERIES, MAX_SENTENCES, MAX_UPLOAD_MB, CorpusError, parse_corpus
 from static_edge.demo_app.projection import fit_pca
 from static_edge.runtimes import BundleError, cosine_matrix, load, read_manifest
-from static_edge.runtimes.bundle import VARIANT_FILES, Manifest
+from static_edge.runtimes.bundle import Manifest
 from static_edge.runtimes.samples import sample_corpus
 
 DEFAULT_SENTENCES = """A man is playing a guitar.
@@ -148,7 +148,7 @@ def variants_panel(choice: BundleChoice, corpus: list[str]) -> None:
         rows.append(
             {
                 "variant": variant,
-                "file MB": round(manifest.files[VARIANT_FILES[variant]]["bytes"] / 1e6, 2),
+                "file MB": round(manifest.variant_bytes()[variant] / 1e6, 2),
                 "sentences/s": round(measure_speed(choice.path, variant, tuple(corpus))),
                 "quality (x100)": quality_text(manifest, variant),
             }
@@ -303,10 +303,8 @@ def compare_tab(options: dict[str, BundleChoice], corpus: list[str]) -> None:
         column.metric(name, f"{value:.4f}")
     sizes = []
     for label, choice, variant, model in (("A", a_choice, a_variant, a_model), ("B", b_choice, b_variant, b_model)):
-        entry = choice.manifest.files[VARIANT_FILES[variant]]
-        sizes.append(
-            {"": label, "model": choice.label, "variant": variant, "dims": model.dims, "file MB": entry["bytes"] / 1e6}
-        )
+        size = choice.manifest.variant_bytes()[variant]
+        sizes.append({"": label, "model": choice.label, "variant": variant, "dims": model.dims, "file MB": size / 1e6})
     st.dataframe(pd.DataFrame(sizes).round({"file MB": 2}), hide_index=True, key="sizes")
 
 

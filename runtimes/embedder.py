@@ -133,6 +133,11 @@ class StaticEmbedder(ABC):
             self.manifest, self.variant, self.model_file, self.tokenizer.tokenizer.get_vocab_size(True), verify
         )
         check_max_length(self.manifest, self.tokenizer.tokenizer.truncation)
+        self._load_model()
+
+    def _load_model(self) -> None:
+        """Backend hook run at the end of construction, once the bundle is verified (the numpy table reader)."""
+        return None
 
     @property
     def dims(self) -> int:

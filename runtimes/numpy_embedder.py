@@ -36,14 +36,8 @@ class NumpyEmbedder(StaticEmbedder):
 
     backend = "numpy"
 
-    def __init__(
-        self,
-        bundle: str | os.PathLike[str],
-        variant: str | None = None,
-        verify: bool = True,
-        sha256: str | None = None,
-    ):
-        super().__init__(bundle, variant, verify, sha256)
+    def _load_model(self) -> None:
+        """Read the table (and row scales) from the variant's ONNX initializers."""
         quantized = self.variant in ("int8", "int4", "int2")
         names = (TABLE_INITIALIZER, SCALES_INITIALIZER) if quantized else (TABLE_INITIALIZER,)
         arrays = read_initializers(self.model_file, names)

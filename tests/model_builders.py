@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
@@ -63,3 +64,11 @@ def save_sentence_transformers(tokenizer: Tokenizer, table: np.ndarray, folder: 
 
     sentence_transformer_from_table(tokenizer, table, normalize).save(str(folder))
     return folder
+
+
+def augment(sentence: str, rng: random.Random) -> str:
+    """A noisy paraphrase for training pairs: one word dropped (of longer sentences), lower case, no end mark."""
+    words = sentence.rstrip(".?!").split()
+    if len(words) > 3:
+        words.pop(rng.randrange(len(words)))
+    return " ".join(words).lower()

@@ -8,28 +8,12 @@ killed so that it does not outlive the suite either.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 
 import psutil
 import pytest
-
-MARKER = "STATIC_EDGE_TEST_SERVER_MARKER"
-
-
-def servers_with_marker(value: str) -> list[psutil.Process]:
-    """Our processes whose environment carries `MARKER=value` and that listen on a TCP/UDP socket."""
-    found = []
-    for process in psutil.process_iter(["uids"]):
-        try:
-            if process.uids().real != os.getuid() or process.environ().get(MARKER) != value:
-                continue
-            if any(c.status == psutil.CONN_LISTEN for c in process.net_connections(kind="inet")):
-                found.append(process)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return found
+from process_guard import MARKER, servers_with_marker
 
 
 @pytest.fixture(autouse=True)

@@ -74,3 +74,13 @@ class LocalOnlyPage:
         else:
             self.page.close()
         assert self.outside == [], f"requests left 127.0.0.1: {self.outside}"
+
+
+def assert_node_matches_python(result, python, texts: list[str]) -> None:
+    """A node script's JSON output ({ids, vectors}) gives Python's token ids and vectors within 1e-5."""
+    import json
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = json.loads(result.stdout)
+    assert output["ids"] == python.tokenizer.encode(texts)
+    assert np.abs(np.array(output["vectors"], dtype=np.float32) - python.encode(texts)).max() <= 1e-5

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_pages import LocalOnlyPage, served
+from browser_pages import LocalOnlyPage, assert_node_matches_python, served
 from browser_support import require_browser_tools
 
 from static_edge.exporter import ExportOptions, export
@@ -169,10 +169,7 @@ def test_transformers_js_feature_extraction_loads_the_bundle_unmodified(web_bund
             timeout=120,
             check=False,
         )
-        assert result.returncode == 0, result.stderr[-2000:]
-        output = json.loads(result.stdout)
-        assert output["ids"] == python.tokenizer.encode(texts)
-        assert np.abs(np.array(output["vectors"]) - python.encode(texts)).max() <= 1e-5
+        assert_node_matches_python(result, python, texts)
 
 
 @pytest.fixture(scope="module")

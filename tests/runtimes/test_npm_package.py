@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_pages import LocalOnlyPage, served
+from browser_pages import LocalOnlyPage, assert_node_matches_python, served
 
 from static_edge.exporter import ExportOptions, export
 from static_edge.runtimes import load
@@ -150,11 +150,7 @@ def test_packed_module_runs_in_node(tmp_path, package_site):
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    output = json.loads(result.stdout)
-    python = load(bundle, variant="int4")
-    assert output["ids"] == python.tokenizer.encode(texts)
-    assert np.abs(np.array(output["vectors"], dtype=np.float32) - python.encode(texts)).max() <= 1e-5
+    assert_node_matches_python(result, load(bundle, variant="int4"), texts)
 
 
 def test_wheel_ships_the_lite_page(tmp_path, st_bundle):

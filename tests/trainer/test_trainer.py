@@ -8,16 +8,10 @@ import random
 
 import numpy as np
 import pytest
+from model_builders import augment as _augment
 
 from static_edge.cli import main
 from static_edge.runtimes.samples import sample_corpus
-
-
-def _augment(sentence: str, rng: random.Random) -> str:
-    words = sentence.rstrip(".?!").split()
-    if len(words) > 3:
-        words.pop(rng.randrange(len(words)))
-    return " ".join(words).lower()
 
 
 @pytest.fixture(scope="module")

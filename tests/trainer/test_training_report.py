@@ -8,17 +8,11 @@ import random
 import re
 
 import pytest
+from model_builders import augment as _augment
 
 from static_edge.cli import main
 from static_edge.runtimes.samples import sample_corpus
 from static_edge.trainer.gain import GainReport, loss_summary
-
-
-def _augment(sentence: str, rng: random.Random) -> str:
-    words = sentence.rstrip(".?!").split()
-    if len(words) > 3:
-        words.pop(rng.randrange(len(words)))
-    return " ".join(words).lower()
 
 
 @pytest.fixture(scope="module")
