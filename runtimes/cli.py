@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from static_edge.runtimes.bundle import VARIANT_FILES
 from static_edge.runtimes.console import console, done
 from static_edge.runtimes.errors import InputError
 
@@ -14,7 +15,7 @@ def add_encode_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "texts", nargs="+", metavar="TEXT", help="texts whose vectors to print; with -o: one INPUT corpus file instead"
     )
-    p.add_argument("--variant", choices=["fp32", "fp16", "int8"], help="bundle variant (default: the bundle's)")
+    p.add_argument("--variant", choices=list(VARIANT_FILES), help="bundle variant (default: the bundle's)")
     p.add_argument("--backend", choices=["onnxruntime", "numpy"], default="onnxruntime")
     p.add_argument("--sha256", metavar="DIGEST", help="refuse the bundle unless its digest is DIGEST (see SECURITY.md)")
     add_encode_file_arguments(p)

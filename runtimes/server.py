@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from static_edge.runtimes.bundle import VARIANT_FILES
 from static_edge.runtimes.console import console, warning_line
 from static_edge.runtimes.errors import InputError, StaticEdgeError
 
@@ -41,7 +42,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind; anything but loopback exposes the server")
     p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     p.add_argument("--model-name", help="the model id clients send (default: the bundle folder's name)")
-    p.add_argument("--variant", choices=["fp32", "fp16", "int8"], help="bundle variant (default: the bundle's)")
+    p.add_argument("--variant", choices=list(VARIANT_FILES), help="bundle variant (default: the bundle's)")
     p.add_argument("--backend", choices=["onnxruntime", "numpy"], default="onnxruntime")
     p.add_argument("--sha256", metavar="DIGEST", help="refuse the bundle unless its digest is DIGEST (see SECURITY.md)")
     p.add_argument("--max-texts", type=int, default=MAX_TEXTS, help="most texts in one request")

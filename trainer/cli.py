@@ -6,6 +6,7 @@ import argparse
 import shlex
 from pathlib import Path
 
+from static_edge.runtimes.bundle import VARIANT_FILES
 from static_edge.runtimes.console import console, done, warning_line
 from static_edge.runtimes.errors import InputError
 
@@ -141,7 +142,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help="static model folder or exported bundle")
-    parser.add_argument("--variant", choices=["fp32", "fp16", "int8"], help="bundle variant (default: its default)")
+    parser.add_argument("--variant", choices=list(VARIANT_FILES), help="bundle variant (default: its default)")
     parser.add_argument("--sts", type=Path, action="append", default=[], help="STS csv/tsv; repeatable")
     parser.add_argument("--retrieval", type=Path, action="append", default=[], help="BEIR folder; repeatable")
     parser.add_argument("--split", default="train", help="BEIR split of queries and qrels")
