@@ -146,23 +146,33 @@ def train(model, data: dict[str, Any], output: str | os.PathLike[str], config: T
     resume = config.resume and checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=bool(resume) or None)
     history = [entry for entry in trainer.state.log_history if "loss" in entry]
-    if not is_main_process():  # DDP: rank 0 alone writes the output folder (no race on it)
-        return model, history
-    model.save(str(output))
-    (output / TRAINING_LOG).write_text(
-        json.dumps(
-            {
-                "config": {**asdict(config), "matryoshka_dims": matryoshka},
-                "data": {name: len(ds) for name, ds in data.items()},
-                "processes": world_size(),
-                "history": trainer.state.log_history,
-            },
-            indent=2,
+    if is_main_process():  # DDP: rank 0 alone writes the output folder (no race on it)
+        model.save(str(output))
+        (output / TRAINING_LOG).write_text(
+            json.dumps(
+                {
+                    "config": {**asdict(config), "matryoshka_dims": matryoshka},
+                    "data": {name: len(ds) for name, ds in data.items()},
+                    "processes": world_size(),
+                    "history": trainer.state.log_history,
+                },
+                indent=2,
+            )
         )
-    )
-    if not config.keep_checkpoints:
-        shutil.rmtree(checkpoints, ignore_errors=True)
+        if not config.keep_checkpoints:
+            shutil.rmtree(checkpoints, ignore_errors=True)
+    end_process_group()
     return model, history
+
+
+def end_process_group() -> None:
+    """Under torchrun or accelerate: wait until rank 0 has saved, then close the process group, so no rank exits
+    while gloo's threads still run (which aborts it with SIGABRT). A no-op in a single process."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def mine_negatives(model, dataset):
