@@ -129,7 +129,7 @@ class StaticEmbedder(ABC):
             verify_files(self.path, self.manifest, [TOKENIZER_FILE, VARIANT_FILES[self.variant]])
         self.tokenizer = load_bundle_tokenizer(self.path, self.manifest)
         # the manifest against the graph and tokenizer (and, when verifying, every table value finite)
-        check_bundle_model(
+        self.graph_facts = check_bundle_model(
             self.manifest, self.variant, self.model_file, self.tokenizer.tokenizer.get_vocab_size(True), verify
         )
         check_max_length(self.manifest, self.tokenizer.tokenizer.truncation)

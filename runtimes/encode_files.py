@@ -24,8 +24,7 @@ from static_edge.runtimes.bundle import MANIFEST_FILE, sha256_file
 from static_edge.runtimes.corpus_io import CorpusReader, PartWriter, output_format
 from static_edge.runtimes.embedder import CHUNK_SIZE, StaticEmbedder
 from static_edge.runtimes.errors import InputError, OutputFolderError
-from static_edge.runtimes.staging import _lock as output_lock
-from static_edge.runtimes.staging import exit_on_sigterm
+from static_edge.runtimes.staging import exit_on_sigterm, output_lock
 
 PROGRESS_FILE = "progress.json"
 

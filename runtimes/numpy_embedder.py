@@ -40,9 +40,13 @@ class NumpyEmbedder(StaticEmbedder):
         """Read the table (and row scales) from the variant's ONNX initializers."""
         quantized = self.variant in ("int8", "int4", "int2")
         names = (TABLE_INITIALIZER, SCALES_INITIALIZER) if quantized else (TABLE_INITIALIZER,)
-        arrays = read_initializers(self.model_file, names)
-        self.table = arrays[TABLE_INITIALIZER]
-        self.scales = arrays.get(SCALES_INITIALIZER)
+        facts = self.graph_facts
+        if facts.table is not None and (facts.scales is not None or not quantized):
+            self.table, self.scales = facts.table, facts.scales  # already read (and scanned) while verifying
+        else:
+            arrays = read_initializers(self.model_file, names)
+            self.table = arrays[TABLE_INITIALIZER]
+            self.scales = arrays.get(SCALES_INITIALIZER)
         if self.variant in ("int4", "int2"):
             # Unpacked once to int8 values: the same q * scale arithmetic as int8 from here on.
             bits = int(self.variant[3:])

@@ -82,7 +82,7 @@ def _sibling(output: Path, role: str) -> str:
 
 
 @contextlib.contextmanager
-def _lock(output: Path) -> Iterator[None]:
+def output_lock(output: Path) -> Iterator[None]:
     """Hold `.NAME.lock` beside `output`, or fail at once when another process holds it."""
     path = output.with_name(f".{output.name}.lock")
     while True:
@@ -160,7 +160,7 @@ def staged_folder(
     output = Path(output).absolute()
     _refuse_protected(output, [Path(p) for p in protect])
     output.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(output), exit_on_sigterm():
+    with output_lock(output), exit_on_sigterm():
         _remove_stale(output)
         _check_destination(output, overwrite, replaceable, what)
         staging = output.with_name(_sibling(output, PARTIAL) + f"{os.getpid()}-{secrets.token_hex(4)}")
