@@ -1,4 +1,4 @@
-"""Steps every training recipe shares: train into OUT/model, then export its 256-dim int8 bundle."""
+"""Steps the training recipes share: pre-train a start, train into OUT/model, export its 256-dim int8 bundle."""
 
 from __future__ import annotations
 
@@ -22,3 +22,28 @@ def train_and_export(
     bundle = export(trained, out / "bundle-256-int8", ExportOptions(dims=256, int8=True, overwrite=True))
     timings["export"] = time.time() - start
     return trained, bundle
+
+
+def pretrained_start(
+    base: Path, teacher: Path | str, texts: list[str], cache: Path, config: Any, timings: dict[str, float]
+) -> Path:
+    """`base` pre-trained on `teacher`'s vectors of `texts` (trainer.pretrain), kept in `cache` under a name
+    that encodes the inputs and settings, so a second run of a recipe reuses it. Records `timings["teacher
+    vectors"]` and `timings["pretrain"]`."""
+    from dataclasses import astuple
+
+    from static_edge.trainer.distill import model_folder
+    from static_edge.trainer.pretrain import pretrain, teacher_vectors, texts_digest
+    from static_edge.trainer.train import init_model
+
+    settings = "-".join(map(str, astuple(config)))
+    folder = cache / f"{base.name}-pretrained-{texts_digest(str(teacher), texts)[:12]}-{settings}"
+    start = time.time()
+    vectors = teacher_vectors(teacher, texts, cache)
+    timings["teacher vectors"] = time.time() - start
+    start = time.time()
+    if not (folder / "modules.json").is_file():
+        with model_folder(folder, overwrite=True) as staging:  # whole or not at all
+            pretrain(init_model(base), texts, vectors, staging, config)
+    timings["pretrain"] = time.time() - start
+    return folder

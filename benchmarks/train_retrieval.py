@@ -95,10 +95,22 @@ def main() -> None:
         action="store_true",
         help="also mine a negative for the pair sets without one (Sentence Transformers' miner, as train does)",
     )
+    parser.add_argument(
+        "--pretrain",
+        action="store_true",
+        help="pre-train the distilled start on its teacher's vectors of --pretrain-size questions and passages "
+        "(trainer.pretrain over benchmarks.pretrain_corpus.retrieval_corpus) before contrastive training",
+    )
+    parser.add_argument("--pretrain-size", type=int, default=60_000)
+    parser.add_argument("--pretrain-lr", type=float, default=0.01)
+    parser.add_argument("--pretrain-epochs", type=float, default=1.0)
+    parser.add_argument("--pretrain-targets", default="aligned", choices=["aligned", "pca", "projection"])
     args = parser.parse_args()
+    if args.pretrain and args.init == "random":
+        parser.error("--pretrain needs a distilled start (--init minilm or mpnet)")
     command = "python -m benchmarks.train_retrieval " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
-    from benchmarks.recipe_steps import train_and_export
+    from benchmarks.recipe_steps import pretrained_start, train_and_export
     from benchmarks.train_english import build_datasets
     from static_edge.runtimes.results import write_results
     from static_edge.trainer.distill import default_teacher, distill
@@ -120,10 +132,22 @@ def main() -> None:
     start = time.time()
     teacher_name = "mpnet" if args.init == "mpnet" else "minilm"  # random init borrows MiniLM's tokenizer
     base = args.cache / f"{teacher_name}-static-256"
+    teacher = mpnet_teacher(args.cache) if teacher_name == "mpnet" else default_teacher()
     if not (base / "modules.json").is_file():
-        teacher = mpnet_teacher(args.cache) if teacher_name == "mpnet" else default_teacher()
         distill(teacher, base, pca_dims=256, overwrite=True)
     timings["teacher + distill"] = time.time() - start
+    start_name = {"minilm": "distilled all-MiniLM-L6-v2 (start)", "mpnet": "distilled all-mpnet-base-v2 (start)"}
+    start_label = start_name.get(args.init)
+    if args.pretrain:
+        from benchmarks.pretrain_corpus import retrieval_corpus
+        from static_edge.trainer.pretrain import PretrainConfig
+
+        pretrain_config = PretrainConfig(
+            epochs=args.pretrain_epochs, learning_rate=args.pretrain_lr, targets=args.pretrain_targets
+        )
+        texts = retrieval_corpus(args.data, args.pretrain_size)
+        base = pretrained_start(base, teacher, texts, args.cache, pretrain_config, timings)
+        start_label = start_label.replace("distilled", "distilled + pre-trained")
 
     start = time.time()
     data = build_retrieval_datasets(args.data)
@@ -149,9 +173,8 @@ def main() -> None:
 
     start = time.time()
     results = {}
-    start_name = {"minilm": "distilled all-MiniLM-L6-v2 (start)", "mpnet": "distilled all-mpnet-base-v2 (start)"}
-    if args.init != "random":
-        results[start_name[args.init]] = score(base, DIMS)
+    if start_label is not None:
+        results[start_label] = score(base, DIMS)
     results["trained"] = score(trained, DIMS)
     results["trained, bundle 256 int8"] = score(bundle, [256], "int8")
     timings["evaluate"] = time.time() - start
@@ -178,7 +201,9 @@ def main() -> None:
         rows=rows,
         columns=["model", "task", *map(str, DIMS)],
         notes=[
-            f"Init: {args.init}; lr {lr}; epochs {args.epochs}; batch {args.batch_size}; Matryoshka weights "
+            f"Init: {args.init}"
+            + (f" pre-trained ({args.pretrain_size:,} texts)" if args.pretrain else "")
+            + f"; lr {lr}; epochs {args.epochs}; batch {args.batch_size}; Matryoshka weights "
             f"{args.matryoshka_weights} (256,128,64,32); hard negatives: other paragraphs of the same SQuAD article"
             + ("; mined for the other sets" if args.mine_hard_negatives else ""),
             "Timings (s): "

@@ -358,6 +358,17 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the optimum venv and exports go")
 
 
+def bench_command(args: argparse.Namespace) -> str:
+    """The `static-edge bench` command line that reproduces a run with these options (from the parsed options,
+    not `sys.argv`, so it is right when `main([...])` is called from Python too)."""
+    words = ["static-edge", "bench", str(args.bundle), "-o", str(args.output)]
+    words += [w for b in args.baseline for w in ("--baseline", b)]
+    words += [w for t in args.texts for w in ("--texts", str(t))]
+    words += ["--batch-sizes", args.batch_sizes, "--threads", str(args.threads), "--repeats", str(args.repeats)]
+    words += ["--min-seconds", str(args.min_seconds)] + (["--transformer-onnx"] if args.transformer_onnx else [])
+    return shlex.join(words)
+
+
 def run_bench(args: argparse.Namespace) -> int:
     """Time every encoder and write speed.md, speed.json and speed.png to `--output`."""
     from static_edge.runtimes.console import console, done
@@ -383,7 +394,7 @@ def run_bench(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         progress=show,
     )
-    command = "static-edge bench " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    command = bench_command(args)
     reference = next((name for name in transformers if "mpnet" in name and "torch" in name), None)
     reference = reference or "static-edge onnxruntime fp32"
     md = write_results(results, args.output, command, environment(), reference, batches)

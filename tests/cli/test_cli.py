@@ -98,6 +98,9 @@ def test_cli_bench_writes_table_json_and_plot(st_bundle, tmp_path, capsys):
     } <= encoders
     assert all(r["sentences_per_second"] > 0 for r in results)
     assert {r["batch_size"] for r in results} == {1, 32}
+    # the recorded command is built from the options given to main(), not from this process' sys.argv
+    command = json.loads((out / "speed.json").read_text())["command"]
+    assert command.startswith(f"static-edge bench {st_bundle} -o {out}") and "--batch-sizes 1,32" in command
     assert "| static-edge onnxruntime fp32 |" in (out / "speed.md").read_text()
     assert (out / "speed.png").stat().st_size > 1000
 

@@ -1,0 +1,128 @@
+"""Pre-training corpora for the recipes (`trainer.pretrain`): plain texts drawn from ../shared/data, never shipped.
+
+- English similarity: Brown sentences (edited prose of 15 genres, news included), multi30k captions, MRPC and
+  STS-B train sentences (short news, forum and gloss-like text: what STS 2012 tests), SQuAD questions and
+  sentences of SQuAD paragraphs. Short texts only: the all-mpnet-base-v2 teacher embeds about 100 short
+  sentences/s on 2 CPU cores but 3 paragraphs/s.
+- Retrieval: the same English mix plus SQuAD paragraphs, MedQuAD and PubMedQA questions and passages, for the
+  all-MiniLM-L6-v2 teacher (about 35 paragraphs/s here).
+
+No STS-B dev, SciFact or STS 2012-2016 test text is drawn. Each source is sampled with a fixed seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import random
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+_BROWN_TOKEN = re.compile(r"(\S+)/\S+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+
+
+def brown_sentences(data: Path) -> list[str]:
+    """The Brown corpus' 57,340 sentences, tags stripped and quotes and punctuation re-attached."""
+    from benchmarks.train_english import detokenize
+
+    sentences = []
+    with zipfile.ZipFile(data / "corpus" / "brown.zip") as archive:
+        for name in sorted(archive.namelist()):
+            if not re.fullmatch(r"brown/c[a-r]\d\d", name):
+                continue
+            for line in archive.read(name).decode("utf-8").splitlines():
+                words = _BROWN_TOKEN.findall(line.strip())
+                if len(words) >= 3:
+                    text = detokenize(" ".join(words)).replace("`` ", '"').replace(" ''", '"')
+                    sentences.append(text.replace("``", '"').replace("''", '"'))
+    return sentences
+
+
+def _jsonl_gz(path: Path) -> Iterator[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _passage(value: str | list[str]) -> str:
+    return value if isinstance(value, str) else " ".join(value)
+
+
+def squad_texts(data: Path) -> tuple[list[str], list[str]]:
+    """SQuAD train questions and distinct paragraphs."""
+    questions, paragraphs = [], {}
+    for record in _jsonl_gz(data / "retrieval" / "squad_v1.1_train" / "squad_v1.1_train.jsonl.gz"):
+        questions.append(record["query"])
+        paragraphs.setdefault(record["positive"], None)
+    return questions, list(paragraphs)
+
+
+def medical_texts(data: Path) -> tuple[list[str], list[str]]:
+    """MedQuAD and PubMedQA questions and distinct passages."""
+    questions, passages = [], {}
+    for path in ("medquad/medquad.jsonl.gz", "pubmedqa_pqal/pubmedqa_pqal_trainval.jsonl.gz"):
+        for record in _jsonl_gz(data / "retrieval" / path):
+            questions.append(record["query"])
+            passages.setdefault(_passage(record["positive"]), None)
+    return questions, list(passages)
+
+
+def short_news_and_captions(data: Path) -> tuple[list[str], list[str]]:
+    """MRPC train and STS-B train sentences; multi30k captions (first file)."""
+    news = []
+    with open(data / "paraphrase" / "msr_paraphrase_train.txt", encoding="utf-8-sig") as handle:
+        for record in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+            news += [record["#1 String"], record["#2 String"]]
+    with open(data / "sts" / "stsb-en-train.csv", encoding="utf-8", newline="") as handle:
+        for row in csv.reader(handle):
+            news += row[:2]
+    with gzip.open(data / "pairs" / "multi30k-captions" / "train.1.en.gz", "rt", encoding="utf-8") as handle:
+        captions = [line.strip() for line in handle]
+    return news, captions
+
+
+def _sample(texts: list[str], count: int, rng: random.Random) -> list[str]:
+    distinct = list(dict.fromkeys(t.strip() for t in texts if t.strip()))
+    return distinct if count >= len(distinct) else rng.sample(distinct, count)
+
+
+def english_corpus(data: Path, size: int = 60_000, seed: int = 0) -> list[str]:
+    """Short English texts for the mpnet teacher: Brown, news/STS-B train, captions, SQuAD questions and
+    sentences of SQuAD paragraphs, in proportions 35/25/15/10/15 of `size`."""
+    rng = random.Random(seed)
+    news, captions = short_news_and_captions(data)
+    questions, paragraphs = squad_texts(data)
+    squad_sentences = [s for p in paragraphs for s in _SENTENCE_END.split(p) if 4 <= len(s.split()) <= 60]
+    parts = [
+        _sample(brown_sentences(data), int(size * 0.35), rng),
+        _sample(news, int(size * 0.25), rng),
+        _sample(captions, int(size * 0.15), rng),
+        _sample(questions, int(size * 0.10), rng),
+        _sample(squad_sentences, int(size * 0.15), rng),
+    ]
+    texts = list(dict.fromkeys(t for part in parts for t in part))
+    rng.shuffle(texts)
+    return texts
+
+
+def retrieval_corpus(data: Path, size: int = 60_000, seed: int = 0) -> list[str]:
+    """Questions and passages for the MiniLM teacher: SQuAD paragraphs and questions, MedQuAD and PubMedQA
+    questions and passages, and the English mix, in proportions 25/15/15/15/30 of `size`."""
+    rng = random.Random(seed)
+    questions, paragraphs = squad_texts(data)
+    medical_questions, medical_passages = medical_texts(data)
+    parts = [
+        _sample(paragraphs, int(size * 0.25), rng),
+        _sample(questions, int(size * 0.15), rng),
+        _sample(medical_passages, int(size * 0.15), rng),
+        _sample(medical_questions, int(size * 0.15), rng),
+        english_corpus(data, int(size * 0.30), seed),
+    ]
+    texts = list(dict.fromkeys(t for part in parts for t in part))
+    rng.shuffle(texts)
+    return texts

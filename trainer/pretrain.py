@@ -1,0 +1,211 @@
+"""Pre-train a static table on a teacher's sentence vectors over a corpus: the tokenlearn recipe, before `train`.
+
+model2vec's distillation gives each token the teacher's vector of that token alone. Pre-training then fits
+the table so that the *mean* of a text's rows predicts the teacher's vector of the whole text, over real
+sentences and passages: the rows learn how much each token counts in context (tokenlearn, which made the
+potion models, does the same). Contrastive training (`train`) follows as usual.
+
+The regression runs through Sentence Transformers' trainer with its `EmbedDistillLoss` (cosine distance to
+pre-computed teacher vectors). What is ours: the teacher vectors are cached on disk by a digest of the teacher
+and the texts (the teacher pass is the slow part: about 100 short sentences/s for all-mpnet-base-v2 on 2 CPU
+cores), and the targets are mapped into the student's own coordinates first (`aligned_targets`), so the table
+is refined in place rather than rotated, and its Matryoshka order (first dimensions first) is kept.
+
+Why not the `tokenlearn` package itself: it reads its corpus from the Hugging Face hub with `datasets` and
+trains model2vec `StaticModel`s; here the corpus is local text and the model a Sentence Transformers
+StaticEmbedding that `train`, `eval` and `export` read as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PRETRAIN_LOG = "pretrain_log.json"
+
+
+@dataclass
+class PretrainConfig:
+    """Hyperparameters of the regression onto the teacher's vectors."""
+
+    epochs: float = 1.0
+    batch_size: int = 256
+    learning_rate: float = 0.01
+    warmup_ratio: float = 0.1
+    seed: int = 12
+    logging_steps: int = 20
+    targets: str = "aligned"
+    """How the teacher's vectors become the student's targets: "aligned" (mapped into the student's coordinates
+    by least squares, `aligned_targets`), "pca" (the teacher's top principal components, as tokenlearn does),
+    "projection" (a learned linear map from the student to the teacher, Sentence Transformers'
+    `EmbedDistillLoss(projection_dim=...)`), or "raw" (the vectors as they are: the dimensions must match)."""
+
+
+def read_corpus(paths: Iterable[str | os.PathLike[str]], limit: int | None = None) -> list[str]:
+    """Distinct non-empty lines of text files (`.gz` read transparently), in order, at most `limit`.
+
+    :raises ValueError: when a file is not UTF-8 (naming its line) or no text is found.
+    """
+    import gzip
+
+    texts: dict[str, None] = {}
+    for path in paths:
+        opener = gzip.open if str(path).endswith(".gz") else open
+        with opener(path, "rb") as handle:  # decoded line by line, so an error names its line
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    text = raw.decode("utf-8").strip()
+                except UnicodeDecodeError as err:
+                    raise ValueError(f"{path}: line {number} is not UTF-8 ({err.reason})") from err
+                if text:
+                    texts.setdefault(text, None)
+                if limit is not None and len(texts) >= limit:
+                    return list(texts)
+    if not texts:
+        raise ValueError("the pre-training corpus has no text")
+    return list(texts)
+
+
+def texts_digest(teacher: str, texts: Sequence[str]) -> str:
+    """sha256 over the teacher's name and the texts, in order: the key of a cached teacher pass."""
+    digest = hashlib.sha256(teacher.encode("utf-8"))
+    for text in texts:
+        digest.update(b"\0" + text.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def teacher_vectors(
+    teacher: str | os.PathLike[str],
+    texts: Sequence[str],
+    cache: str | os.PathLike[str] | None = None,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """The teacher's (normalized) sentence vectors of `texts`, float32, one row per text.
+
+    With `cache`, the vectors are kept in `cache/teacher-vectors-<digest>.npy` and reused by any later call
+    with the same teacher and texts; the file is written under a temporary name and renamed into place, so a
+    killed run leaves no half-written cache.
+    """
+    key = texts_digest(str(teacher), texts)
+    target = Path(cache) / f"teacher-vectors-{key[:20]}.npy" if cache is not None else None
+    if target is not None and target.is_file():
+        vectors = np.load(target)
+        if vectors.shape[0] == len(texts):
+            return vectors
+    from sentence_transformers import SentenceTransformer
+
+    from static_edge.trainer.distill import quiet_transformers
+
+    quiet_transformers()
+    model = SentenceTransformer(str(teacher), device="cpu")
+    vectors = model.encode(
+        list(texts), batch_size=batch_size, show_progress_bar=True, normalize_embeddings=True, convert_to_numpy=True
+    ).astype(np.float32)
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        with open(partial, "wb") as handle:
+            np.save(handle, vectors)
+        os.replace(partial, target)
+    return vectors
+
+
+def aligned_targets(student_vectors: np.ndarray, teacher: np.ndarray) -> np.ndarray:
+    """The teacher's vectors mapped into the student's coordinates: `teacher @ W`, W the least-squares fit of
+    the student's current vectors from the teacher's (with a bias), rows normalized.
+
+    The student keeps its own basis (model2vec's PCA order, so Matryoshka slices stay meaningful); what it is
+    pulled towards is the part of its space the teacher can explain, text by text.
+    """
+    design = np.hstack([teacher, np.ones((teacher.shape[0], 1), dtype=teacher.dtype)]).astype(np.float64)
+    student = student_vectors.astype(np.float64)
+    student /= np.linalg.norm(student, axis=1, keepdims=True).clip(min=1e-12)
+    weights, *_ = np.linalg.lstsq(design, student, rcond=None)
+    targets = design @ weights
+    targets /= np.linalg.norm(targets, axis=1, keepdims=True).clip(min=1e-12)
+    return targets.astype(np.float32)
+
+
+def pca_targets(teacher: np.ndarray, dims: int) -> np.ndarray:
+    """The teacher's vectors, centred, on their top `dims` principal axes (tokenlearn's targets)."""
+    centred = teacher.astype(np.float64) - teacher.mean(axis=0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    return (centred @ axes[:dims].T).astype(np.float32)
+
+
+TARGET_KINDS = ("aligned", "pca", "projection", "raw")
+
+
+def pretrain(
+    model: Any,
+    texts: Sequence[str],
+    targets: np.ndarray,
+    output: str | os.PathLike[str],
+    config: PretrainConfig | None = None,
+) -> tuple[Any, list[dict[str, float]]]:
+    """Regress `model`'s text vectors onto `targets` (one row per text) and save it to `output`.
+
+    `targets` are the teacher's vectors; `config.targets` says how they are fitted (see `PretrainConfig`).
+
+    :returns: the model and the trainer's log history (loss per logging step).
+    :raises ValueError: when texts and targets differ in count, targets are not finite, or ("raw") their
+        dimensions differ from the model's.
+    """
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.sentence_transformer.losses import EmbedDistillLoss
+
+    from static_edge.trainer.st_compat import embedding_dimension
+
+    config = config or PretrainConfig()
+    if len(texts) != len(targets):
+        raise ValueError(f"{len(texts)} texts but {len(targets)} teacher vectors")
+    if not np.isfinite(targets).all():
+        raise ValueError("the teacher vectors hold NaN or infinite values")
+    dims = embedding_dimension(model)
+    if config.targets not in TARGET_KINDS:
+        raise ValueError(f"unknown targets {config.targets!r}: one of {', '.join(TARGET_KINDS)}")
+    if config.targets == "aligned":
+        student = model.encode(list(texts), batch_size=1024, convert_to_numpy=True, show_progress_bar=False)
+        targets = aligned_targets(student, targets)
+    elif config.targets == "pca":
+        targets = pca_targets(targets, dims)
+    elif config.targets == "raw" and targets.shape[1] != dims:
+        raise ValueError(f"targets have {targets.shape[1]} dimensions, the model {dims}")
+    projection = targets.shape[1] if config.targets == "projection" else None
+
+    output = Path(output)
+    checkpoints = output / "checkpoints"
+    dataset = Dataset.from_dict({"text": list(texts), "label": targets.tolist()})
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        warmup_ratio=config.warmup_ratio,
+        lr_scheduler_type="cosine",
+        logging_steps=config.logging_steps,
+        save_strategy="no",
+        seed=config.seed,
+        use_cpu=True,
+        report_to="none",
+        disable_tqdm=False,
+    )
+    loss = EmbedDistillLoss(model, distance_metric="cosine", projection_dim=projection)
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
+    trainer.train()
+    history = [entry for entry in trainer.state.log_history if "loss" in entry]
+    model.save(str(output))
+    (output / PRETRAIN_LOG).write_text(
+        json.dumps({"config": asdict(config), "texts": len(texts), "history": trainer.state.log_history}, indent=2)
+    )
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return model, history
