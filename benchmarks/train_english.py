@@ -182,7 +182,7 @@ def main() -> None:
     )
     parser.add_argument("--pretrain-lr", type=float, default=0.01)
     parser.add_argument("--pretrain-epochs", type=float, default=1.0)
-    parser.add_argument("--pretrain-targets", default="aligned", choices=["aligned", "pca", "projection"])
+    parser.add_argument("--pretrain-targets", default="projection", choices=["projection", "pca", "aligned"])
     args = parser.parse_args()
 
     from benchmarks.recipe_steps import pretrained_start, train_and_export

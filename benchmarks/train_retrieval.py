@@ -104,7 +104,7 @@ def main() -> None:
     parser.add_argument("--pretrain-size", type=int, default=60_000)
     parser.add_argument("--pretrain-lr", type=float, default=0.01)
     parser.add_argument("--pretrain-epochs", type=float, default=1.0)
-    parser.add_argument("--pretrain-targets", default="aligned", choices=["aligned", "pca", "projection"])
+    parser.add_argument("--pretrain-targets", default="projection", choices=["projection", "pca", "aligned"])
     args = parser.parse_args()
     if args.pretrain and args.init == "random":
         parser.error("--pretrain needs a distilled start (--init minilm or mpnet)")

@@ -50,10 +50,11 @@ def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher-batch-size", type=int, default=64)
     parser.add_argument(
         "--targets",
-        choices=["aligned", "pca", "projection", "raw"],
-        default="aligned",
-        help="how the teacher's vectors are fitted: mapped into the model's coordinates (aligned), the teacher's "
-        "top principal components (pca, as tokenlearn), a learned projection, or as they are (raw)",
+        choices=["projection", "pca", "aligned", "raw"],
+        default="projection",
+        help="how the teacher's vectors are fitted: through a learned projection to the teacher's dimensions, as "
+        "the teacher's top principal components (pca, as tokenlearn), mapped into the model's coordinates "
+        "(aligned), or as they are (raw)",
     )
     parser.add_argument("--cache", type=Path, help="folder for the teacher's vectors (default: ~/.cache/static-edge)")
     parser.add_argument("-o", "--output", type=Path, required=True)

@@ -55,7 +55,8 @@ export interface Manifest {
   [key: string]: unknown;
 }
 
-interface EmbedderInfo {
+/** What both embedders expose once loaded (merged into each class below). */
+export interface EmbedderInfo {
   readonly manifest: Manifest;
   readonly variant: Variant;
   readonly engine: "lite" | "ort";
@@ -65,43 +66,30 @@ interface EmbedderInfo {
   /** Which files came from Cache Storage and which from the network. */
   readonly loadedFrom: { cache: string[]; network: string[] };
   readonly loadMs: number;
+  /** One Float32Array of `dims` values per text, in input order. */
+  encode(texts: string[], options?: { batchSize?: number }): Promise<Float32Array[]>;
 }
 
-export declare class StaticEmbedder implements EmbedderInfo {
+export declare class StaticEmbedder {
   /** Fetch, verify (sha256 of every file against the manifest, Web Crypto) and load a bundle folder. */
   static load(baseUrl: string | URL, options: LoadOptions & { worker: true }): Promise<WorkerEmbedder>;
   static load(baseUrl: string | URL, options?: LoadOptions): Promise<StaticEmbedder>;
-  readonly manifest: Manifest;
-  readonly variant: Variant;
-  readonly engine: "lite" | "ort";
-  readonly dims: number;
-  readonly digest: string;
-  readonly loadedFrom: { cache: string[]; network: string[] };
-  readonly loadMs: number;
   /** Token ids of each text, as the graph receives them (no special tokens, truncated at max_length). */
   tokenize(texts: string[]): number[][];
-  /** One Float32Array of `dims` values per text, in input order. */
-  encode(texts: string[], options?: { batchSize?: number }): Promise<Float32Array[]>;
   /** Packed binary vectors (`ubinary`): texts.length * ceil(dims / 8) bytes, first dimension in the top bit. */
   encodeBinary(texts: string[]): Promise<Uint8Array>;
   dispose(): Promise<void>;
 }
+export interface StaticEmbedder extends EmbedderInfo {}
 
 /** The StaticEmbedder API running in a module Web Worker; every method returns a Promise. */
-export declare class WorkerEmbedder implements EmbedderInfo {
+export declare class WorkerEmbedder {
   static load(baseUrl: string | URL, options?: LoadOptions): Promise<WorkerEmbedder>;
-  readonly manifest: Manifest;
-  readonly variant: Variant;
-  readonly engine: "lite" | "ort";
-  readonly dims: number;
-  readonly digest: string;
-  readonly loadedFrom: { cache: string[]; network: string[] };
-  readonly loadMs: number;
   tokenize(texts: string[]): Promise<number[][]>;
-  encode(texts: string[], options?: { batchSize?: number }): Promise<Float32Array[]>;
   terminate(): void;
   dispose(): void;
 }
+export interface WorkerEmbedder extends EmbedderInfo {}
 
 export interface SearchHit {
   index: number;
@@ -114,7 +102,7 @@ export interface SearchHit {
 
 /** An in-memory index ranked by cosine, or by Hamming distance over packed bits with `{binary: true}`. */
 export declare class VectorIndex {
-  constructor(embedder: StaticEmbedder | WorkerEmbedder, options?: { binary?: boolean });
+  constructor(embedder: EmbedderInfo, options?: { binary?: boolean });
   readonly texts: string[];
   readonly size: number;
   add(texts: string[]): Promise<void>;

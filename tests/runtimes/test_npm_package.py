@@ -87,6 +87,71 @@ def test_tarball_holds_the_runtime_and_its_declarations_only(packed):
         assert name in declarations
 
 
+CONSUMER_TS = """
+import { StaticEmbedder, VectorIndex, WorkerEmbedder, cosine } from "static-edge-web";
+
+export async function demo(url: string): Promise<number> {
+  const model: StaticEmbedder = await StaticEmbedder.load(url, { variant: "int4", sha256: "00" });
+  const inWorker: WorkerEmbedder = await StaticEmbedder.load(url, { worker: true });
+  const ids: number[][] = model.tokenize(["a"]);
+  const [a]: Float32Array[] = await model.encode(["a"], { batchSize: 8 });
+  const [b] = await inWorker.encode(["b"]);
+  const bits: Uint8Array = await model.encodeBinary(["a"]);
+  const index = new VectorIndex(inWorker, { binary: true });
+  await index.add(["a", "b"]);
+  const hits = await index.search("a", 1);
+  return cosine(a, b) + ids.length + bits.length + hits[0].score + model.dims + inWorker.loadMs;
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "mistake",
+    [
+        "",
+        "const wrong: string = (await StaticEmbedder.load('x')).dims;",
+        "await StaticEmbedder.load('x', { variant: 'q3' });",
+    ],
+    ids=["valid", "dims-is-a-number", "unknown-variant"],
+)
+def test_the_type_declarations_check_a_consumer_and_catch_its_mistakes(tmp_path, packed, mistake):
+    """tsc --strict over a TypeScript file that uses the package as its README says: the declarations type-check
+    a correct use (both embedders share one declared interface) and reject a wrong one."""
+    try:
+        folder = node_modules(("typescript/bin/tsc", "@huggingface/tokenizers/package.json"))
+    except FileNotFoundError as err:
+        pytest.skip(str(err))
+    shutil.copytree(packed, tmp_path / "node_modules" / "static-edge-web")
+    (tmp_path / "consumer.ts").write_text(
+        CONSUMER_TS + (f"export async function bad() {{ {mistake} }}\n" if mistake else "")
+    )
+    result = subprocess.run(
+        [
+            "node",
+            str(folder / "typescript" / "bin" / "tsc"),
+            "--strict",
+            "--noEmit",
+            "--target",
+            "es2022",
+            "--module",
+            "nodenext",
+            "--moduleResolution",
+            "nodenext",
+           
+            "consumer.ts",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if mistake:
+        assert result.returncode != 0 and "consumer.ts" in result.stdout, result.stdout
+    else:
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.fixture(scope="module")
 def package_site(tmp_path_factory, packed, st_unigram):
     """A served folder: the extracted package and @huggingface/tokenizers under node_modules/, a bundle, and a
