@@ -173,15 +173,15 @@ def main() -> None:
     parser.add_argument(
         "--start",
         choices=["distill", "pretrain"],
-        default="distill",
+        default="pretrain",
         help="model2vec's distillation alone, or distillation then pre-training on the teacher's sentence vectors "
         "(trainer.pretrain, the tokenlearn recipe) over --pretrain-size texts of benchmarks.pretrain_corpus",
     )
     parser.add_argument(
-        "--pretrain-size", type=int, default=60_000, help="texts the teacher embeds for --start pretrain"
+        "--pretrain-size", type=int, default=12_000, help="texts the teacher embeds for --start pretrain"
     )
     parser.add_argument("--pretrain-lr", type=float, default=0.01)
-    parser.add_argument("--pretrain-epochs", type=float, default=1.0)
+    parser.add_argument("--pretrain-epochs", type=float, default=10.0)
     parser.add_argument("--pretrain-targets", default="projection", choices=["projection", "pca", "aligned"])
     args = parser.parse_args()
 

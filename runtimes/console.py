@@ -45,8 +45,9 @@ def done(verb: str, what: object) -> None:
 
 
 def error_line(message: object) -> None:
-    """The one line a user error prints on stderr."""
-    err_console.print(Text.assemble(("error: ", "red"), str(message)), soft_wrap=True)  # one line, never wrapped
+    """The one line a user error prints on stderr (a library's multi-line message is joined into one)."""
+    text = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    err_console.print(Text.assemble(("error: ", "red"), text), soft_wrap=True)  # one line, never wrapped
 
 
 def warning_line(message: object) -> None:

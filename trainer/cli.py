@@ -77,7 +77,10 @@ def run_pretrain(args: argparse.Namespace) -> int:
     teacher = args.teacher or str(default_teacher())
     with model_folder(args.output, args.force, protect=[args.init]) as staging:
         model = init_model(args.init)
-        targets = teacher_vectors(teacher, texts, args.cache or DEFAULT_CACHE, args.teacher_batch_size)
+        try:
+            targets = teacher_vectors(teacher, texts, args.cache or DEFAULT_CACHE, args.teacher_batch_size)
+        except (OSError, ValueError) as err:  # not a folder, not on the hub (or offline), not a model id
+            raise InputError(f"teacher {teacher}: {err}") from err
         try:
             _, history = pretrain(model, texts, targets, staging, config)
         except ValueError as err:

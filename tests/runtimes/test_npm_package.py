@@ -137,7 +137,6 @@ def test_the_type_declarations_check_a_consumer_and_catch_its_mistakes(tmp_path,
             "nodenext",
             "--moduleResolution",
             "nodenext",
-           
             "consumer.ts",
         ],
         cwd=tmp_path,

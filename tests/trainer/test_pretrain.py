@@ -153,3 +153,9 @@ def test_cli_pretrain_saves_a_model_that_exports_and_refuses_bad_input(tmp_path,
     assert main(["pretrain", str(start), "--corpus", str(broken), *common[:-1], str(other)]) == 2
     err = capsys.readouterr().err
     assert "line 2 is not UTF-8" in err and "Traceback" not in err and not other.exists()
+
+    missing_teacher = ["--teacher", str(tmp_path / "no-such-teacher"), *common[2:-1], str(other)]
+    assert main(["pretrain", str(start), "--corpus", str(corpus), *missing_teacher]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: teacher {tmp_path / 'no-such-teacher'}") and err.count("\n") == 1
+    assert not other.exists()
