@@ -3,7 +3,9 @@
     python -m benchmarks.train_retrieval --data ../shared/data --out benchmarks/results/retrieval
 
 Steps: start from all-MiniLM-L6-v2 distilled with model2vec (256 dims, PCA; `--init mpnet` distills
-all-mpnet-base-v2 instead, `--init random` starts from a random table over the MiniLM tokenizer), train
+all-mpnet-base-v2 instead, `--init random` starts from a random table over the MiniLM tokenizer), pre-train
+that table on the teacher's vectors of 60,000 questions, passages and sentences (trainer.pretrain;
+`--no-pretrain` skips it), train
 MatryoshkaLoss(MultipleNegativesRankingLoss), the 256-dim loss weighted first, on SQuAD question -> paragraph
 pairs with a hard negative (another paragraph of the same article), MedQuAD and PubMedQA question -> passage
 pairs, plus the English similarity recipe's pairs (captions, SNLI, MRPC, STS-B train), in no-duplicates
@@ -97,17 +99,20 @@ def main() -> None:
     )
     parser.add_argument(
         "--pretrain",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="pre-train the distilled start on its teacher's vectors of --pretrain-size questions and passages "
-        "(trainer.pretrain over benchmarks.pretrain_corpus.retrieval_corpus) before contrastive training",
+        "(trainer.pretrain over benchmarks.pretrain_corpus.retrieval_corpus) before contrastive training "
+        "(default: on for a distilled start)",
     )
     parser.add_argument("--pretrain-size", type=int, default=60_000)
     parser.add_argument("--pretrain-lr", type=float, default=0.01)
-    parser.add_argument("--pretrain-epochs", type=float, default=1.0)
+    parser.add_argument("--pretrain-epochs", type=float, default=5.0)
     parser.add_argument("--pretrain-targets", default="projection", choices=["projection", "pca", "aligned"])
     args = parser.parse_args()
     if args.pretrain and args.init == "random":
         parser.error("--pretrain needs a distilled start (--init minilm or mpnet)")
+    args.pretrain = args.init != "random" if args.pretrain is None else args.pretrain
     command = "python -m benchmarks.train_retrieval " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
     from benchmarks.recipe_steps import pretrained_start, train_and_export
