@@ -56,6 +56,14 @@ class NumpyEmbedder(StaticEmbedder):
                 )
             self.table = unpack_bits(self.table, self.dims, bits)
 
+    def largest_value(self) -> float:
+        """The largest magnitude a decoded row holds (q x scale for quantized tables): what bounds the rounding
+        error of a float32 mean (`exporter.check.numpy_tolerance`)."""
+        magnitudes = np.abs(self.table).max(axis=1).astype(np.float64)
+        if self.scales is not None:
+            magnitudes *= np.abs(self.scales.astype(np.float64))
+        return float(magnitudes.max()) if magnitudes.size else 0.0
+
     def _embed(self, ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         # Batches are consecutive texts (the base class's batching), so their ids are one slice.
         out = np.zeros((len(lengths), self.dims), dtype=np.float32)
