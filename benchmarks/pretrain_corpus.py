@@ -12,14 +12,14 @@ No STS-B dev, SciFact or STS 2012-2016 test text is drawn. Each source is sample
 
 from __future__ import annotations
 
-import csv
 import gzip
-import json
 import random
 import re
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+
+from benchmarks.recipe_steps import read_jsonl_gz
 
 _BROWN_TOKEN = re.compile(r"(\S+)/\S+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
@@ -42,21 +42,10 @@ def brown_sentences(data: Path) -> list[str]:
     return sentences
 
 
-def _jsonl_gz(path: Path) -> Iterator[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
-
-
-def _passage(value: str | list[str]) -> str:
-    return value if isinstance(value, str) else " ".join(value)
-
-
 def squad_texts(data: Path) -> tuple[list[str], list[str]]:
     """SQuAD train questions and distinct paragraphs."""
     questions, paragraphs = [], {}
-    for record in _jsonl_gz(data / "retrieval" / "squad_v1.1_train" / "squad_v1.1_train.jsonl.gz"):
+    for record in read_jsonl_gz(data / "retrieval" / "squad_v1.1_train" / "squad_v1.1_train.jsonl.gz"):
         questions.append(record["query"])
         paragraphs.setdefault(record["positive"], None)
     return questions, list(paragraphs)
@@ -66,21 +55,19 @@ def medical_texts(data: Path) -> tuple[list[str], list[str]]:
     """MedQuAD and PubMedQA questions and distinct passages."""
     questions, passages = [], {}
     for path in ("medquad/medquad.jsonl.gz", "pubmedqa_pqal/pubmedqa_pqal_trainval.jsonl.gz"):
-        for record in _jsonl_gz(data / "retrieval" / path):
+        for record in read_jsonl_gz(data / "retrieval" / path):
             questions.append(record["query"])
-            passages.setdefault(_passage(record["positive"]), None)
+            passages.setdefault(record["positive"], None)
     return questions, list(passages)
 
 
 def short_news_and_captions(data: Path) -> tuple[list[str], list[str]]:
     """MRPC train and STS-B train sentences; multi30k captions (first file)."""
-    news = []
-    with open(data / "paraphrase" / "msr_paraphrase_train.txt", encoding="utf-8-sig") as handle:
-        for record in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
-            news += [record["#1 String"], record["#2 String"]]
-    with open(data / "sts" / "stsb-en-train.csv", encoding="utf-8", newline="") as handle:
-        for row in csv.reader(handle):
-            news += row[:2]
+    from benchmarks.train_english import mrpc_pairs, stsb_pairs
+
+    mrpc = mrpc_pairs(data / "paraphrase" / "msr_paraphrase_train.txt", paraphrases_only=False)
+    stsb = stsb_pairs(data / "sts" / "stsb-en-train.csv", min_score=0.0)
+    news = [text for pairs in (mrpc, stsb) for pair in zip(*pairs.values(), strict=True) for text in pair]
     with gzip.open(data / "pairs" / "multi30k-captions" / "train.1.en.gz", "rt", encoding="utf-8") as handle:
         captions = [line.strip() for line in handle]
     return news, captions

@@ -1,10 +1,22 @@
-"""Steps the training recipes share: pre-train a start, train into OUT/model, export its 256-dim int8 bundle."""
+"""Steps the training recipes share: read their JSONL data, pre-train a start, train into OUT/model, export
+its 256-dim int8 bundle."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+
+def read_jsonl_gz(path: Path) -> Iterator[dict]:
+    """The records of a gzipped JSON-lines file (blank lines skipped), one at a time."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
 
 
 def train_and_export(

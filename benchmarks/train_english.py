@@ -65,12 +65,12 @@ def snli_triplets(folder: Path) -> dict[str, list[str]]:
     return rows
 
 
-def mrpc_pairs(path: Path) -> dict[str, list[str]]:
-    """MRPC train: the sentence pairs marked as paraphrases."""
+def mrpc_pairs(path: Path, paraphrases_only: bool = True) -> dict[str, list[str]]:
+    """MRPC train: the sentence pairs marked as paraphrases (every pair without `paraphrases_only`)."""
     rows = {"anchor": [], "positive": []}
     with open(path, encoding="utf-8-sig") as handle:
         for record in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
-            if record["Quality"] == "1":
+            if record["Quality"] == "1" or not paraphrases_only:
                 rows["anchor"].append(record["#1 String"])
                 rows["positive"].append(record["#2 String"])
     return rows

@@ -33,6 +33,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from benchmarks.recipe_steps import read_jsonl_gz
+
 DIMS = [32, 64, 128, 256]
 RETRIEVAL_LANGS = "de fr es it nl pl pt ru uk cs sv fi tr ar hi zh ja ko vi id".split()
 STS_LANGS = "en de es fr it ja nl pl pt ru zh".split()
@@ -43,13 +45,6 @@ PARALLEL_SETS = [
     ("tico19_test", "tico19_test.jsonl.gz"),
 ]
 HELD_OUT = 300
-
-
-def read_jsonl_gz(path: Path):
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
 
 
 def base_lang(tag: str) -> str:

@@ -17,8 +17,6 @@ int8 bundle.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import os
 import random
 import resource
@@ -28,14 +26,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from benchmarks.recipe_steps import read_jsonl_gz
+
 DIMS = [32, 64, 128, 256]
-
-
-def read_jsonl_gz(path: Path):
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
 
 
 def squad_triplets(path: Path, seed: int = 0) -> dict[str, list[str]]:
