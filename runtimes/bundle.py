@@ -12,13 +12,12 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from static_edge.runtimes.errors import InputError, StaticEdgeError
-from static_edge.runtimes.staging import ordinary_mode
+from static_edge.runtimes.staging import write_file_atomic
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "static_edge.json"
@@ -340,16 +339,8 @@ def is_bundle(folder: str | os.PathLike[str]) -> bool:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON next to its destination, then rename over it, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        ordinary_mode(Path(tmp))  # mkstemp makes 0600; a bundle is meant to be copied and served
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    write_file_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def write_manifest(bundle: str | os.PathLike[str], manifest: Manifest) -> None:

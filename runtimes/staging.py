@@ -25,9 +25,11 @@ import os
 import secrets
 import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from static_edge.runtimes.errors import OutputFolderError
 
@@ -51,6 +53,21 @@ def current_umask() -> int:
 def ordinary_mode(path: Path) -> None:
     """Give a file the mode a plain `open()` would have (0666 less the umask): for files made by mkstemp (0600)."""
     os.chmod(path, 0o666 & ~current_umask())
+
+
+def write_file_atomic(target: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Call `write` on a temporary file beside `target`, then rename it over `target`: readers see the old file
+    or the whole new one, never a part; a failure removes the temporary file. The new file gets ordinary
+    permissions (mkstemp's 0600 is not kept), and a symlink at `target` is replaced, never written through."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        ordinary_mode(Path(tmp))
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 @contextlib.contextmanager

@@ -20,7 +20,6 @@ import http.server
 import json
 import os
 import re
-import tempfile
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from pathlib import Path
 from static_edge.runtimes.bundle import read_manifest
 from static_edge.runtimes.errors import InputError, OutputFolderError
 from static_edge.runtimes.samples import sample_corpus
-from static_edge.runtimes.staging import ordinary_mode
+from static_edge.runtimes.staging import write_file_atomic
 
 WEB_SOURCE = Path(__file__).parent / "web"
 NODE_MODULES_ENV = "STATIC_EDGE_NODE_MODULES"
@@ -130,15 +129,7 @@ def _make_plain_folder(folder: Path) -> None:
 
 def _write_file(target: Path, data: bytes) -> None:
     """Write `data` to a temporary file beside `target`, then rename it over `target` (never through a link)."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        ordinary_mode(Path(tmp))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_file_atomic(target, lambda handle: handle.write(data))
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ def teacher_vectors(
     """The teacher's (normalized) sentence vectors of `texts`, float32, one row per text.
 
     With `cache`, the vectors are kept in `cache/teacher-vectors-<digest>.npy` and reused by any later call
-    with the same teacher and texts; the file is written under a temporary name and renamed into place, so a
+    with the same teacher and texts; the file is written atomically (`staging.write_file_atomic`), so a
     killed run leaves no half-written cache.
     """
     key = texts_digest(str(teacher), texts)
@@ -114,11 +114,10 @@ def teacher_vectors(
         list(texts), batch_size=batch_size, show_progress_bar=True, normalize_embeddings=True, convert_to_numpy=True
     ).astype(np.float32)
     if target is not None:
+        from static_edge.runtimes.staging import write_file_atomic
+
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-        with open(partial, "wb") as handle:
-            np.save(handle, vectors)
-        os.replace(partial, target)
+        write_file_atomic(target, lambda handle: np.save(handle, vectors))
     return vectors
 
 
