@@ -50,12 +50,14 @@ def pretrained_start(
 
     settings = "-".join(map(str, astuple(config)))
     folder = cache / f"{base.name}-pretrained-{texts_digest(str(teacher), texts)[:12]}-{settings}"
+    timings["teacher vectors"] = timings["pretrain"] = 0.0
+    if (folder / "modules.json").is_file():  # pre-trained by an earlier run: no teacher pass needed
+        return folder
     start = time.time()
     vectors = teacher_vectors(teacher, texts, cache)
     timings["teacher vectors"] = time.time() - start
     start = time.time()
-    if not (folder / "modules.json").is_file():
-        with model_folder(folder, overwrite=True) as staging:  # whole or not at all
-            pretrain(init_model(base), texts, vectors, staging, config)
+    with model_folder(folder, overwrite=True) as staging:  # whole or not at all
+        pretrain(init_model(base), texts, vectors, staging, config)
     timings["pretrain"] = time.time() - start
     return folder

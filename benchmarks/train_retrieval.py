@@ -130,7 +130,9 @@ def main() -> None:
     start = time.time()
     teacher_name = "mpnet" if args.init == "mpnet" else "minilm"  # random init borrows MiniLM's tokenizer
     base = args.cache / f"{teacher_name}-static-256"
-    teacher = mpnet_teacher(args.cache) if teacher_name == "mpnet" else default_teacher()
+    teacher = None
+    if args.pretrain or not (base / "modules.json").is_file():  # the teacher is needed to distil or pre-train
+        teacher = mpnet_teacher(args.cache) if teacher_name == "mpnet" else default_teacher()
     if not (base / "modules.json").is_file():
         distill(teacher, base, pca_dims=256, overwrite=True)
     timings["teacher + distill"] = time.time() - start
