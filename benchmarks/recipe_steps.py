@@ -54,6 +54,7 @@ def pretrained_start(
     if (folder / "modules.json").is_file():  # pre-trained by an earlier run: no teacher pass needed
         return folder
     start = time.time()
+    print(f"teacher pass: {teacher} embeds {len(texts):,} texts for pre-training (cached in {cache})", flush=True)
     vectors = teacher_vectors(teacher, texts, cache)
     timings["teacher vectors"] = time.time() - start
     start = time.time()

@@ -77,6 +77,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
     teacher = args.teacher or str(default_teacher())
     with model_folder(args.output, args.force, protect=[args.init]) as staging:
         model = init_model(args.init)
+        console.print(f"teacher pass: {teacher} on {len(texts):,} texts (read from the cache if a run did it before)")
         try:
             targets = teacher_vectors(teacher, texts, args.cache or DEFAULT_CACHE, args.teacher_batch_size)
         except (OSError, ValueError) as err:  # not a folder, not on the hub (or offline), not a model id
