@@ -205,10 +205,21 @@ class StaticEmbedder(ABC):
         :raises ValueError: for an empty list or a batch_size below 1.
         :raises TypeError: for an item that is not a string.
         """
-        texts = validate_texts(texts)
+        ids, lengths = self.tokenize(texts)
+        return self.embed_tokens(ids, lengths, batch_size), lengths
+
+    def tokenize(self, texts: Sequence[str] | str) -> tuple[np.ndarray, np.ndarray]:
+        """Flat token ids of `texts` (all texts' ids end to end) and each text's count: the first half of `encode`.
+
+        :raises ValueError: for an empty list.
+        :raises TypeError: for an item that is not a string.
+        """
+        return self.tokenizer.flat(validate_texts(texts))
+
+    def embed_tokens(self, ids: np.ndarray, lengths: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Vectors of texts tokenized by `tokenize`: the second half of `encode` (a server times the two apart)."""
         _check_batch_size(batch_size)
-        ids, lengths = self.tokenizer.flat(texts)
-        return self._embed_chunk(ids, lengths, batch_size, None, 0), lengths
+        return self._embed_chunk(ids, lengths, batch_size, None, 0)
 
     def _stream(
         self, chunks: Iterator[list[str]], batch_size: int, out: np.ndarray | None = None
