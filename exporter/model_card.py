@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from static_edge.runtimes.bundle import VARIANT_FILES, Manifest, read_manifest
+from static_edge.runtimes.staging import write_file_atomic
 
 CARD_FILE = "README.md"
 TAGS = ["static-embeddings", "onnx", "transformers.js", "fastembed", "static-edge", "sentence-similarity"]
@@ -50,9 +51,14 @@ def read_card_metadata(folder: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def write_bundle_card(bundle: str | os.PathLike[str], info: CardInfo) -> Path:
-    """Write `bundle/README.md` from its manifest; returns its path."""
+    """Write `bundle/README.md` from its manifest; returns its path.
+
+    The card is written beside its destination and renamed over it: a README.md that is a symbolic or hard
+    link to a file elsewhere (a hub-cache blob, a file outside the bundle) is replaced, never written through.
+    """
     path = Path(bundle) / CARD_FILE
-    path.write_text(bundle_card(read_manifest(bundle), info), encoding="utf-8")
+    text = bundle_card(read_manifest(bundle), info).encode("utf-8")
+    write_file_atomic(path, lambda handle: handle.write(text))
     return path
 
 

@@ -187,3 +187,27 @@ class FakeHub:
                 self._error(404, "NotFound", self.path)
 
         return Handler
+
+
+LOAD_SCRIPT = """
+import json, sys
+from static_edge import load
+model = load(sys.argv[1], revision=sys.argv[2] or None)
+print(json.dumps({"commit": model.origin.commit, "revision": model.origin.revision, "path": str(model.path),
+                  "vectors": model.encode(["hello hub", "static vectors"]).tolist()}))
+"""
+
+
+def load_in_subprocess(endpoint: str, home, repo_id: str, revision: str = "", offline: bool = False) -> dict:
+    """`load(repo_id, revision)` in a fresh Python with HF_HOME=`home`: its commit, revision, path and two vectors."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HOME": str(home), "HF_HUB_OFFLINE": "1" if offline else "0"}
+    env.pop("STATIC_EDGE_CACHE", None)
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_SCRIPT, repo_id, revision], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])
