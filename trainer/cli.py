@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 from pathlib import Path
+from typing import Any
 
 from static_edge.runtimes.bundle import VARIANT_FILES
 from static_edge.runtimes.console import console, done, warning_line
@@ -111,7 +112,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=0.2)
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
     parser.add_argument("--save-steps", type=int, default=500)
-    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from its newest checkpoint (kept in .OUTPUT.checkpoints beside OUTPUT)",
+    )
     parser.add_argument(
         "--mine-hard-negatives",
         action="store_true",
@@ -142,22 +147,23 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.1,
         help="score points (x100) a task may fall before the run is reported as worse than its start",
     )
-    parser.add_argument("-o", "--output", type=Path, required=True)
+    parser.add_argument("-o", "--output", type=Path, required=True, help="model folder to write (must not exist)")
+    parser.add_argument("--force", action="store_true", help="replace an existing output model folder")
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """Check the data, the options and the output folder, then train into a staging folder renamed at the end."""
+    import contextlib
+    import shutil
+
     from static_edge.trainer.data import load_pairs
-    from static_edge.trainer.model_card import write_model_card
-    from static_edge.trainer.train import TrainConfig, init_model, is_main_process, train
+    from static_edge.trainer.distill import model_folder
+    from static_edge.trainer.evaluate import read_beir, read_sts
+    from static_edge.trainer.train import TrainConfig, checkpoint_folder, is_main_process, matryoshka_loss_dims
 
-    data = {Path(spec).stem if Path(spec).exists() else spec: load_pairs(spec) for spec in args.data}
-    from transformers import set_seed
-
-    set_seed(args.seed)  # a random init is drawn from torch's generator: the same seed gives the same start
-    model = init_model(args.init, args.tokenizer, args.dims)
     config = TrainConfig(
         matryoshka_dims=args.matryoshka,
-        matryoshka_weights=[float(w) for w in args.matryoshka_weights.split(",")] if args.matryoshka_weights else None,
+        matryoshka_weights=_weights(args.matryoshka_weights),
         epochs=args.epochs,
         max_steps=args.max_steps,
         batch_size=args.batch_size,
@@ -169,24 +175,24 @@ def run_train(args: argparse.Namespace) -> int:
         logging_steps=args.logging_steps,
         seed=args.seed,
     )
-    from static_edge.trainer.evaluate import read_beir, read_sts
-    from static_edge.trainer.gain import GainReport, gain_table, loss_summary, score_model
-    from static_edge.trainer.st_compat import embedding_dimension
-    from static_edge.trainer.train import default_matryoshka_dims
-
-    # read the evaluation sets before training, so a bad path fails in seconds, not after the run
+    if args.init is None:  # a random init's width is known now: check the dims before anything is read
+        matryoshka_loss_dims(config, args.dims)
+    # read the data and the evaluation sets before the model, so a bad file fails in seconds, not after the run
+    data = {Path(spec).stem if Path(spec).exists() else spec: load_pairs(spec) for spec in args.data}
     sts = {p.stem: read_sts(p) for p in args.eval_sts}
     retrieval = {p.name: read_beir(p, args.eval_split) for p in args.eval_retrieval}
-    dims = config.matryoshka_dims or default_matryoshka_dims(embedding_dimension(model))
-    before = score_model(model, dims, sts, retrieval) if sts or retrieval else None
-    model, history = train(model, data, args.output, config)
-    if not is_main_process():  # torchrun / accelerate launch: rank 0 scores, writes the card and reports
+    checkpoints = checkpoint_folder(args.output)
+    protect = [Path(args.init)] if args.init and Path(args.init).exists() else []
+    # under torchrun / accelerate, rank 0 alone claims and writes the output folder; the others only train
+    claim = model_folder(args.output, args.force, protect) if is_main_process() else contextlib.nullcontext(None)
+    with claim as staging:
+        if not args.resume and is_main_process():
+            shutil.rmtree(checkpoints, ignore_errors=True)  # an earlier killed run's: never mixed into this one
+        report, history = _train_into(args, staging, config, data, sts, retrieval, checkpoints)
+    if not is_main_process():
         return 0
-    report = None
-    if before is not None:
-        report = GainReport(before, score_model(model, dims, sts, retrieval), tolerance=args.worse_tolerance)
-        console.print(gain_table(report))
-    write_model_card(args.output, init=args.init, data={k: len(v) for k, v in data.items()}, report=report)
+    from static_edge.trainer.gain import loss_summary
+
     console.print(loss_summary(history))
     if report is not None and report.worse():
         warning_line(report.verdict())
@@ -194,6 +200,51 @@ def run_train(args: argparse.Namespace) -> int:
         console.print(report.verdict())
     done("saved", args.output)
     return 0
+
+
+def _weights(text: str | None) -> list[float] | None:
+    if not text:
+        return None
+    try:
+        return [float(w) for w in text.split(",")]
+    except ValueError as err:
+        raise InputError(f"--matryoshka-weights must be comma-separated numbers, got {text!r}") from err
+
+
+def _train_into(
+    args: argparse.Namespace,
+    staging: Path | None,
+    config: Any,
+    data: dict[str, Any],
+    sts: dict[str, Any],
+    retrieval: dict[str, Any],
+    checkpoints: Path,
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Load the start, score it, train it into `staging` (None on ranks other than 0) and write its card there.
+
+    :returns: the before/after report (None without evaluation sets) and the loss history.
+    """
+    from transformers import set_seed
+
+    from static_edge.trainer.gain import GainReport, gain_table, score_model
+    from static_edge.trainer.model_card import write_model_card
+    from static_edge.trainer.st_compat import embedding_dimension
+    from static_edge.trainer.train import init_model, matryoshka_loss_dims, train
+
+    set_seed(args.seed)  # a random init is drawn from torch's generator: the same seed gives the same start
+    model = init_model(args.init, args.tokenizer, args.dims)
+    dims, _ = matryoshka_loss_dims(config, embedding_dimension(model))  # what training records, scored below
+    before = score_model(model, dims, sts, retrieval) if sts or retrieval else None
+    model, history = train(model, data, staging or args.output, config, checkpoints=checkpoints)
+    if staging is None:
+        return None, history
+    report = None
+    if before is not None:
+        report = GainReport(before, score_model(model, dims, sts, retrieval), tolerance=args.worse_tolerance)
+        console.print(gain_table(report))
+    card_data = {k: len(v) for k, v in data.items()}
+    write_model_card(staging, init=args.init, data=card_data, report=report, name=args.output.name)
+    return report, history
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
@@ -210,14 +261,18 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         help="aligned sentences (JSONL(.gz) rows {lang, en, other}, or a 2-column TSV): top-1 accuracy of finding "
         "each sentence's translation, both directions, per language; repeatable",
     )
-    parser.add_argument("--dims", type=_dims_list, help="dimensions to score (default: Matryoshka halvings)")
+    parser.add_argument(
+        "--dims",
+        type=_dims_list,
+        help="dimensions to score (default: the Matryoshka dims a trained folder recorded, else halvings of its width)",
+    )
     parser.add_argument("-o", "--output", type=Path, help="JSON file for the scores (a PNG plot goes beside it)")
 
 
 def run_eval(args: argparse.Namespace) -> int:
     from static_edge.trainer.evaluate import evaluate, model_encoder, read_beir, read_parallel, read_sts
     from static_edge.trainer.plots import plot_scores_by_dims
-    from static_edge.trainer.train import default_matryoshka_dims
+    from static_edge.trainer.train import default_matryoshka_dims, recorded_dims
 
     if not args.sts and not args.retrieval and not args.parallel:
         raise InputError("give at least one --sts file, --retrieval folder or --parallel file to evaluate on")
@@ -228,7 +283,9 @@ def run_eval(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise InputError(str(err)) from err
     encode, full, description = model_encoder(args.model, args.variant)
-    dims = sorted(d for d in (args.dims or default_matryoshka_dims(full)) if d <= full)
+    # a trained folder is scored on the dims its training recorded; anything else on halvings of its width
+    wanted = args.dims or (args.model.is_dir() and recorded_dims(args.model)) or default_matryoshka_dims(full)
+    dims = sorted(d for d in wanted if d <= full)
     if not dims:
         raise InputError(f"every requested dimension exceeds the model's {full}")
     scores = evaluate(

@@ -24,22 +24,25 @@ def write_model_card(
     data: dict[str, int],
     scores: dict[str, dict[int, float]] | None = None,
     report: GainReport | None = None,
+    name: str | None = None,
 ) -> Path:
     """Add our section (and tags) to `model_dir/README.md`, keeping what Sentence Transformers wrote.
 
     :param scores: the trained model's scores per task and dims (used when there is no `report`).
     :param report: scores before and after training; a run that made the model worse says so here.
+    :param name: the model's folder name (default: `model_dir`'s; a staging folder is renamed later).
     """
     from huggingface_hub import ModelCard, ModelCardData
 
     path = Path(model_dir) / CARD_FILE
-    section = _section(Path(model_dir), init, data, scores, report)
+    name = name or Path(model_dir).name
+    section = _section(Path(model_dir), init, data, scores, report, name)
     existing = path.read_text(encoding="utf-8") if path.is_file() else ""
     if existing.startswith("---"):
         card = ModelCard(existing)
     else:
         data_ = ModelCardData(library_name="sentence-transformers", pipeline_tag="sentence-similarity")
-        card = ModelCard(f"---\n{data_.to_yaml()}\n---\n# {Path(model_dir).name}\n\n{existing}")
+        card = ModelCard(f"---\n{data_.to_yaml()}\n---\n# {name}\n\n{existing}")
     card.data.tags = list(dict.fromkeys([*(card.data.tags or []), *TAGS]))
     card.text = _insert(card.text, f"{BEGIN}\n{section}\n{END}")
     path.write_text(str(card), encoding="utf-8")
@@ -64,6 +67,7 @@ def _section(
     data: dict[str, int],
     scores: dict[str, dict[int, float]] | None,
     report: GainReport | None,
+    name: str,
 ) -> str:
     log = json.loads((model_dir / TRAINING_LOG).read_text())
     config = log["config"]
@@ -87,7 +91,7 @@ def _section(
         "",
         "| data set | rows |",
         "|---|---|",
-        *(f"| {name} | {rows:,} |" for name, rows in data.items()),
+        *(f"| {data_name} | {rows:,} |" for data_name, rows in data.items()),
     ]
     if report is not None:
         lines += [
@@ -113,6 +117,6 @@ def _section(
             lines.append(f"| {task} | " + " | ".join(f"{by_dim[d]:.2f}" if d in by_dim else "" for d in dims) + " |")
     lines += [
         "",
-        f"Export it to a verified ONNX bundle: `static-edge export {model_dir.name} --int8 -o out/{model_dir.name}`",
+        f"Export it to a verified ONNX bundle: `static-edge export {name} --int8 -o out/{name}`",
     ]
     return "\n".join(lines)

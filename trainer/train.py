@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from static_edge.runtimes.errors import InputError
+
 TRAINING_LOG = "training_log.json"
 
 
@@ -83,12 +85,63 @@ def default_matryoshka_dims(dims: int) -> list[int]:
     return out
 
 
-def train(model, data: dict[str, Any], output: str | os.PathLike[str], config: TrainConfig | None = None):
+def trained_dims(matryoshka_dims: list[int] | None, width: int) -> list[int]:
+    """The Matryoshka dims a run trains (and records, and scores), largest first: the given ones, or halvings.
+
+    :raises InputError: for a dim below 1 or above the model's `width`.
+    """
+    dims = sorted(matryoshka_dims or default_matryoshka_dims(width), reverse=True)
+    if dims[0] > width or dims[-1] < 1:
+        raise InputError(f"Matryoshka dims {dims} must be between 1 and the model's {width} dimensions")
+    return dims
+
+
+def matryoshka_loss_dims(config: TrainConfig, width: int) -> tuple[list[int], list[float] | None]:
+    """The dims the loss trains (`trained_dims`) and their weights in the same order (None: equal weights).
+
+    :raises InputError: for dims outside the model's width, or a weight count that differs from the dims'.
+    """
+    dims = trained_dims(config.matryoshka_dims, width)
+    weights = config.matryoshka_weights
+    if weights is None:
+        return dims, None
+    if len(weights) != len(dims):
+        raise InputError(f"{len(weights)} Matryoshka weights for {len(dims)} dims {dims}")
+    if config.matryoshka_dims:  # the weights follow the order the dims were given in; sort them like the dims
+        order = sorted(range(len(config.matryoshka_dims)), key=lambda i: -config.matryoshka_dims[i])
+        weights = [weights[i] for i in order]
+    return dims, weights
+
+
+def recorded_dims(model_dir: str | os.PathLike[str]) -> list[int] | None:
+    """The Matryoshka dims recorded in a trained folder's training log (None: no log there)."""
+    log = Path(model_dir) / TRAINING_LOG
+    if not log.is_file():
+        return None
+    return list(json.loads(log.read_text(encoding="utf-8"))["config"]["matryoshka_dims"])
+
+
+def checkpoint_folder(output: str | os.PathLike[str]) -> Path:
+    """Where `static-edge train -o OUTPUT` keeps its checkpoints until the run ends: `.OUTPUT.checkpoints` beside
+    the output (the output itself is built in a staging folder, so a killed run leaves only these, for --resume)."""
+    output = Path(output).absolute()
+    return output.with_name(f".{output.name}.checkpoints")
+
+
+def train(
+    model,
+    data: dict[str, Any],
+    output: str | os.PathLike[str],
+    config: TrainConfig | None = None,
+    checkpoints: str | os.PathLike[str] | None = None,
+):
     """Train `model` on the named data sets and save it to `output` (a Sentence Transformers folder).
 
     :param data: name -> datasets.Dataset with anchor, positive[, negative] columns.
+    :param checkpoints: the trainer's checkpoint folder (default OUTPUT/checkpoints); removed after the run
+        unless `config.keep_checkpoints`.
     :returns: the trained model and the trainer's log history (loss per logging step).
-    :raises ValueError: for Matryoshka dims larger than the model or an empty data dict.
+    :raises InputError: for Matryoshka dims larger than the model, weights that do not match them, or no data.
     """
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
@@ -98,23 +151,13 @@ def train(model, data: dict[str, Any], output: str | os.PathLike[str], config: T
 
     config = config or TrainConfig()
     if not data:
-        raise ValueError("no training data given")
-    dims = embedding_dimension(model)
-    matryoshka = sorted(config.matryoshka_dims or default_matryoshka_dims(dims), reverse=True)
-    if matryoshka[0] > dims:
-        raise ValueError(f"Matryoshka dims {matryoshka} exceed the model's {dims} dimensions")
+        raise InputError("no training data given")
+    matryoshka, weights = matryoshka_loss_dims(config, embedding_dimension(model))
     if config.mine_hard_negatives:
         data = {name: mine_negatives(model, ds) for name, ds in data.items()}
 
     output = Path(output)
-    checkpoints = output / "checkpoints"
-    weights = config.matryoshka_weights
-    if weights is not None and len(weights) != len(matryoshka):
-        raise ValueError(f"{len(weights)} Matryoshka weights for {len(matryoshka)} dims {matryoshka}")
-    if weights is not None and config.matryoshka_dims:
-        # the weights follow the order the dims were given in; the loss gets them sorted like the dims
-        order = sorted(range(len(config.matryoshka_dims)), key=lambda i: -config.matryoshka_dims[i])
-        weights = [weights[i] for i in order]
+    checkpoints = Path(checkpoints) if checkpoints is not None else output / "checkpoints"
     # Under DDP each process holds its own slice of the batch; gathering the other slices keeps the
     # in-batch negatives those of the whole (global) batch, as in a single-process run.
     mnrl = MultipleNegativesRankingLoss(model, gather_across_devices=True) if world_size() > 1 else None
