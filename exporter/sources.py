@@ -125,29 +125,13 @@ def _looks_like_local_path(model: str) -> bool:
 
 
 def download(repo_id: str, revision: str | None = None) -> Path:
-    """Fetch a model's files from the Hugging Face hub (or its local cache when offline).
+    """Fetch a model's files from the Hugging Face hub (or its local cache when offline or unreachable).
 
     :raises SourceModelError: when the hub cannot provide it, with the hub's reason.
     """
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        OfflineModeIsEnabled,
-        RepositoryNotFoundError,
-    )
+    from static_edge.runtimes.hub import snapshot
 
-    try:
-        try:
-            return Path(snapshot_download(repo_id, revision=revision, allow_patterns=_HUB_FILES))
-        except OfflineModeIsEnabled:
-            # given a commit hash, huggingface_hub asks the hub for its file list even when offline: the cache
-            # answers instead (this is how `check` reopens the commit recorded at export)
-            return Path(snapshot_download(repo_id, revision=revision, allow_patterns=_HUB_FILES, local_files_only=True))
-    except (LocalEntryNotFoundError, RepositoryNotFoundError, HfHubHTTPError, OSError) as err:
-        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
-        hint = " (HF_HUB_OFFLINE is set and the model is not in the local cache)" if offline else ""
-        raise SourceModelError(f"could not get {repo_id!r} from the Hugging Face hub{hint}: {err}") from err
+    return snapshot(repo_id, revision, _HUB_FILES, SourceModelError, "model folder")
 
 
 def read_folder(path: Path, model_id: str, revision: str | None = None) -> StaticSource:
