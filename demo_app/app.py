@@ -18,7 +18,16 @@ import streamlit as st
 
 from static_edge.demo_app.app_env import BUNDLES_ENV
 from static_edge.demo_app.compare import agreement, top_k
-from static_edge.demo_app.corpus import COMPARE_QUERIES, MAX_SENTENCES, MAX_UPLOAD_MB, CorpusError, parse_corpus
+from static_edge.demo_app.corpus import (
+    COMPARE_QUERIES,
+    MAX_SENTENCE_CHARS,
+    MAX_SENTENCES,
+    MAX_SIMILARITY_SENTENCES,
+    MAX_UPLOAD_MB,
+    CorpusError,
+    capped_sentences,
+    parse_corpus,
+)
 from static_edge.demo_app.projection import fit_pca
 from static_edge.runtimes import BundleError, cosine_matrix, load, read_manifest
 from static_edge.runtimes.bundle import Manifest
@@ -162,8 +171,11 @@ def variants_panel(choice: BundleChoice, corpus: list[str]) -> None:
 
 
 def similarity_tab(choice: BundleChoice, variant: str, model) -> None:
-    text = st.text_area("Sentences, one per line", DEFAULT_SENTENCES, height=150, key="sentences")
-    sentences = [line.strip() for line in text.splitlines() if line.strip()]
+    label = f"Sentences, one per line (up to {MAX_SIMILARITY_SENTENCES}, {MAX_SENTENCE_CHARS:,} characters each)"
+    capped = capped_sentences(st.text_area(label, DEFAULT_SENTENCES, height=150, key="sentences"))
+    if capped.notice():
+        st.warning(capped.notice())
+    sentences = capped.sentences
     if len(sentences) < 2:
         st.warning("Enter at least two sentences to compare.")
         return

@@ -10,6 +10,11 @@ MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 MAX_SENTENCES = 20_000
 """Sentences kept from an upload: every one is embedded and kept in memory (and the map draws them)."""
 
+MAX_SIMILARITY_SENTENCES = 40
+"""Sentences the Similarity tab compares: its heatmap has a cell per pair (40 x 40 = 1,600)."""
+MAX_SENTENCE_CHARS = 1000
+"""Characters kept of each Similarity sentence: longer ones are cut (a static model reads every token)."""
+
 COMPARE_QUERIES = [
     "will it rain tomorrow?",
     "cheap flights to the coast",
@@ -57,3 +62,32 @@ def parse_corpus(data: bytes, name: str = "the file") -> Corpus:
     if not sentences:
         raise CorpusError(f"{name} has no sentences (one per line is expected).")
     return Corpus(sentences[:MAX_SENTENCES], dropped=max(0, len(sentences) - MAX_SENTENCES))
+
+
+@dataclass(frozen=True)
+class Sentences:
+    """The Similarity tab's sentences, after the caps, and what the caps removed."""
+
+    sentences: list[str]
+    dropped: int = 0
+    """Sentences beyond MAX_SIMILARITY_SENTENCES that were left out."""
+    shortened: int = 0
+    """Sentences cut to MAX_SENTENCE_CHARS characters."""
+
+    def notice(self) -> str | None:
+        """What was cut, in a sentence a user reads (None when nothing was)."""
+        parts = []
+        if self.dropped:
+            parts.append(f"Comparing the first {MAX_SIMILARITY_SENTENCES} sentences; {self.dropped:,} were left out.")
+        if self.shortened:
+            which = "1 sentence was" if self.shortened == 1 else f"{self.shortened:,} sentences were"
+            parts.append(f"{which} cut to {MAX_SENTENCE_CHARS:,} characters.")
+        return " ".join(parts) or None
+
+
+def capped_sentences(text: str) -> Sentences:
+    """The non-empty lines of `text`, at most MAX_SIMILARITY_SENTENCES of them, each cut to MAX_SENTENCE_CHARS."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    kept = lines[:MAX_SIMILARITY_SENTENCES]
+    shortened = sum(len(line) > MAX_SENTENCE_CHARS for line in kept)
+    return Sentences([line[:MAX_SENTENCE_CHARS] for line in kept], dropped=len(lines) - len(kept), shortened=shortened)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -12,17 +13,26 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
+from process_guard import MARKER
 from streamlit.testing.v1 import AppTest
 
 from static_edge.demo_app.app_env import BUNDLES_ENV
-from static_edge.demo_app.cli import is_loopback, stop_group, streamlit_command
+from static_edge.demo_app.cli import is_loopback, streamlit_command
 from static_edge.demo_app.compare import agreement, rank, spearman, top_k_overlap
-from static_edge.demo_app.corpus import COMPARE_QUERIES, MAX_SENTENCES, MAX_UPLOAD_BYTES
+from static_edge.demo_app.corpus import (
+    COMPARE_QUERIES,
+    MAX_SENTENCE_CHARS,
+    MAX_SENTENCES,
+    MAX_SIMILARITY_SENTENCES,
+    MAX_UPLOAD_BYTES,
+)
 from static_edge.demo_app.projection import fit_pca
 from static_edge.exporter import ExportOptions, export
 from static_edge.runtimes import cosine_matrix, load, read_manifest
 from static_edge.runtimes.bundle import write_manifest
+from static_edge.runtimes.child_processes import stop_child
 from static_edge.runtimes.samples import sample_corpus
 
 APP = str(Path(__file__).resolve().parents[2] / "demo_app" / "app.py")
@@ -62,6 +72,24 @@ def test_similarity_heatmap_and_ranked_pairs_match_the_runtime(monkeypatch, st_b
     assert list(pairs["sentence A"]) == [a for _, a, _ in expected]
     np.testing.assert_allclose(pairs["cosine"].to_numpy(), [s for s, _, _ in expected], atol=1e-6)
     assert app.get("arrow_vega_lite_chart") or app.get("vega_lite_chart"), "heatmap missing"
+
+
+def test_similarity_box_caps_lines_and_characters_and_says_so(monkeypatch, st_bundle):
+    app = _app(monkeypatch, st_bundle)
+    assert not app.warning  # the default sentences are within the caps
+    long = "word " * MAX_SENTENCE_CHARS  # 5x the character cap
+    lines = [long, *(f"sentence number {i}" for i in range(MAX_SIMILARITY_SENTENCES + 6))]
+    app.text_area(key="sentences").input("\n".join(lines)).run()
+    assert not app.exception
+    assert app.warning[0].value == (
+        f"Comparing the first {MAX_SIMILARITY_SENTENCES} sentences; 7 were left out. "
+        f"1 sentence was cut to {MAX_SENTENCE_CHARS:,} characters."
+    )
+    pairs = _frame(app, "sentence A")
+    shown = set(pairs["sentence A"]) | set(pairs["sentence B"])
+    assert len(shown) == MAX_SIMILARITY_SENTENCES and max(map(len, shown)) == MAX_SENTENCE_CHARS
+    assert f"sentence number {MAX_SIMILARITY_SENTENCES - 2}" in shown
+    assert f"sentence number {MAX_SIMILARITY_SENTENCES - 1}" not in shown
 
 
 def test_search_ranks_the_sample_corpus_like_the_runtime_and_maps_it(monkeypatch, st_bundle):
@@ -202,7 +230,7 @@ def _free_port() -> int:
 def _start_demo(bundle: Path, port: int) -> subprocess.Popen:
     """`static-edge demo` in its own session (so a failing test can stop everything it started)."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "static_edge.cli", "demo", str(bundle), "--port", str(port)],
+        [str(Path(sys.executable).parent / "static-edge"), "demo", str(bundle), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -221,20 +249,52 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def _stops_serving(port: int, timeout_s: float = 15) -> bool:
+    deadline = time.time() + timeout_s
+    while _listening(port) and time.time() < deadline:
+        time.sleep(0.1)
+    return not _listening(port)
+
+
+def _marked_processes() -> list[psutil.Process]:
+    """Every process (listening or not) that carries this test's marker: whatever the test started."""
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if process.environ().get(MARKER) == os.environ[MARKER] and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT])
 def test_demo_stops_its_whole_process_group_on_a_signal(st_bundle, signum):
-    """The signal goes to `static-edge demo` alone, as a service manager or Ctrl-C in a shell would send it."""
+    """The signal goes to `static-edge demo` alone, as a service manager, Ctrl-C, a closed terminal (SIGHUP) or
+    Ctrl-\\ (SIGQUIT) would send it."""
     port = _free_port()
     server = _start_demo(st_bundle, port)
     try:
         os.kill(server.pid, signum)
         assert server.wait(timeout=30) == 128 + signum
-        deadline = time.time() + 10
-        while _listening(port) and time.time() < deadline:
-            time.sleep(0.1)
-        assert not _listening(port), "Streamlit still serves after `static-edge demo` exited"
+        assert _stops_serving(port), "Streamlit still serves after `static-edge demo` exited"
+        assert _marked_processes() == []
     finally:
-        stop_group(server)  # the conftest fixture then checks that nothing this test started still listens
+        stop_child(server)  # the conftest fixture then checks that nothing this test started still listens
+
+
+def test_streamlit_dies_when_the_demo_command_is_killed(st_bundle):
+    """SIGKILL gives `static-edge demo` no chance to stop its child: the kernel's parent-death signal does."""
+    port = _free_port()
+    server = _start_demo(st_bundle, port)
+    children = psutil.Process(server.pid).children(recursive=True)
+    assert children, "the demo runs Streamlit in a child process"
+    try:
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+        assert _stops_serving(port), "Streamlit still serves after `static-edge demo` was killed"
+        gone, alive = psutil.wait_procs(children, timeout=15)
+        assert alive == [] and _marked_processes() == []
+    finally:
+        stop_child(server)
 
 
 @pytest.mark.browser
@@ -266,4 +326,4 @@ def test_demo_command_serves_a_page_that_renders_in_chromium(st_bundle, chromium
             f"seconds from page open to map and tables: {seconds_to_results:.2f}\n"
         )
     finally:
-        stop_group(server)
+        stop_child(server)
