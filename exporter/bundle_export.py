@@ -20,6 +20,7 @@ from static_edge.exporter.quantization import (
     to_float16,
 )
 from static_edge.exporter.sources import StaticSource, read_source
+from static_edge.exporter.table_scan import float16_problem, range_problem
 from static_edge.exporter.tokenizer_files import bundle_tokenizer_json, model_config, special_tokens, tokenizer_config
 from static_edge.exporter.vocab_pruning import MANIFEST_KEY as PRUNING_MANIFEST_KEY
 from static_edge.exporter.vocab_pruning import prune_to_corpus
@@ -135,6 +136,10 @@ def write_bundle(
     # Matryoshka slicing: mean pooling is linear, so cutting columns first equals truncating the
     # full model's output; normalization (if any) happens after, inside the graph.
     table = np.ascontiguousarray(source.table[:, :dims], dtype=np.float32)
+    token_of = source.tokenizer.id_to_token
+    _refuse(range_problem("fp32", table, None, dims, token_of))
+    if options.fp16:
+        _refuse(float16_problem(table, token_of))
     unk = source.unk_token_id if source.mask_unknown else None
     (folder / "onnx").mkdir(parents=True)
 
@@ -148,6 +153,8 @@ def write_bundle(
     if options.int2:
         tables["int2"] = quantize_rows_int2(table)
     for variant, (values, scales) in tables.items():
+        if scales is not None:  # the rule the runtimes load with: row scale x the largest code the bytes hold
+            _refuse(range_problem(variant, values, scales, dims, token_of))
         say(f"building the {variant} graph ({values.shape[0]} x {values.shape[1]}, {values.dtype})")
         bits = 2 if variant == "int2" else 4  # for the packed (uint8) tables
         graph = build_graph(values, scales, normalize=normalize, unk_token_id=unk, dims=dims, bits=bits)
@@ -190,6 +197,12 @@ def write_bundle(
     )
     write_manifest(folder, manifest)
     return manifest
+
+
+def _refuse(problem: str | None) -> None:
+    """Raise ExportError(problem) when there is one."""
+    if problem:
+        raise ExportError(problem)
 
 
 def _dump(data: object) -> str:

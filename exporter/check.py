@@ -138,10 +138,10 @@ def check_bundle(
         source = restrict_to_tokenizer(source, Tokenizer.from_file(str(bundle / TOKENIZER_FILE)))
     dims, normalize = manifest.dims, manifest.normalize
 
-    trust_rows, trust_notes = _trust_rows(bundle, manifest, source, recorded_source=reference is None)
-    if not all(row.passed for row in trust_rows if row.metric == "NaN or infinite values"):
+    trust_rows, trust_notes, refused = _trust_rows(bundle, manifest, source, recorded_source=reference is None)
+    if refused is not None:
         # the runtimes refuse such a table: report it instead of failing inside them
-        note = "the runtimes refuse to load a table with NaN or infinity: the parity texts were not run"
+        note = refused
         report = ParityReport(reference=source.model_id, texts=0, rows=trust_rows, notes=[*trust_notes, note])
         if write:
             manifest.parity = report.to_dict()
@@ -254,23 +254,22 @@ def check_bundle(
 
 def _trust_rows(
     bundle: Path, manifest, source: StaticSource, recorded_source: bool
-) -> tuple[list[ParityRow], list[str]]:
-    """Rows for every variant's whole table (non-finite values, worst int8 row) and the source's recorded hash."""
-    from static_edge.exporter.table_scan import scan_tables, source_hash_note
+) -> tuple[list[ParityRow], list[str], str | None]:
+    """Rows for every variant's whole table (non-finite values, largest value, worst int8 row) and the source's
+    recorded hash; notes; and the line saying why the runtimes would refuse the tables (None when they load)."""
+    from static_edge.exporter.table_scan import refused_table_note, scan_tables, source_hash_note
     from static_edge.runtimes.bundle import inside_bundle
 
     tokenizer = Tokenizer.from_file(str(inside_bundle(bundle, TOKENIZER_FILE)))
-    rows = [
-        ParityRow(f.pair, f.metric, f.value, f.tolerance, True)
-        for f in scan_tables(bundle, manifest, tokenizer.id_to_token)
-    ]
+    findings = scan_tables(bundle, manifest, tokenizer.id_to_token)
+    rows = [ParityRow(f.pair, f.metric, f.value, f.tolerance, True) for f in findings]
     notes = []
     note = source_hash_note(manifest.source, source.weights_sha256, source.model_id)
     if note is not None:
         notes.append(note)
         if recorded_source:  # compared with another model on purpose (--reference), the hash is expected to differ
             rows.append(ParityRow("source weights vs the sha256 recorded at export", "changed", 1, 0, True))
-    return rows, notes
+    return rows, notes, refused_table_note(findings)
 
 
 def _open_source(recorded: dict[str, Any], reference: str | os.PathLike[str] | None) -> StaticSource:

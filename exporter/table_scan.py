@@ -12,9 +12,19 @@ from pathlib import Path
 import numpy as np
 
 from static_edge.runtimes.bundle import VARIANT_FILES, Manifest
-from static_edge.runtimes.bundle_checks import read_graph_facts
+from static_edge.runtimes.bundle_checks import (
+    largest_decoded_value,
+    largest_safe_value,
+    range_message,
+    read_graph_facts,
+)
 
 TOL_NON_FINITE = 0
+NON_FINITE_METRIC = "NaN or infinite values"
+RANGE_METRIC = "largest magnitude (float32-safe bound)"
+REFUSED_METRICS = (NON_FINITE_METRIC, RANGE_METRIC)
+"""Findings the runtimes refuse to load a bundle for: `check` runs no parity text when one of them fails."""
+FLOAT16_MAX = float(np.finfo(np.float16).max)
 TOL_INT8_ROW_ERROR = 0.1
 """Worst relative L2 error of one int8 row against its fp32 row: 0.1 is a cosine of 0.995 for a one-token
 text, the int8 variant's minimum cosine tolerance. Per-row absmax scaling gives about 0.01 on ordinary rows."""
@@ -40,19 +50,22 @@ def non_finite_count(values: np.ndarray | None) -> int:
 def worst_row_error(reference: np.ndarray, reconstructed: np.ndarray) -> tuple[int, float]:
     """The row whose reconstruction is farthest from the reference, relative to the row's norm, and that error.
 
-    An all-zero reference row counts its error relative to 1 (it must stay zero).
+    An all-zero reference row counts its error relative to 1 (it must stay zero). A row whose error is not finite
+    (NaN, infinity, or beyond float64) counts as float64's largest value, so the report stays JSON.
     """
     reference = reference.astype(np.float64)
-    error = np.linalg.norm(reconstructed.astype(np.float64) - reference, axis=1)
-    norms = np.linalg.norm(reference, axis=1)
-    relative = error / np.where(norms > 0, norms, 1.0)
-    relative = np.where(np.isnan(relative), np.inf, relative)
+    with np.errstate(over="ignore", invalid="ignore"):
+        error = np.linalg.norm(reconstructed.astype(np.float64) - reference, axis=1)
+        norms = np.linalg.norm(reference, axis=1)
+        relative = error / np.where(norms > 0, norms, 1.0)
+    relative = np.where(np.isfinite(relative), relative, np.finfo(np.float64).max)
     row = int(np.argmax(relative))
     return row, float(relative[row])
 
 
 def scan_tables(bundle: Path, manifest: Manifest, token_of) -> list[TableFinding]:
-    """Non-finite values of every variant's table and scales; the worst int8 row against fp32.
+    """Non-finite values and the largest decoded value of every variant's table and scales; the worst int8 row
+    against fp32.
 
     :param token_of: id -> token string, to name the worst row.
     """
@@ -60,10 +73,13 @@ def scan_tables(bundle: Path, manifest: Manifest, token_of) -> list[TableFinding
     facts = {v: read_graph_facts(bundle / VARIANT_FILES[v], with_values=True) for v in manifest.variants}
     for variant, fact in facts.items():
         bad = non_finite_count(fact.table) + non_finite_count(fact.scales)
-        findings.append(TableFinding(f"{variant} table (every row)", "NaN or infinite values", bad, TOL_NON_FINITE))
+        findings.append(TableFinding(f"{variant} table (every row)", NON_FINITE_METRIC, bad, TOL_NON_FINITE))
+        row, value = largest_decoded_value(variant, fact.table, fact.scales)
+        pair = f"{variant} table (largest value: row {row}, token {token_of(row)!r})"
+        findings.append(TableFinding(pair, RANGE_METRIC, value, largest_safe_value(manifest.dims)))
     if "int8" in facts and facts["int8"].scales is not None:
         reference = facts["fp32"].table
-        reconstructed = facts["int8"].table.astype(np.float32) * facts["int8"].scales[:, None]
+        reconstructed = facts["int8"].table.astype(np.float64) * facts["int8"].scales[:, None]
         row, error = worst_row_error(reference, reconstructed)
         findings.append(
             TableFinding(
@@ -74,6 +90,33 @@ def scan_tables(bundle: Path, manifest: Manifest, token_of) -> list[TableFinding
             )
         )
     return findings
+
+
+def refused_table_note(findings: list[TableFinding]) -> str | None:
+    """One line saying why the runtimes would refuse the tables, or None when they would load them."""
+    failed = [f for f in findings if f.metric in REFUSED_METRICS and not f.value <= f.tolerance]
+    if not failed:
+        return None
+    what = "NaN or infinity" if failed[0].metric == NON_FINITE_METRIC else "a value beyond the float32-safe bound"
+    return f"the runtimes refuse to load a table with {what} ({failed[0].pair}): the parity texts were not run"
+
+
+def range_problem(variant: str, values: np.ndarray, scales: np.ndarray | None, dims: int, token_of) -> str | None:
+    """Why a variant's table (as exported: values and row scales) would be refused by the runtimes because its
+    vectors could overflow float32, naming the row and its token; None when it fits."""
+    row, value = largest_decoded_value(variant, values, scales)
+    return range_message(variant, row, value, dims, token_of(row)) if value > largest_safe_value(dims) else None
+
+
+def float16_problem(table: np.ndarray, token_of) -> str | None:
+    """Why the float32 table has no fp16 variant (a value beyond float16's 65504, naming the row); None if none."""
+    row, value = largest_decoded_value("fp32", table, None)
+    if value <= FLOAT16_MAX:
+        return None
+    return (
+        f"row {row} of the embedding table (token {token_of(row)!r}) holds {value:.6g}, beyond float16's largest "
+        f"value {FLOAT16_MAX:g}: the fp16 variant cannot hold it; export without --fp16"
+    )
 
 
 def source_hash_note(recorded: dict, weights_sha256: str, model_id: str) -> str | None:

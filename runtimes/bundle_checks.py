@@ -9,9 +9,11 @@ itself and refuses any mismatch, naming the key.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,8 +27,24 @@ from static_edge.runtimes.bundle import (
 )
 from static_edge.runtimes.packed_table import packed_width
 
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
 # The ONNX element type of each variant's table (onnx.TensorProto values: FLOAT, FLOAT16, INT8, UINT8).
 TABLE_ELEMENT_TYPES = {"fp32": 1, "fp16": 10, "int8": 3, "int4": 2, "int2": 2}
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+CODE_PEAKS = {"int8": 128, "int4": 8, "int2": 2}
+"""The largest |code| a quantized variant's bytes can hold (int8 -128, an int4 nibble 0 is -8, an int2 field 3 is
+2), even where the exporter never writes it: a decoded value is at most |row scale| times this."""
+
+
+def largest_safe_value(dims: int) -> float:
+    """The largest table value (in magnitude) whose vectors stay finite in float32: sqrt(FLT_MAX / (2 * dims)).
+
+    With every |value| <= this bound, a mean's squared L2 norm is at most FLT_MAX / 2 and a text's sum stays
+    finite up to sqrt(2 * dims * FLT_MAX) > 2.6e19 tokens (docs/bundle-format.md#value-range).
+    """
+    return math.sqrt(FLOAT32_MAX / (2 * dims))
 
 
 @dataclass(frozen=True)
@@ -76,12 +94,21 @@ def read_graph_facts(model_file: str | os.PathLike[str], with_values: bool = Fal
     )
 
 
+def tokenizer_id_span(tokenizer: Tokenizer) -> int:
+    """One more than the largest id `tokenizer` can produce: its vocabulary's and added tokens' largest id + 1.
+
+    Not `get_vocab_size`, which counts tokens: a vocabulary edited to {"a": 0, "b": 99999} has 2 tokens, and the
+    id 99999 would pass a size check, then crash Gather (or index past the numpy table) at encode.
+    """
+    return max(tokenizer.get_vocab(with_added_tokens=True).values(), default=-1) + 1
+
+
 def check_manifest_against_graph(
-    manifest: Manifest, variant: str, facts: GraphFacts, tokenizer_vocab: int, model_file: Path
+    manifest: Manifest, variant: str, facts: GraphFacts, tokenizer_ids: int, model_file: Path
 ) -> None:
     """Refuse a manifest whose dims, vocab_size, normalize, unknown-token rule or ids disagree with the graph.
 
-    :param tokenizer_vocab: the bundle tokenizer's vocabulary size, added tokens included.
+    :param tokenizer_ids: one more than the largest id the bundle's tokenizer produces (`tokenizer_id_span`).
     :raises BundleError: naming the manifest key and both values.
     """
 
@@ -104,8 +131,9 @@ def check_manifest_against_graph(
     masked = manifest.unk_token_id if manifest.mask_unknown else None
     if facts.unk_token_id != masked:
         raise refuse("the unknown-token rule (mask_unknown, unk_token_id)", masked, facts.unk_token_id, "the graph's")
-    if tokenizer_vocab > facts.rows:
-        raise refuse("vocab_size", manifest.vocab_size, tokenizer_vocab, "the tokenizer's vocabulary (larger)")
+    if tokenizer_ids > facts.rows:
+        what = "the tokenizer's vocabulary (one more than its largest id; an id past the table's last row)"
+        raise refuse("vocab_size", manifest.vocab_size, tokenizer_ids, what)
     for key in ("pad_token_id", "unk_token_id"):
         value = getattr(manifest, key)
         if value is not None and not 0 <= value < facts.rows:
@@ -153,12 +181,50 @@ def check_finite_values(facts: GraphFacts, model_file: Path) -> None:
             raise BundleError(f"{model_file}: {name} holds NaN or infinity in row {row}; refusing the bundle")
 
 
+def largest_decoded_value(variant: str, table: np.ndarray, scales: np.ndarray | None) -> tuple[int, float]:
+    """The row whose decoded values can be largest, and that bound: max |value| for a float table, |row scale|
+    times the variant's largest code for a quantized one. NaN and infinities are left out ((0, 0.0) if empty)."""
+    values, factor = (table, 1.0) if scales is None else (scales, float(CODE_PEAKS[variant]))
+    if values.size == 0:
+        return 0, 0.0
+    magnitudes = np.abs(values.astype(np.float64).reshape(len(values), -1))
+    peaks = np.where(np.isfinite(magnitudes), magnitudes, 0.0).max(axis=1)
+    row = int(np.argmax(peaks))
+    return row, float(peaks[row]) * factor
+
+
+def range_message(variant: str, row: int, value: float, dims: int, token: str | None = None) -> str:
+    """One sentence saying that a variant's row reaches `value`, beyond `largest_safe_value(dims)`."""
+    where = f"row {row}" + ("" if token is None else f" (token {token!r})")
+    return (
+        f"the {variant} table's {where} reaches {value:.3g}, beyond {largest_safe_value(dims):.3g}, the largest value "
+        f"a {dims}-dimension table may hold: a text's mean or its L2 norm would overflow float32"
+    )
+
+
+def check_value_range(variant: str, facts: GraphFacts, dims: int, model_file: Path) -> None:
+    """Refuse a table whose decoded values may exceed `largest_safe_value(dims)` (vectors would overflow float32).
+
+    :raises BundleError: naming the row.
+    """
+    values, factor = (facts.table, 1.0) if facts.scales is None else (facts.scales, float(CODE_PEAKS[variant]))
+    if values is None or values.size == 0 or not np.issubdtype(values.dtype, np.floating):
+        return
+    if max(float(values.max()), -float(values.min())) * factor <= largest_safe_value(dims):
+        return  # the common case: two passes, no copy of the table
+    row, value = largest_decoded_value(variant, facts.table, facts.scales)
+    if value > largest_safe_value(dims):
+        raise BundleError(f"{model_file}: {range_message(variant, row, value, dims)}; refusing the bundle")
+
+
 def check_bundle_model(
-    manifest: Manifest, variant: str, model_file: Path, tokenizer_vocab: int, scan_values: bool
+    manifest: Manifest, variant: str, model_file: Path, tokenizer_ids: int, scan_values: bool
 ) -> GraphFacts:
-    """Read `model_file` and run every check: the manifest against the graph, and (`scan_values`) finite values."""
+    """Read `model_file` and run every check: the manifest against the graph (and `tokenizer_ids`, one more than
+    the tokenizer's largest id, against its rows), and (`scan_values`) finite values."""
     facts = read_graph_facts(model_file, with_values=scan_values)
-    check_manifest_against_graph(manifest, variant, facts, tokenizer_vocab, model_file)
+    check_manifest_against_graph(manifest, variant, facts, tokenizer_ids, model_file)
     if scan_values:
         check_finite_values(facts, model_file)
+        check_value_range(variant, facts, manifest.dims, model_file)
     return facts
