@@ -1,132 +1,226 @@
-"""Load test of `static-edge serve`: requests/s and p50/p99 latency over a concurrency sweep, on 127.0.0.1.
+"""Load test of `static-edge serve`: the micro-batching server against the same server without batching.
 
-    python -m benchmarks.server_load --bundle quickstart/bundle-256-int8
+    python -m benchmarks.server_load --bundle quickstart/bundle-256-int8 [--seconds 5]
 
-Starts the server in its own process group on a free loopback port, sends a bounded number of
-`POST /v1/embeddings` requests per concurrency level (one query per request, and batches of 32 texts) with
-httpx, and stops the server at the end. Client and server share the machine's cores.
+Each server runs alone, in its own process group, on a free loopback port; the load comes from `wrk`
+(Debian's package: one C thread, so the client costs the server as little CPU as a client can) in another
+process, for `--seconds` at each concurrency level. Requests are `POST /v1/embeddings` with
+`"encoding_format": "base64"` (what the `openai` client sends), one short sentence each, or 256. A last row
+runs 128 clients against a small `--max-queued-texts` to show excess load answered by 429.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
-
-import numpy as np
 
 from benchmarks.corpus_data import short_sentences
 from static_edge.runtimes.results import write_results
 
-LEVELS = (1, 2, 4, 8, 16, 32)
+SINGLE_LEVELS = (1, 2, 4, 8, 16, 32, 64, 128)
+BATCH_LEVELS = (1, 2, 4, 8)
+SERVERS = {"batched": [], "unbatched": ["--max-batch-texts", "1"]}
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def start_server(bundle: Path) -> tuple[subprocess.Popen, str]:
+def start_server(bundle: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    """`static-edge serve` on a free port in its own process group; returns it and its base URL."""
     code = "import sys; from static_edge.cli import main; sys.exit(main(sys.argv[1:]))"
     process = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", str(bundle), "--port", "0", "--model-name", "bench"],
+        [sys.executable, "-c", code, "serve", str(bundle), "--port", "0", "--model-name", "bench", *extra],
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
         start_new_session=True,
     )
-    found = re.search(r"(http://\S+/v1)", process.stdout.readline())
+    found = re.search(r"(http://\S+)/v1", process.stdout.readline())
     if not found:
-        os.killpg(process.pid, signal.SIGKILL)
+        stop_server(process)
         raise SystemExit("the server did not start")
     return process, found.group(1)
 
 
-async def sweep_level(url: str, texts: list[str], per_request: int, concurrency: int, requests: int) -> dict:
-    import httpx
+def stop_server(process: subprocess.Popen) -> None:
+    """SIGTERM the server's group and wait; SIGKILL after 30 s."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
 
-    latencies: list[float] = []
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(requests):
-        queue.put_nowait(i)
 
-    async def client_loop(client: httpx.AsyncClient) -> None:
-        while not queue.empty():
-            i = queue.get_nowait()
-            batch = [texts[(i * per_request + k) % len(texts)] for k in range(per_request)]
-            start = time.perf_counter()
-            body = {"model": "bench", "input": batch, "encoding_format": "base64"}
-            response = await client.post(f"{url}/embeddings", json=body)
-            response.raise_for_status()
-            latencies.append(time.perf_counter() - start)
+def lua_script(bodies: list[str]) -> str:
+    """A wrk script that POSTs the bodies in turn, as JSON."""
+    table = ",\n".join(f"[==[{body}]==]" for body in bodies)
+    return (
+        f"local bodies = {{\n{table}\n}}\nlocal i = 0\n"
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        "request = function()\n  i = i % #bodies + 1\n"
+        '  return wrk.format(nil, "/v1/embeddings", nil, bodies[i])\nend\n'
+    )
 
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        await client.post(f"{url}/embeddings", json={"model": "bench", "input": texts[:per_request]})
-        start = time.perf_counter()
-        await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
-        seconds = time.perf_counter() - start
-    ms = np.array(latencies) * 1000
+
+def parse_wrk(output: str) -> dict[str, float]:
+    """Requests/s, p50 and p99 in ms, non-2xx responses and socket errors from wrk's --latency report."""
+
+    def latency(percent: str) -> float:
+        found = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        return float(found.group(1)) * UNITS[found.group(2)] if found else float("nan")
+
+    requests = re.search(r"(\d+) requests in", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
-        "texts per request": per_request,
-        "concurrency": concurrency,
-        "requests": requests,
-        "requests/s": requests / seconds,
-        "texts/s": requests * per_request / seconds,
-        "p50 ms": float(np.percentile(ms, 50)),
-        "p99 ms": float(np.percentile(ms, 99)),
+        "requests": int(requests.group(1)) if requests else 0,
+        "requests/s": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50 ms": latency("50"),
+        "p99 ms": latency("99"),
+        "429s": int(non_2xx.group(1)) if non_2xx else 0,
+        "timeouts": int(errors.group(4)) if errors else 0,
+        "socket errors": sum(int(g) for g in errors.groups()[:3]) if errors else 0,
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle", type=Path, required=True)
-    parser.add_argument("--requests", type=int, default=400, help="requests per concurrency level")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    args = parser.parse_args()
-    texts = list(short_sentences(20_000))
-    process, url = start_server(args.bundle)
+def run_wrk(url: str, script: Path, concurrency: int, seconds: float) -> dict[str, float]:
+    """One wrk run at `concurrency` open connections."""
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{concurrency}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
+    return parse_wrk(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def sweep(bundle: Path, name: str, scripts: dict[int, Path], seconds: float, extra: list[str]) -> list[dict]:
+    """Every level of both request sizes against one server."""
+    process, url = start_server(bundle, *extra)
     rows = []
     try:
-        for per_request in (1, 32):
-            for level in LEVELS:
-                rows.append(asyncio.run(sweep_level(url, texts, per_request, level, args.requests)))
-                print(rows[-1], flush=True)
+        run_wrk(url, scripts[1], 4, 1)  # warm-up
+        for per_request, levels in ((1, SINGLE_LEVELS), (256, BATCH_LEVELS)):
+            for level in levels:
+                row = {"server": name, "texts per request": per_request, "clients": level}
+                row.update(run_wrk(url, scripts[per_request], level, seconds))
+                row["texts/s"] = row["requests/s"] * per_request
+                rows.append(row)
+                print(json.dumps(row), flush=True)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-    notes = [
-        f"Load average during the run: {tuple(round(x, 1) for x in os.getloadavg())} on {os.cpu_count()} cores "
-        "shared by the httpx client, the server and other work; numbers are a floor for a quiet machine.",
-        "Each request is `POST /v1/embeddings` with short sentences (STS-B / multi30k style) and "
-        '`"encoding_format": "base64"`, what the `openai` client sends by default; the server runs uvicorn with one '
-        "worker process, encoding in its thread pool.",
-    ]
-    write_results(args.out, "server", title="static-edge serve: OpenAI-compatible embeddings under load",
-                  command=f"python -m benchmarks.server_load --bundle {args.bundle} --requests {args.requests}",
-                  rows=rows, notes=notes)  # fmt: skip
+        stop_server(process)
+    return rows
+
+
+def overload_row(bundle: Path, script: Path, seconds: float) -> dict:
+    """128 clients against a queue of 32 texts: what does not fit is answered 429 at once."""
+    process, url = start_server(bundle, "--max-queued-texts", "32")
+    try:
+        row = {"server": "batched, --max-queued-texts 32", "texts per request": 1, "clients": 128}
+        row.update(run_wrk(url, script, 128, seconds))
+        row["texts/s"] = row["requests/s"]
+    finally:
+        stop_server(process)
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def main() -> None:
+    """Run the sweep, write benchmarks/results/server.md/.json and server.png."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", type=Path, required=True)
+    parser.add_argument("--seconds", type=float, default=5, help="load time per level")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    texts = list(short_sentences(20_000))
+    with tempfile.TemporaryDirectory() as tmp:
+        scripts = {}
+        for per_request in (1, 256):
+            bodies = [
+                json.dumps(
+                    {
+                        "model": "bench",
+                        "input": texts[i * per_request : (i + 1) * per_request],
+                        "encoding_format": "base64",
+                    }
+                )
+                for i in range(64)
+            ]
+            scripts[per_request] = Path(tmp) / f"post-{per_request}.lua"
+            scripts[per_request].write_text(lua_script(bodies), encoding="utf-8")
+        rows = []
+        for name, extra in SERVERS.items():
+            rows += sweep(args.bundle, name, scripts, args.seconds, extra)
+        rows.append(overload_row(args.bundle, scripts[1], args.seconds))
+    write_results(
+        args.out,
+        "server",
+        title="static-edge serve: micro-batching under load",
+        command=f"python -m benchmarks.server_load --bundle {args.bundle} --seconds {args.seconds:g}",
+        rows=rows,
+        notes=notes(rows),
+    )
     plot(rows, args.out / "server.png")
     print(f"wrote {args.out / 'server.md'}")
 
 
+def notes(rows: list[dict]) -> list[str]:
+    """The ratios the issue asks for, measured in this run, and the conditions."""
+
+    def pick(name: str, per_request: int, clients: int) -> dict:
+        return next(
+            r for r in rows if r["server"] == name and r["texts per request"] == per_request and r["clients"] == clients
+        )
+
+    at32 = pick("batched", 1, 32)["requests/s"] / pick("unbatched", 1, 32)["requests/s"]
+    at256 = max(r["texts/s"] for r in rows if r["server"] == "batched" and r["texts per request"] == 256)
+    return [
+        f"Batched vs unbatched at 32 single-text clients: {at32:.2f}x requests/s in this run; best 256-text rate "
+        f"{at256:,.0f} texts/s.",
+        "unbatched = the same server with `--max-batch-texts 1` (each request encoded on its own); batched = the "
+        "defaults (batches of up to 1,024 texts, no wait: requests that arrive while one batch encodes form the "
+        "next). One uvicorn worker, access log on (to /dev/null), onnxruntime backend, the bundle's default variant.",
+        f"Load average at the end: {tuple(round(x, 1) for x in os.getloadavg())} on {os.cpu_count()} cores, "
+        "shared by wrk, the server and other work: absolute numbers are a floor for a quiet machine.",
+    ]
+
+
 def plot(rows: list[dict], path: Path) -> None:
+    """Requests/s and p99 by clients, batched vs unbatched, single-text requests."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
-    for per_request in sorted({r["texts per request"] for r in rows}):
-        subset = [r for r in rows if r["texts per request"] == per_request]
-        levels = [r["concurrency"] for r in subset]
-        left.plot(levels, [r["requests/s"] for r in subset], marker="o", label=f"{per_request} text(s)/request")
-        right.plot(levels, [r["p99 ms"] for r in subset], marker="o", label=f"{per_request} text(s)/request p99")
-        right.plot(levels, [r["p50 ms"] for r in subset], marker=".", linestyle="--", label=f"{per_request} p50")
-    for ax, label in ((left, "requests/s"), (right, "latency ms")):
+    for name in SERVERS:
+        subset = [r for r in rows if r["server"] == name and r["texts per request"] == 1]
+        levels = [r["clients"] for r in subset]
+        left.plot(levels, [r["requests/s"] for r in subset], marker="o", label=name)
+        right.plot(levels, [r["p99 ms"] for r in subset], marker="o", label=f"{name} p99")
+    for ax, label in ((left, "requests/s (1 text each)"), (right, "p99 latency ms")):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("concurrent clients")
         ax.set_ylabel(label)
         ax.legend(fontsize=7)
+    right.set_yscale("log")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

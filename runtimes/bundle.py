@@ -34,6 +34,11 @@ VARIANT_FILES: dict[str, str] = {
     "int4": "onnx/model_q4.onnx",
     "int2": "onnx/model_q2.onnx",
 }
+# What the Python runtimes load when the caller names no variant: the first the bundle holds. int8 and fp32 encode
+# at the same speed within noise on onnxruntime's CPU provider (benchmarks/results/speed.md, variants.md), int8
+# with a 4x smaller table; fp16 pays a cast per row; int4 and int2 unpack nibbles and run 1.3-4x slower. The
+# manifest's `default_variant` (the smallest) stays what browser runtimes load, where download size rules.
+CPU_VARIANT_ORDER = ("int8", "fp32", "fp16", "int4", "int2")
 # The dtype recorded in the manifest's `files` entry of each variant.
 VARIANT_DTYPES: dict[str, str] = {"fp32": "float32", "fp16": "float16", "int8": "int8", "int4": "int4", "int2": "int2"}
 
@@ -373,13 +378,14 @@ def verify_files(bundle: str | os.PathLike[str], manifest: Manifest, names: list
 
 
 def resolve_variant(manifest: Manifest, variant: str | None) -> str:
-    """The variant to load: the one asked for, or the bundle's default.
+    """The variant to load: the one asked for, or the fastest on a CPU that the bundle holds (`CPU_VARIANT_ORDER`).
 
     :raises BundleError: for an unknown variant or one the bundle does not hold.
     """
-    chosen = variant or manifest.default_variant
+    held = manifest.variants
+    chosen = variant or next((v for v in CPU_VARIANT_ORDER if v in held), manifest.default_variant)
     if chosen not in VARIANT_FILES:
         raise BundleError(f"unknown variant {chosen!r}; choose one of {sorted(VARIANT_FILES)}")
     if VARIANT_FILES[chosen] not in manifest.files:
-        raise BundleError(f"this bundle has no {chosen} variant; it holds {manifest.variants}")
+        raise BundleError(f"this bundle has no {chosen} variant; it holds {held}")
     return chosen

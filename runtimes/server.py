@@ -1,91 +1,290 @@
-"""`static-edge serve`: an OpenAI-compatible embedding server for a bundle (FastAPI on uvicorn).
+"""`static-edge serve`: an embedding server for a bundle, speaking OpenAI's and text-embeddings-inference's APIs.
 
-    static-edge serve out/retrieval-256 --port 8000
+    static-edge serve out/retrieval-256 --port 8000 [--workers 2] [--api-key-file key.txt]
 
     from openai import OpenAI
     client = OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="unused")
     client.embeddings.create(model="retrieval-256", input=["hello world"]).data[0].embedding
 
-Endpoints: `POST /v1/embeddings` (input a string or a list of strings; `dimensions` keeps the first N Matryoshka
-dims and renormalizes; `encoding_format` "float" or "base64", little-endian float32 as OpenAI's), `GET /v1/models`
-and `GET /health`. Requests over `max_texts` texts or `max_bytes` bytes are refused before any work. The server
-has no authentication: it binds 127.0.0.1 and accepts only loopback Host names unless told otherwise (SECURITY.md).
+FastAPI on uvicorn; the routes and limits are in `server_app`, batching in `micro_batcher`, metrics and the access
+log in `server_observability`. Without an API key the server binds 127.0.0.1 and accepts only loopback Host names
+unless told otherwise (SECURITY.md). SIGTERM (or Ctrl+C) stops accepting, finishes in-flight requests, then exits.
 """
 
-# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at runtime, and the names
-# they use (Request) are imported inside create_app, where only evaluated annotations can see them.
+from __future__ import annotations
+
 import argparse
-import base64
 import ipaddress
+import json
+import os
+import shutil
 import socket
 import sys
-import time
+import tempfile
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from static_edge.runtimes.bundle import VARIANT_FILES
 from static_edge.runtimes.console import console, warning_line
-from static_edge.runtimes.errors import InputError, StaticEdgeError
+from static_edge.runtimes.errors import InputError
+from static_edge.runtimes.server_app import ServerLimits, create_app
 
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
-    from static_edge.runtimes.embedder import StaticEmbedder
-
-MAX_TEXTS = 2048
-MAX_BYTES = 8 * 1024 * 1024
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+API_KEY_VARIABLE = "STATIC_EDGE_API_KEY"
+SETTINGS_VARIABLE = "STATIC_EDGE_SERVE_SETTINGS"
+"""How the parent hands a worker process its settings (JSON): uvicorn starts workers from an import string."""
+_DEFAULTS = ServerLimits()
+
+__all__ = ["LOOPBACK_HOSTS", "ServeSettings", "add_serve_arguments", "create_app", "is_loopback", "run_serve"]
+
+
+@dataclass
+class ServeSettings:
+    """Everything a worker needs to serve the bundle: the CLI's options as one record."""
+
+    bundle: str
+    model_name: str
+    variant: str | None = None
+    backend: str = "onnxruntime"
+    sha256: str | None = None
+    threads: int = 0
+    limits: ServerLimits = field(default_factory=ServerLimits)
+    allowed_hosts: list[str] | None = None
+    api_key: str | None = None
+    cors_origins: list[str] | None = None
+    access_log: bool = True
+
+    def app(self) -> Any:
+        """Load the bundle and build the ASGI app."""
+        from static_edge.runtimes import load
+
+        extra = {"threads": self.threads} if self.backend == "onnxruntime" else {}
+        model = load(self.bundle, variant=self.variant, backend=self.backend, sha256=self.sha256, **extra)
+        return create_app(
+            model, self.model_name, self.limits, self.allowed_hosts, self.api_key, self.cors_origins, self.access_log
+        )
+
+    def to_json(self) -> str:
+        """The settings for a worker's environment."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeSettings:
+        """Settings written by `to_json`."""
+        values = json.loads(text)
+        values["limits"] = ServerLimits(**values["limits"])
+        return cls(**values)
+
+
+def worker_app() -> Any:
+    """uvicorn's app factory in each worker process: the app built from the parent's settings."""
+    from static_edge.runtimes.child_processes import die_with_parent
+
+    die_with_parent()
+    return ServeSettings.from_json(os.environ[SETTINGS_VARIABLE]).app()
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0..65535, got {value}")
+    return value
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    """The `serve` command's options."""
     p.add_argument("bundle", type=Path)
     p.add_argument("--host", default="127.0.0.1", help="address to bind; anything but loopback exposes the server")
-    p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    p.add_argument("--port", type=_port, default=8000, help="0 picks a free port")
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="worker processes sharing the port (default 1: one process batches best on a few cores)",
+    )
     p.add_argument("--model-name", help="the model id clients send (default: the bundle folder's name)")
-    p.add_argument("--variant", choices=list(VARIANT_FILES), help="bundle variant (default: the bundle's)")
+    p.add_argument(
+        "--variant",
+        choices=list(VARIANT_FILES),
+        help="bundle variant (default: the fastest on a CPU the bundle holds: int8, else fp32, fp16, int4, int2)",
+    )
     p.add_argument("--backend", choices=["onnxruntime", "numpy"], default="onnxruntime")
     p.add_argument("--sha256", metavar="DIGEST", help="refuse the bundle unless its digest is DIGEST (see SECURITY.md)")
-    p.add_argument("--max-texts", type=int, default=MAX_TEXTS, help="most texts in one request")
-    p.add_argument("--max-bytes", type=int, default=MAX_BYTES, help="largest request body in bytes")
-    p.add_argument("--threads", type=int, default=0, help="onnxruntime threads per request; 0: all cores")
+    key = p.add_mutually_exclusive_group()
+    key.add_argument(
+        "--api-key",
+        help=f"require `Authorization: Bearer KEY` (also ${API_KEY_VARIABLE}); "
+        "prefer --api-key-file: a command line is visible to other users",
+    )
+    key.add_argument("--api-key-file", type=Path, help="read the API key from this file's first line")
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="let pages from ORIGIN call the server (repeatable); by default no page may",
+    )
+    p.add_argument("--no-access-log", action="store_true", help="no JSON line per request on stderr")
+    limits = p.add_argument_group("limits (each refused before any work: 413 too large, 429 busy)")
+    limits.add_argument("--max-texts", type=_positive, default=_DEFAULTS.max_texts, help="most texts in one request")
+    limits.add_argument("--max-bytes", type=_positive, default=_DEFAULTS.max_bytes, help="largest request body")
+    limits.add_argument(
+        "--max-tokens-per-text",
+        type=_positive,
+        default=_DEFAULTS.max_tokens_per_text,
+        help="longer texts are refused, or cut when a TEI request sets truncate",
+    )
+    limits.add_argument("--max-tokens-per-request", type=_positive, default=_DEFAULTS.max_tokens_per_request)
+    limits.add_argument(
+        "--max-queued-texts",
+        type=_positive,
+        default=_DEFAULTS.max_queued_texts,
+        help="texts waiting or being encoded; past it requests get 429 with Retry-After",
+    )
+    limits.add_argument(
+        "--max-batch-texts",
+        type=_positive,
+        default=_DEFAULTS.max_batch_texts,
+        help="most texts encoded together; 1 encodes each request on its own (no batching)",
+    )
+    limits.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=_DEFAULTS.batch_wait_ms,
+        help="wait this long for more requests before encoding a batch that is not full (default 0: "
+        "requests that arrive while a batch encodes form the next one, measured best)",
+    )
+    p.add_argument("--threads", type=int, default=0, help="onnxruntime threads per worker; 0: the cores / workers")
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    """Check the options and the bundle, bind the port, and serve until SIGTERM or Ctrl+C."""
+    settings = settings_from_args(args)
+    app = settings.app()  # loads and verifies the bundle: a bad one is one `error:` line before anything binds
+    sock = bind(args.host, args.port)
+    port = sock.getsockname()[1]
+    host = f"[{args.host}]" if sock.family == socket.AF_INET6 else args.host
+    model = app.batcher.model
+    workers = f", {args.workers} workers" if args.workers > 1 else ""
+    console.print(
+        f"serving {settings.model_name} ({model.dims} dims{workers}) on http://{host}:{port}/v1 (Ctrl+C stops)"
+    )
+    sys.stdout.flush()
+    if args.workers == 1:
+        _serve_here(app, sock)
+    else:
+        del app, model
+        _serve_workers(settings, sock, args.workers)
+    return 0
 
-    from static_edge.runtimes import load
 
-    if args.max_texts < 1 or args.max_bytes < 1:
-        raise InputError("--max-texts and --max-bytes must be at least 1")
-    extra = {"threads": args.threads} if args.backend == "onnxruntime" else {}
-    model = load(args.bundle, variant=args.variant, backend=args.backend, sha256=args.sha256, **extra)
-    name = args.model_name or Path(args.bundle).resolve().name
+def settings_from_args(args: argparse.Namespace) -> ServeSettings:
+    """The options as settings, after the checks that need no bundle."""
+    if args.batch_wait_ms < 0 or args.batch_wait_ms > 1000:
+        raise InputError(f"--batch-wait-ms must be between 0 and 1000, got {args.batch_wait_ms}")
+    api_key = _api_key(args)
     loopback = is_loopback(args.host)
-    if not loopback:
+    if not loopback and api_key is None:
         warning_line(
-            f"binding {args.host}: anyone who can reach this address can use the server (no authentication); "
-            "put it behind a proxy that authenticates, see SECURITY.md"
+            f"binding {args.host}: anyone who can reach this address can use the server; set --api-key-file "
+            "or put it behind a proxy that authenticates, see SECURITY.md"
         )
-    app = create_app(model, name, args.max_texts, args.max_bytes, allowed_hosts=LOOPBACK_HOSTS if loopback else None)
-    # bind here, so a port in use is one `error:` line (an OSError) and --port 0 reports the port it got
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    threads = args.threads or (max(1, (os.cpu_count() or 1) // args.workers) if args.workers > 1 else 0)
+    limits = ServerLimits(
+        max_texts=args.max_texts,
+        max_bytes=args.max_bytes,
+        max_tokens_per_text=args.max_tokens_per_text,
+        max_tokens_per_request=args.max_tokens_per_request,
+        max_batch_texts=args.max_batch_texts,
+        max_queued_texts=args.max_queued_texts,
+        batch_wait_ms=args.batch_wait_ms,
+    )
+    return ServeSettings(
+        bundle=str(args.bundle),
+        model_name=args.model_name or Path(args.bundle).resolve().name,
+        variant=args.variant,
+        backend=args.backend,
+        sha256=args.sha256,
+        threads=threads,
+        limits=limits,
+        allowed_hosts=LOOPBACK_HOSTS if loopback else None,
+        api_key=api_key,
+        cors_origins=args.cors_origin,
+        access_log=not args.no_access_log,
+    )
+
+
+def _api_key(args: argparse.Namespace) -> str | None:
+    """The key from --api-key, --api-key-file or the environment; None when none is set."""
+    if args.api_key_file is not None:
+        try:
+            lines = args.api_key_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as err:
+            raise InputError(f"cannot read the API key file {args.api_key_file}: {err}") from None
+        key = lines[0].strip() if lines else ""
+    else:
+        key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_VARIABLE)
+        if key is None:
+            return None
+    if len(key) < 8 or not key.isprintable() or " " in key:
+        raise InputError("the API key must be at least 8 printable characters without spaces")
+    return key
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; a port in use is an OSError (one `error:` line), and port 0 gets a free one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # accepted connections inherit it: without it a small response (headers, then body) waits ~40 ms for the
     # client's delayed ACK on every keep-alive request (measured: 44 ms vs 5 ms for one short text)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
-        sock.bind((args.host, args.port))
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)  # clients that connect before uvicorn starts accepting wait instead of being refused
     except OSError:
         sock.close()
         raise
-    port = sock.getsockname()[1]
-    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
-    console.print(f"serving {name} ({model.dims} dims) on http://{host}:{port}/v1 (Ctrl+C stops)")
-    sys.stdout.flush()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    server.run(sockets=[sock])
-    return 0
+    sock.set_inheritable(True)
+    return sock
+
+
+def _uvicorn_config(app: Any, **extra: Any) -> Any:
+    import uvicorn
+
+    # timeout_graceful_shutdown bounds the drain: a client that never finishes its body cannot hold the stop
+    return uvicorn.Config(
+        app, log_level="warning", access_log=False, timeout_graceful_shutdown=30, backlog=2048, **extra
+    )
+
+
+def _serve_here(app: Any, sock: socket.socket) -> None:
+    import uvicorn
+
+    uvicorn.Server(_uvicorn_config(app)).run(sockets=[sock])
+
+
+def _serve_workers(settings: ServeSettings, sock: socket.socket, workers: int) -> None:
+    """uvicorn's supervisor over `workers` processes sharing `sock`; their metrics meet in a temporary folder."""
+    from uvicorn.supervisors import Multiprocess
+
+    from static_edge.runtimes.server_observability import MULTIPROCESS_DIR_VARIABLE
+
+    metrics_dir = tempfile.mkdtemp(prefix="static-edge-metrics-")
+    os.environ[MULTIPROCESS_DIR_VARIABLE] = metrics_dir
+    os.environ[SETTINGS_VARIABLE] = settings.to_json()
+    try:
+        config = _uvicorn_config(f"{__name__}:worker_app", factory=True, workers=workers)
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def is_loopback(host: str) -> bool:
@@ -96,129 +295,3 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def create_app(
-    model: "StaticEmbedder",
-    model_name: str,
-    max_texts: int = MAX_TEXTS,
-    max_bytes: int = MAX_BYTES,
-    allowed_hosts: list[str] | None = None,
-) -> "FastAPI":
-    """The ASGI app serving `model` as `model_name`; `allowed_hosts` None accepts any Host header."""
-    import numpy as np
-    from fastapi import FastAPI, Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
-    from pydantic import BaseModel, ConfigDict, Field, ValidationError
-    from starlette.concurrency import run_in_threadpool
-    from starlette.middleware.trustedhost import TrustedHostMiddleware
-
-    from static_edge.runtimes.embedder import l2_normalize
-
-    class EmbeddingRequest(BaseModel):
-        model_config = ConfigDict(extra="ignore")
-        input: str | list[str] | list[int] | list[list[int]]
-        model: str | None = None
-        encoding_format: Literal["float", "base64"] = "float"
-        dimensions: int | None = Field(default=None)
-        user: str | None = None
-
-    class RequestFailed(Exception):
-        def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None):
-            super().__init__(message)
-            self.status, self.message, self.param, self.code = status, message, param, code
-
-    def error(status: int, message: str, param: str | None = None, code: str | None = None) -> JSONResponse:
-        kind = "invalid_request_error" if status < 500 else "server_error"
-        body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
-        return JSONResponse(body, status_code=status)
-
-    app = FastAPI(title="static-edge", docs_url=None, redoc_url=None, openapi_url=None)
-    if allowed_hosts is not None:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
-    created = int(time.time())
-
-    @app.exception_handler(RequestFailed)
-    async def failed(_request: Request, exc: RequestFailed) -> JSONResponse:
-        return error(exc.status, exc.message, exc.param, exc.code)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error(422, _validation_message(exc.errors()))
-
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": model_name, "dims": model.dims}
-
-    @app.get("/v1/models")
-    async def models() -> dict[str, Any]:
-        entry = {"id": model_name, "object": "model", "created": created, "owned_by": "static-edge"}
-        return {"object": "list", "data": [entry]}
-
-    async def read_body(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-            raise RequestFailed(413, f"request body of {int(declared):,} bytes is over the limit of {max_bytes:,}")
-        body = bytearray()
-        async for piece in request.stream():
-            body += piece
-            if len(body) > max_bytes:
-                raise RequestFailed(413, f"request body is over the limit of {max_bytes:,} bytes")
-        return bytes(body)
-
-    def parse(body: bytes) -> EmbeddingRequest:
-        try:
-            return EmbeddingRequest.model_validate_json(body)
-        except ValidationError as err:
-            raise RequestFailed(422, _validation_message(err.errors())) from None
-
-    @app.post("/v1/embeddings")
-    async def embeddings(request: Request) -> JSONResponse:
-        req = parse(await read_body(request))
-        if req.model is not None and req.model != model_name:
-            raise RequestFailed(404, f"model {req.model!r} is not served here; this server serves {model_name!r}",
-                                "model", "model_not_found")  # fmt: skip
-        texts = [req.input] if isinstance(req.input, str) else req.input
-        if not texts:
-            raise RequestFailed(400, "input is empty: send a string or a non-empty list of strings", "input")
-        if not all(isinstance(t, str) for t in texts):
-            raise RequestFailed(400, "input must be a string or a list of strings (token ids are not accepted)",
-                                "input")  # fmt: skip
-        if len(texts) > max_texts:
-            raise RequestFailed(400, f"input has {len(texts):,} texts; the limit is {max_texts:,} per request",
-                                "input")  # fmt: skip
-        dims = req.dimensions
-        if dims is not None and not 1 <= dims <= model.dims:
-            raise RequestFailed(400, f"dimensions must be between 1 and {model.dims}, got {dims}", "dimensions")
-        try:
-            vectors, lengths = await run_in_threadpool(model.encode_counted, texts)
-        except StaticEdgeError as err:  # a text the runtime refuses (e.g. a lone surrogate): the client's input
-            raise RequestFailed(400, str(err), "input") from None
-        if dims is not None and dims < model.dims:
-            vectors = l2_normalize(np.ascontiguousarray(vectors[:, :dims]))
-        data = [
-            {"object": "embedding", "index": i, "embedding": _encoded(row, req.encoding_format)}
-            for i, row in enumerate(vectors)
-        ]
-        tokens = int(lengths.sum())
-        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
-        return JSONResponse({"object": "list", "data": data, "model": model_name, "usage": usage})
-
-    return app
-
-
-def _encoded(row: Any, encoding_format: str) -> list[float] | str:
-    """A vector as OpenAI sends it: a list of floats, or base64 of its little-endian float32 bytes."""
-    if encoding_format == "base64":
-        return base64.b64encode(row.astype("<f4").tobytes()).decode("ascii")
-    return row.tolist()
-
-
-def _validation_message(errors: list[dict[str, Any]]) -> str:
-    """pydantic's first error as one sentence: where, and what is wrong."""
-    if not errors:
-        return "invalid request"
-    first = errors[0]
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-    return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid request"))

@@ -4,60 +4,19 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+from server_support import SERVE, start_server, stop_server
 
 from static_edge.runtimes import load
 from static_edge.runtimes.parity_texts import PARITY_TEXTS
-
-SERVE = "import sys; from static_edge.cli import main; sys.exit(main(sys.argv[1:]))"
-
-
-def start_server(bundle: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    """`static-edge serve` on a free port in its own process group; returns it and its base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVE, "serve", str(bundle), "--port", "0", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    line = process.stdout.readline()
-    found = re.search(r"(http://\S+/v1)", line)
-    if not found:
-        stop_server(process)
-        raise AssertionError(f"server did not start: {line!r} {process.stderr.read()!r}")
-    return process, found.group(1)
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    """SIGTERM the whole group, SIGKILL after 10 s, and assert nothing of it is left."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            os.killpg(process.pid, 0)
-        except ProcessLookupError:
-            return
-        assert time.monotonic() < deadline, "a process of the server's group outlived it"
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +61,14 @@ def test_dimensions_truncate_and_renormalize(server, st_bundle):
 
 
 def test_errors_are_clear_json(server):
-    from openai import BadRequestError, NotFoundError, OpenAI
+    from openai import APIStatusError, BadRequestError, NotFoundError, OpenAI
 
     client = OpenAI(base_url=server, api_key="unused", max_retries=0)
     with pytest.raises(NotFoundError, match="not served here"):
         client.embeddings.create(model="gpt-x", input="hi")
-    with pytest.raises(BadRequestError, match="limit is 64 per request"):
+    with pytest.raises(APIStatusError, match="limit is 64 per request") as too_many:
         client.embeddings.create(model="st-128", input=["x"] * 65)
+    assert too_many.value.status_code == 413
     with pytest.raises(BadRequestError, match="dimensions must be between 1 and 128"):
         client.embeddings.create(model="st-128", input="x", dimensions=129)
     with pytest.raises(BadRequestError, match="token ids are not accepted"):
@@ -142,3 +102,164 @@ def test_port_in_use_is_one_line(st_bundle, server):
     )
     assert done.returncode == 1 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr
     assert "in use" in done.stderr
+
+
+def test_tei_route_and_client_get_the_vectors_of_load_encode(server, st_bundle, monkeypatch):
+    import huggingface_hub
+    from huggingface_hub import InferenceClient
+
+    base = server.removesuffix("/v1")
+    texts = PARITY_TEXTS[:12]
+    expected = load(st_bundle).encode(texts)
+    raw = httpx.post(f"{base}/embed", json={"inputs": texts, "normalize": False})
+    assert raw.status_code == 200
+    np.testing.assert_array_equal(np.array(raw.json(), dtype=np.float32), expected)
+    normalized = np.array(httpx.post(f"{base}/embed", json={"inputs": texts}).json(), dtype=np.float32)
+    norms = np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(normalized, expected / np.maximum(norms, 1e-12), atol=1e-6, rtol=0)
+    # huggingface_hub's own TEI client (it refuses every URL in offline mode; this one is loopback)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    client = InferenceClient(model=base)
+    got = client.feature_extraction("a dog runs in the park", normalize=False)
+    np.testing.assert_array_equal(np.asarray(got, dtype=np.float32), load(st_bundle).encode("a dog runs in the park"))
+    info = httpx.get(f"{base}/info").json()
+    assert info["model_id"] == "st-128" and info["max_client_batch_size"] == 64
+
+
+def test_tei_errors_and_truncation(server, st_bundle):
+    base = server.removesuffix("/v1")
+    too_many = httpx.post(f"{base}/embed", json={"inputs": ["x"] * 65})
+    assert too_many.status_code == 413 and too_many.json()["error_type"] == "Validation"
+    prompt = httpx.post(f"{base}/embed", json={"inputs": "x", "prompt_name": "query"})
+    assert prompt.status_code == 422 and "prompt_name" in prompt.json()["error"]
+    cut = httpx.post(f"{base}/embed", json={"inputs": "the quick brown fox", "dimensions": 16, "normalize": True})
+    assert cut.status_code == 200 and len(cut.json()[0]) == 16
+    assert np.linalg.norm(cut.json()[0]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_text_plain_posts_from_other_origins_are_refused(server):
+    base = server.removesuffix("/v1")
+    # a page on another origin may POST text/plain without a CORS preflight: it must not be parsed
+    for path in ("/v1/embeddings", "/embed"):
+        forged = httpx.post(f"{base}{path}", content='{"input": "x", "inputs": "x"}',
+                            headers={"content-type": "text/plain", "origin": "http://127.0.0.1:9999"})  # fmt: skip
+        assert forged.status_code == 415 and "access-control-allow-origin" not in forged.headers
+    preflight = httpx.options(f"{base}/embed", headers={"origin": "http://127.0.0.1:9999",
+                                                         "access-control-request-method": "POST"})  # fmt: skip
+    assert preflight.status_code >= 400 and "access-control-allow-origin" not in preflight.headers
+
+
+def test_cors_origin_allows_only_that_origin(st_bundle):
+    process, url = start_server(st_bundle, "--cors-origin", "http://127.0.0.1:9999")
+    try:
+        base = url.removesuffix("/v1")
+        request = {"access-control-request-method": "POST", "access-control-request-headers": "content-type"}
+        allowed = httpx.options(f"{base}/embed", headers={"origin": "http://127.0.0.1:9999", **request})
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "http://127.0.0.1:9999"
+        other = httpx.options(f"{base}/embed", headers={"origin": "http://127.0.0.1:8888", **request})
+        assert "access-control-allow-origin" not in other.headers
+        posted = httpx.post(f"{base}/embed", json={"inputs": "x"}, headers={"origin": "http://127.0.0.1:9999"})
+        assert posted.status_code == 200 and posted.headers["access-control-allow-origin"] == "http://127.0.0.1:9999"
+    finally:
+        stop_server(process)
+
+
+def test_api_key_is_required_and_compared(st_bundle, tmp_path):
+    from openai import AuthenticationError, OpenAI
+
+    key = "s3cret-key-for-tests"
+    (tmp_path / "key.txt").write_text(key + "\n")
+    process, url = start_server(st_bundle, "--api-key-file", str(tmp_path / "key.txt"), "--model-name", "m")
+    try:
+        assert OpenAI(base_url=url, api_key=key, max_retries=0).embeddings.create(model="m", input="hi").data
+        for wrong in ("wrong-key-0000", key + "x", key[:-1]):
+            with pytest.raises(AuthenticationError, match="API key"):
+                OpenAI(base_url=url, api_key=wrong, max_retries=0).embeddings.create(model="m", input="hi")
+        base = url.removesuffix("/v1")
+        for path in ("/embed", "/v1/embeddings"):
+            missing = httpx.post(f"{base}{path}", json={"input": "hi", "inputs": "hi"})
+            assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+        assert httpx.get(f"{base}/metrics").status_code == 401
+        assert httpx.get(f"{base}/metrics", headers={"authorization": f"Bearer {key}"}).status_code == 200
+        assert httpx.get(f"{base}/health").status_code == 200, "health probes need no key"
+    finally:
+        stop_server(process)
+    assert key not in process.stderr.read(), "the key is never logged"
+
+
+def test_access_log_is_a_json_line_per_request_without_bodies(st_bundle):
+    import json
+
+    process, url = start_server(st_bundle, "--model-name", "m")
+    try:
+        httpx.post(f"{url}/embeddings", json={"input": ["secret text one", "secret text two"]})
+        httpx.post(f"{url}/embeddings", json={"input": 5})
+    finally:
+        stop_server(process)
+    lines = [json.loads(line) for line in process.stderr.read().splitlines() if line.startswith("{")]
+    posts = [line for line in lines if line["path"] == "/v1/embeddings"]
+    assert [(p["status"], p["texts"]) for p in posts] == [(200, 2), (422, None)]
+    assert posts[0]["tokens"] > 2 and posts[0]["ms"] > 0 and posts[0]["client"].startswith("127.0.0.1:")
+    assert all("secret" not in json.dumps(line) for line in lines)
+
+
+def test_sigterm_drains_an_in_flight_request(st_bundle):
+    import socket
+
+    process, url = start_server(st_bundle)
+    host, port = url.removeprefix("http://").removesuffix("/v1").rsplit(":", 1)
+    body = b'{"input": ["a request that is in flight when the server is told to stop"]}'
+    head = (f"POST /v1/embeddings HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+    try:
+        with socket.create_connection((host, int(port)), timeout=30) as client:
+            client.sendall(head + body[:10])  # the request has begun: headers and part of its body
+            time.sleep(0.5)
+            os.killpg(process.pid, signal.SIGTERM)
+            time.sleep(0.5)
+            assert process.poll() is None, "the server waits for the request in flight"
+            client.sendall(body[10:])
+            response = b""
+            while chunk := client.recv(65536):
+                response += chunk
+        assert response.startswith(b"HTTP/1.1 200") and b'"embedding"' in response
+        # uvicorn re-raises the signal once drained, so the exit status is the conventional one for SIGTERM
+        assert process.wait(timeout=20) in (0, -signal.SIGTERM)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(url.removesuffix("/v1") + "/health")
+    finally:
+        stop_server(process)
+
+
+def test_workers_share_the_port_and_die_with_their_parent(st_bundle):
+    import psutil
+    from prometheus_client.parser import text_string_to_metric_families
+
+    process, url = start_server(st_bundle, "--workers", "2")
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+        deadline = time.monotonic() + 60
+        while len([c for c in children if "spawn_main" in " ".join(c.cmdline())]) < 2:
+            assert time.monotonic() < deadline, "two workers did not start"
+            time.sleep(0.2)
+            children = psutil.Process(process.pid).children(recursive=True)
+        expected = load(st_bundle).encode(["worker check"])
+        with httpx.Client() as client:
+            for _ in range(20):
+                got = client.post(f"{url}/embeddings", json={"input": "worker check"}, timeout=30).json()
+                np.testing.assert_allclose(got["data"][0]["embedding"], expected[0], atol=1e-6)
+            text = client.get(url.removesuffix("/v1") + "/metrics").text
+        counted = sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "static_edge_requests_total" and sample.labels.get("route") == "/v1/embeddings"
+        )
+        assert counted == 20, "the metrics of both workers are summed"
+        workers = [c for c in children if "spawn_main" in " ".join(c.cmdline())]
+        os.kill(process.pid, signal.SIGKILL)  # the parent dies without a chance to stop its workers
+        gone, alive = psutil.wait_procs(workers, timeout=20)
+        assert not alive, "a worker outlived its parent"
+    finally:
+        stop_server(process)
