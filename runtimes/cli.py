@@ -38,16 +38,33 @@ def run_encode(args: argparse.Namespace) -> int:
 
 def add_encode_file_arguments(p: argparse.ArgumentParser) -> None:
     """`static-edge encode BUNDLE INPUT -o OUTPUT`: a corpus file to a vectors file."""
-    f = p.add_argument_group("encode a corpus file (static-edge encode BUNDLE INPUT -o OUTPUT)")
+    f = p.add_argument_group(
+        "encode a corpus file (static-edge encode BUNDLE INPUT -o OUTPUT)",
+        "INPUT is a file, or - for standard input (a named pipe or /dev/stdin works too): text, JSONL or CSV "
+        "arrive as they are written (no --resume); Parquet must be a file. A .gz suffix is gunzipped.",
+    )
     f.add_argument("-o", "--output", type=Path, help="vectors file to write: .parquet, .npy or .jsonl")
-    f.add_argument("--input-format", choices=["text", "jsonl", "csv", "parquet"], help="(default: from the suffix)")
-    f.add_argument("--column", help="text column of JSONL, CSV or Parquet input (default: text)")
+    f.add_argument(
+        "--input-format", choices=["text", "jsonl", "csv", "parquet"], help="(default: from the suffix; - is text)"
+    )
+    f.add_argument("--column", help="text column of JSONL, CSV or Parquet input (default: text; with --no-header: 0)")
     f.add_argument("--id-column", help="column whose values become the output ids (default: the row number)")
+    f.add_argument(
+        "--no-header",
+        dest="header",
+        action="store_false",
+        help="the CSV has no line of column names: --column and --id-column are numbers counted from 0",
+    )
     f.add_argument("--precision", choices=["float32", "float16", "int8", "binary"], default="float32")
     f.add_argument("--batch-size", type=int, default=1024, help="texts per onnxruntime run")
     f.add_argument("--chunk-size", type=int, default=32768, help="texts read, tokenized and written at a time")
     f.add_argument("--threads", type=int, default=0, help="cores for tokenization and onnxruntime; 0: all")
-    f.add_argument("--resume", action="store_true", help="continue an interrupted run after its last complete chunk")
+    f.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run after its last complete chunk (the input must be the same bytes: its "
+        "sha256 is checked; not for a pipe)",
+    )
     f.add_argument("--force", action="store_true", help="replace an existing output file")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -63,7 +80,7 @@ def run_encode_file(args: argparse.Namespace) -> int:
     if args.threads < 0:
         raise InputError(f"--threads must be 0 (all cores) or more, got {args.threads}")
     use_threads(args.threads)
-    reader = CorpusReader(Path(args.texts[0]), args.input_format, args.column, args.id_column)
+    reader = CorpusReader(Path(args.texts[0]), args.input_format, args.column, args.id_column, args.header)
     extra = {"threads": args.threads} if args.backend == "onnxruntime" else {}
     model = load(args.bundle, variant=args.variant, backend=args.backend, sha256=args.sha256, **extra)
     summary = encode_file(

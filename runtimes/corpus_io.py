@@ -9,12 +9,16 @@ is imported only for Parquet.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import gzip
+import hashlib
 import io
 import json
 import os
-from collections.abc import Iterator
+import stat
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -79,11 +83,8 @@ def output_format(path: Path) -> str:
     return found
 
 
-def _open_text(path: Path, newline: str) -> IO[str]:
-    """The file as UTF-8 text, gunzipped when it ends in .gz; lines end at `newline` ("" for the csv module)."""
-    if path.suffix.lower() == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline=newline)
-    return path.open(encoding="utf-8", newline=newline)
+STDIN = "-"
+"""The input name that reads standard input (`... | static-edge encode BUNDLE - -o OUT`)."""
 
 
 def _line_text(line: str) -> str:
@@ -95,36 +96,114 @@ def _line_text(line: str) -> str:
     return line
 
 
+def _column(name: str | None, header: bool) -> str | int | None:
+    """A column named on the command line: a name, or a 0-based number for CSV without a header line."""
+    if name is None or header:
+        return name
+    try:
+        number = int(name)
+    except ValueError:
+        raise InputError(f"with --no-header, columns are numbers counted from 0, got {name!r}") from None
+    if number < 0:
+        raise InputError(f"with --no-header, columns are numbers counted from 0, got {name!r}")
+    return number
+
+
+@contextlib.contextmanager
+def _bad_bytes_are_input_errors(path: Path, where: Callable[[], str]) -> Iterator[None]:
+    """Turn what a damaged or mis-encoded input raises while it is read into one-line InputErrors; `where` says
+    how far the reading got."""
+    try:
+        yield
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path} is not UTF-8 text ({err.reason} {where()})") from err
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+        raise InputError(f"{path} is not a complete gzip file ({err or 'it ends early'} {where()})") from err
+    except csv.Error as err:
+        if "field larger than field limit" in str(err):
+            raise InputError(
+                f"{path} has a field longer than {csv.field_size_limit():,} characters {where()}; "
+                "split the text or shorten it"
+            ) from err
+        raise InputError(f"{path} is not valid CSV ({err} {where()})") from err
+    except Exception as err:
+        if type(err).__module__.startswith("pyarrow"):  # ArrowInvalid, ArrowIOError: a damaged Parquet file
+            raise InputError(f"{path} is not a readable Parquet file ({' '.join(str(err).split())})") from err
+        raise
+
+
 @dataclass
 class CorpusReader:
     """Texts of one column of a corpus file, with an id per row.
 
-    :param path: the input file.
+    :param path: the input file; "-" reads standard input, and a named pipe (FIFO) or /dev/stdin is read as it
+        comes (text, JSONL and CSV; not Parquet, which is read by seeking).
     :param fmt: one of `INPUT_FORMATS` (None: from the suffix).
-    :param column: the text column of JSONL, CSV and Parquet (default "text").
+    :param column: the text column of JSONL, CSV and Parquet (default "text"; with `header=False` a 0-based number,
+        default 0).
     :param id_column: a column whose values become the output ids (default: the row number).
+    :param header: whether a CSV file starts with a line of column names.
+    :raises InputError: for a missing file, a format that cannot be streamed, or (for a file) a missing column,
+        bytes that are not UTF-8 or a damaged file at its start: checked before any text is encoded.
     """
 
     path: Path
     fmt: str | None = None
-    column: str | None = None
-    id_column: str | None = None
+    column: str | int | None = None
+    id_column: str | int | None = None
+    header: bool = True
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
         self.fmt = input_format(self.path, self.fmt)
         if self.fmt not in INPUT_FORMATS:
             raise InputError(f"unknown input format {self.fmt!r}; choose one of {INPUT_FORMATS}")
-        if not self.path.is_file():
-            raise InputError(f"input file not found: {self.path}")
-        if self.fmt == "text" and (self.column or self.id_column):
+        if not self.is_stream and not self.path.is_file():
+            what = "is a folder, not a file" if self.path.is_dir() else "not found"
+            raise InputError(f"input file {what}: {self.path}")
+        if self.fmt == "text" and (self.column is not None or self.id_column is not None):
             raise InputError("--column and --id-column apply to JSONL, CSV and Parquet input, not to a text file")
-        self.column = self.column or DEFAULT_COLUMN
+        if not self.header and self.fmt != "csv":
+            raise InputError("--no-header applies to CSV input only")
+        if self.fmt == "parquet" and self.is_stream:
+            raise InputError(f"{self.path}: Parquet input must be a file (it is read by seeking), not a pipe")
+        self.column = _column(self.column, self.header)
+        self.id_column = _column(self.id_column, self.header)
+        if self.column is None:
+            self.column = DEFAULT_COLUMN if self.header else 0
+        if not self.is_stream:  # a file can be looked at twice: a wrong column or a damaged start fails now
+            rows = self._rows(0)
+            next(rows, None)
+            rows.close()
+
+    @property
+    def is_stream(self) -> bool:
+        """Standard input or a pipe: read once, as it comes (no count, no resume)."""
+        if str(self.path) == STDIN:
+            return True
+        try:
+            mode = self.path.stat().st_mode
+        except OSError:
+            return False
+        return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+
+    def sha256(self) -> str | None:
+        """The hex sha256 of the input's bytes (None for a stream, which cannot be read again)."""
+        if self.is_stream:
+            return None
+        digest = hashlib.sha256()
+        with self.path.open("rb") as f:
+            while block := f.read(1 << 22):
+                digest.update(block)
+        return digest.hexdigest()
 
     def count(self) -> int | None:
         """Rows in the input when cheap to know (text and JSONL lines, Parquet metadata), else None."""
+        if self.is_stream:
+            return None
         if self.fmt == "parquet":
-            return require_pyarrow("Parquet input").parquet.ParquetFile(self.path).metadata.num_rows
+            with _bad_bytes_are_input_errors(self.path, lambda: ""):
+                return require_pyarrow("Parquet input").parquet.ParquetFile(self.path).metadata.num_rows
         if self.fmt in ("text", "jsonl") and self.path.suffix.lower() != ".gz":
             with self.path.open("rb") as f:
                 lines = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
@@ -146,14 +225,28 @@ class CorpusReader:
         if texts:
             yield ids, texts
 
+    @contextlib.contextmanager
+    def _open_text(self) -> Iterator[IO[str]]:
+        """The input as UTF-8 text, gunzipped when its name ends in .gz; lines end at "\n" ("" for CSV)."""
+        with os.fdopen(os.dup(0), "rb") if str(self.path) == STDIN else self.path.open("rb") as raw:
+            source: IO[bytes] = raw
+            if self.path.suffix.lower() == ".gz":
+                source = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+            with io.TextIOWrapper(source, encoding="utf-8", newline="" if self.fmt == "csv" else "\n") as f:
+                yield f
+
     def _rows(self, skip: int) -> Iterator[tuple[int, Any, str]]:
         """(row number, id or None, text) of every row from `skip` on."""
-        if self.fmt == "parquet":
-            yield from self._parquet_rows(skip)
-            return
         row: tuple[int, Any, str] | None = None
-        try:
-            with _open_text(self.path, "" if self.fmt == "csv" else "\n") as f:
+
+        def where() -> str:
+            return f"after row {row[0] + 1}" if row is not None else "in its first rows"
+
+        with _bad_bytes_are_input_errors(self.path, where):
+            if self.fmt == "parquet":
+                yield from self._parquet_rows(skip)
+                return
+            with self._open_text() as f:
                 if self.fmt == "text":
                     rows = ((i, None, _line_text(line)) for i, line in enumerate(f))
                 elif self.fmt == "jsonl":
@@ -163,9 +256,6 @@ class CorpusReader:
                 for row in rows:
                     if row[0] >= skip:
                         yield row
-        except UnicodeDecodeError as err:
-            near = f"after row {row[0] + 1}" if row is not None else "in its first rows"
-            raise InputError(f"{self.path} is not UTF-8 text ({err.reason} {near})") from err
 
     def _jsonl_rows(self, f: IO[str]) -> Iterator[tuple[int, Any, str]]:
         index = 0
@@ -183,11 +273,14 @@ class CorpusReader:
 
     def _csv_rows(self, f: IO[str]) -> Iterator[tuple[int, Any, str]]:
         delimiter = "\t" if _stem_suffix(self.path) == ".tsv" else ","
-        reader = csv.DictReader(f, delimiter=delimiter)
-        fields = reader.fieldnames or []
-        for name in filter(None, (self.column, self.id_column)):
-            if name not in fields:
-                raise InputError(f"{self.path} has no column {name!r}; its columns are {fields}")
+        if self.header:
+            reader: Iterator[Any] = csv.DictReader(f, delimiter=delimiter)
+            fields = reader.fieldnames or []  # type: ignore[attr-defined]
+            for name in filter(None, (self.column, self.id_column)):
+                if name not in fields:
+                    raise InputError(f"{self.path} has no column {name!r}; its columns are {fields}")
+        else:
+            reader = (dict(enumerate(values)) for values in csv.reader(f, delimiter=delimiter))
         for index, record in enumerate(reader):
             yield index, self._id(record, f"row {index + 1}"), self._text(record, f"row {index + 1}")
 
@@ -212,15 +305,16 @@ class CorpusReader:
                     yield index, self._id({self.id_column: row_id}, where), self._text({self.column: text}, where)
                 index += 1
 
-    def _text(self, record: dict[str, Any], where: str) -> str:
+    def _text(self, record: dict[Any, Any], where: str) -> str:
         if self.column not in record:
-            raise InputError(f"{self.path} {where} has no {self.column!r} field (choose the text field with --column)")
+            what = f"column {self.column}" if isinstance(self.column, int) else f"{self.column!r} field"
+            raise InputError(f"{self.path} {where} has no {what} (choose the text field with --column)")
         text = record[self.column]
         if not isinstance(text, str):
             raise InputError(f"{self.path} {where}: {self.column!r} is {type(text).__name__}, not a string")
         return text
 
-    def _id(self, record: dict[str, Any], where: str) -> str | None:
+    def _id(self, record: dict[Any, Any], where: str) -> str | None:
         if self.id_column is None:
             return None
         if record.get(self.id_column) is None:

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from static_edge.runtimes.bundle import MANIFEST_FILE, sha256_file
+from static_edge.runtimes.console import warning_line
 from static_edge.runtimes.corpus_io import CorpusReader, PartWriter, output_format
 from static_edge.runtimes.embedder import CHUNK_SIZE, StaticEmbedder
-from static_edge.runtimes.errors import InputError, OutputFolderError
+from static_edge.runtimes.errors import InputError, OutputFolderError, StaticEdgeError
 from static_edge.runtimes.staging import exit_on_sigterm, output_lock
 
 PROGRESS_FILE = "progress.json"
@@ -49,15 +50,16 @@ def work_folder(output: Path) -> Path:
 
 
 def _fingerprint(model: StaticEmbedder, reader: CorpusReader, precision: str, chunk_size: int) -> dict[str, Any]:
-    """Everything the parts depend on: a resumed run must match it exactly to give the same output."""
-    stat = reader.path.stat()
+    """Everything the parts depend on: a resumed run must match it exactly to give the same output. The input is
+    identified by the sha256 of its bytes (an edit that keeps its size and time is still a change); a stream's
+    is None, and a stream is never resumed."""
     return {
-        "input": str(reader.path.resolve()),
-        "input_bytes": stat.st_size,
-        "input_mtime_ns": stat.st_mtime_ns,
+        "input": str(reader.path) if reader.is_stream else str(reader.path.resolve()),
+        "input_sha256": reader.sha256(),
         "format": reader.fmt,
         "column": reader.column,
         "id_column": reader.id_column,
+        "header": reader.header,
         "bundle_manifest_sha256": sha256_file(model.path / MANIFEST_FILE),
         "variant": model.variant,
         "backend": model.backend,
@@ -77,13 +79,15 @@ def _complete_parts(work: Path, suffix: str) -> list[Path]:
 def _prepare_work(work: Path, fingerprint: dict[str, Any], resume: bool, suffix: str) -> list[Path]:
     """Parts to keep from an earlier run (none unless resuming it); a fresh work folder otherwise."""
     progress = work / PROGRESS_FILE
+    if resume and fingerprint["input_sha256"] is None:
+        raise InputError("--resume needs an input file: a pipe or standard input cannot be read again")
     if resume and progress.is_file():
         recorded = json.loads(progress.read_text(encoding="utf-8"))
         changed = sorted(k for k in fingerprint if recorded.get(k) != fingerprint[k])
         if changed:
             raise InputError(
                 f"cannot resume: {', '.join(changed)} changed since the interrupted run; "
-                "run without --resume to start over"
+                f"run without --resume to start over (it removes {work.name})"
             )
         return _complete_parts(work, suffix)
     if work.is_symlink() or (work.exists() and not work.is_dir()):
@@ -120,7 +124,7 @@ def encode_file(
     writer = PartWriter(output_format(output), precision, model.dims, _parquet_metadata(model, precision))
     if chunk_size < 1:
         raise InputError(f"chunk_size must be at least 1, got {chunk_size}")
-    if output.resolve() == reader.path.resolve():
+    if not reader.is_stream and output.resolve() == reader.path.resolve():
         raise OutputFolderError(f"refusing to write {output}: it is the input")
     if output.is_dir() or output.is_symlink():
         raise OutputFolderError(f"{output} is a folder or a symbolic link; give a file name to write")
@@ -145,12 +149,12 @@ def encode_file(
                     bar.update(len(ids))
             if not parts:
                 raise InputError(f"{reader.path} holds no texts")
-        except Exception:
-            # a bad input or a full disk: keep complete parts for --resume, but no folder of nothing
-            if not parts:
-                shutil.rmtree(work, ignore_errors=True)
+            _assemble(writer, parts, output)
+        except BaseException as err:
+            kept = _keep_for_resume(work, parts, reader, err)
+            if kept is not None:
+                raise kept from err
             raise
-        _assemble(writer, parts, output)
         shutil.rmtree(work, ignore_errors=True)
     return EncodeSummary(output, rows, done, time.perf_counter() - start)
 
@@ -172,6 +176,26 @@ def _encoded_chunks(
         if len(ids) != len(vectors):  # an invariant of the two chunkings, checked because a slip would misalign ids
             raise RuntimeError(f"chunk of {len(ids)} ids got {len(vectors)} vectors")
         yield ids, vectors
+
+
+def _keep_for_resume(work: Path, parts: list[Path], reader: CorpusReader, err: BaseException) -> Exception | None:
+    """After a failed run: keep the work folder only when --resume can use it, and say so.
+
+    A bad input (InputError) must change to be fixed, and a stream cannot be read again, so their parts are of no
+    use and the folder goes; so does a folder of no parts. A full disk, an I/O error, Ctrl-C or SIGTERM keep the
+    complete parts. Returns the error to raise instead of `err` (its message naming the kept folder), or None.
+    """
+    if not parts or isinstance(err, InputError) or reader.is_stream:
+        shutil.rmtree(work, ignore_errors=True)
+        return None
+    note = f"{len(parts)} complete chunks are kept in {work}; run the same command with --resume to continue"
+    if isinstance(err, StaticEdgeError):
+        return type(err)(f"{err}; {note}")
+    if isinstance(err, OSError) and err.strerror:
+        where = f" ({err.filename})" if err.filename else ""
+        return OSError(err.errno, f"{err.strerror}{where}; {note}")
+    warning_line(note)  # an interruption or a bug: the CLI's own line follows
+    return None
 
 
 def _assemble(writer: PartWriter, parts: list[Path], output: Path) -> None:

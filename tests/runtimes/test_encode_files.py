@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import errno
 import json
 import os
 import signal
@@ -167,7 +168,9 @@ def test_bad_inputs_and_outputs_are_one_line_errors(st_bundle, tmp_path, capsys)
         return err
 
     assert "has no 'text' field" in error(str(corpus), "-o", str(tmp_path / "a.parquet"))
-    assert "must end in .parquet, .npy or .jsonl" in error(str(corpus), "-o", str(tmp_path / "a.txt"))
+    assert "must end in .parquet, .npy or .jsonl" in error(
+        str(corpus), "--column", "body", "-o", str(tmp_path / "a.txt")
+    )
     assert "input file not found" in error(str(tmp_path / "none.txt"), "-o", str(tmp_path / "a.npy"))
     assert "give one INPUT file" in error(str(corpus), "extra", "-o", str(tmp_path / "a.npy"))
     assert "int8 vectors need their per-vector scales" in error(
@@ -190,3 +193,38 @@ def test_bad_inputs_and_outputs_are_one_line_errors(st_bundle, tmp_path, capsys)
     assert "already exists" in error(str(corpus), "--column", "body", "-o", str(existing))
     assert existing.read_bytes() == b"keep me"
     assert not list(tmp_path.glob(".*"))  # no work folder, lock or temporary file left by any failure
+
+
+def test_resume_knows_the_input_by_its_bytes_and_a_failure_says_what_it_kept(st_bundle, expected, tmp_path, capsys):
+    from static_edge.runtimes.corpus_io import PartWriter
+
+    corpus = write_input(tmp_path, "text")
+    original = corpus.read_bytes()
+    out = tmp_path / "vectors.npy"
+    args = ["encode", str(st_bundle), str(corpus), "-o", str(out), "--chunk-size", "50", "--quiet"]
+
+    def disk_full(self, parts, output):
+        raise OSError(errno.ENOSPC, "No space left on device", str(output))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PartWriter, "assemble", disk_full)
+        assert main(args) == 1
+    err = capsys.readouterr().err
+    chunks = -(-len(TEXTS) // 50)
+    assert err.count("\n") == 1 and "No space left on device" in err
+    assert f"{chunks} complete chunks are kept in {work_folder(out)}; run the same command with --resume" in err
+    assert len(list(work_folder(out).glob("part-*"))) == chunks
+
+    # an edit that keeps the size and the modification time is still a different input
+    stat = corpus.stat()
+    corpus.write_bytes(original.replace(b"e", b"E", 1))
+    os.utime(corpus, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert corpus.stat().st_size == stat.st_size
+    assert main([*args, "--resume"]) == 2
+    assert "cannot resume: input_sha256 changed since the interrupted run" in capsys.readouterr().err
+
+    corpus.write_bytes(original)
+    assert main([*args, "--resume"]) == 0
+    assert "from the interrupted run" in " ".join(capsys.readouterr().out.split())
+    np.testing.assert_allclose(np.load(out), expected, atol=1e-6, rtol=0)
+    assert not work_folder(out).exists()
