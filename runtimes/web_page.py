@@ -47,6 +47,10 @@ PAGE_FILES = (
     "worker-embedder.js",
 )
 """The runtime and page, shipped in the Python package (package-data)."""
+PAGE_HTML = "index.html"
+MODULE_SUFFIXES = (".js", ".mjs")
+IMPORT_MAP_JSON = re.compile(r"<script type=\"importmap\">(.*?)</script>", re.DOTALL)
+MODULE_TAG = re.compile(r"(<script type=\"module\" src=|<link rel=\"modulepreload\" href=)\"([^\"]+)\">")
 LITE_VENDOR_FILES = ("tokenizers.min.mjs", "tokenizers.LICENSE.txt")
 """Vendored in `runtimes/web/vendor/` (and the Python package): all the lite page needs besides PAGE_FILES."""
 # file in node_modules -> name under web/vendor/; only for the "ort" engine
@@ -108,15 +112,44 @@ def write_web_page(bundle: str | os.PathLike[str], corpus: list[str] | None = No
     vendor = web / "vendor"
     for folder in (web, vendor):
         _make_plain_folder(folder)
-    for name in PAGE_FILES:
-        _write_file(web / name, (WEB_SOURCE / name).read_bytes())
-    for name in LITE_VENDOR_FILES:
-        _write_file(vendor / name, (WEB_SOURCE / "vendor" / name).read_bytes())
+    files = {name: (WEB_SOURCE / name).read_bytes() for name in PAGE_FILES if name != PAGE_HTML}
+    files.update({f"vendor/{name}": (WEB_SOURCE / "vendor" / name).read_bytes() for name in LITE_VENDOR_FILES})
     if modules is not None:
-        for source, target in ORT_VENDOR_FILES.items():
-            _write_file(vendor / target, (modules / source).read_bytes())
-    _write_file(web / "corpus.json", json.dumps(corpus, ensure_ascii=False).encode("utf-8"))
+        files.update({f"vendor/{name}": (modules / source).read_bytes() for source, name in ORT_VENDOR_FILES.items()})
+    files["corpus.json"] = json.dumps(corpus, ensure_ascii=False).encode("utf-8")
+    files[PAGE_HTML] = page_html((WEB_SOURCE / PAGE_HTML).read_text(encoding="utf-8"), files).encode("utf-8")
+    for name, data in files.items():  # index.html last: it names the others' hashes
+        _write_file(web / name, data)
     return web
+
+
+def subresource_integrity(data: bytes) -> str:
+    """The Subresource Integrity value of `data` (sha384, base64), as browsers check it."""
+    return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
+
+
+def page_html(template: str, files: dict[str, bytes]) -> str:
+    """The page with integrity metadata for every JavaScript module it may load (`files`: web/ path -> bytes).
+
+    The import map gets an "integrity" map (Chromium 127+ checks every module import against it, dynamic
+    imports included), and the page's module script and modulepreload links get integrity attributes (which
+    browsers without import-map integrity check too). A module whose bytes changed after `static-edge web`
+    wrote it is then refused by the browser, and the page's inline watcher says so in the page.
+    """
+    modules = {name: data for name, data in files.items() if name.endswith(MODULE_SUFFIXES)}
+    hashes = {f"./{name}": subresource_integrity(data) for name, data in modules.items()}
+    match = IMPORT_MAP_JSON.search(template)
+    if match is None:
+        raise ValueError(f"{PAGE_HTML} has no import map")  # a packaging bug, not a user error
+    imports = json.loads(match.group(1))
+    imports["integrity"] = hashes
+    template = template[: match.start(1)] + json.dumps(imports, separators=(", ", ": ")) + template[match.end(1) :]
+
+    def tag(found: re.Match[str]) -> str:
+        value = hashes.get(found.group(2))
+        return found.group(0) if value is None else f'{found.group(1)}"{found.group(2)}" integrity="{value}">'
+
+    return MODULE_TAG.sub(tag, template)
 
 
 def _make_plain_folder(folder: Path) -> None:
@@ -147,7 +180,8 @@ CONTENT_TYPES = {
     ".md": "text/plain; charset=utf-8",
     ".png": "image/png",
 }
-IMPORT_MAP = re.compile(rb"<script type=\"importmap\">(.*?)</script>", re.DOTALL)
+INLINE_SCRIPT = re.compile(rb"<script(?: type=\"importmap\")?>(.*?)</script>", re.DOTALL)
+"""An inline script of the page (its import map, its error watcher): allowed by the CSP by its sha256."""
 BASE_CSP = (
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'none'; "
@@ -168,10 +202,11 @@ def host_allowed(host: str | None) -> bool:
 
 
 def content_security_policy(html: bytes | None = None) -> str:
-    """Same origin only; an HTML page's inline import maps (JSON, not code) are allowed by their sha256."""
+    """Same origin only; an HTML page's own inline scripts (its import map, its error watcher) are allowed by
+    their sha256."""
     hashes = ""
     if html is not None:
-        found = [base64.b64encode(hashlib.sha256(m).digest()).decode() for m in IMPORT_MAP.findall(html)]
+        found = [base64.b64encode(hashlib.sha256(m).digest()).decode() for m in INLINE_SCRIPT.findall(html)]
         hashes = "".join(f" 'sha256-{h}'" for h in found)
     return BASE_CSP.format(hashes=hashes)
 

@@ -90,3 +90,27 @@ def save_tiny_bert(tokenizer: Tokenizer, folder: Path, hidden_size: int = 64) ->
     special = {"unk_token": "[UNK]", "pad_token": "[PAD]", "cls_token": "[CLS]", "sep_token": "[SEP]"}
     PreTrainedTokenizerFast(tokenizer_object=tokenizer, mask_token="[MASK]", **special).save_pretrained(folder)
     return Path(folder)
+
+
+def rewrite_variant(bundle: Path, variant: str, edit) -> None:
+    """Rewrite one variant's table and row scales with `edit(table, scales) -> (table, scales)`, and its size and
+    sha256 in the manifest, as someone editing a bundle would (its hashes then agree with the edited file)."""
+    import json
+
+    import onnx
+
+    from static_edge.exporter.graph import build_graph
+    from static_edge.runtimes.bundle import MANIFEST_FILE, VARIANT_FILES, file_entry, read_manifest
+    from static_edge.runtimes.numpy_embedder import read_initializers
+
+    path = bundle / VARIANT_FILES[variant]
+    names = ("embedding_table",) if variant in ("fp32", "fp16") else ("embedding_table", "embedding_row_scales")
+    arrays = read_initializers(path, names)
+    table, scales = edit(arrays["embedding_table"].copy(), arrays.get("embedding_row_scales"))
+    manifest = read_manifest(bundle)
+    bits = {"int4": 4, "int2": 2}.get(variant, 4)
+    graph = build_graph(table, scales, normalize=manifest.normalize, dims=manifest.dims, bits=bits)
+    onnx.save_model(graph, str(path))
+    data = json.loads((bundle / MANIFEST_FILE).read_text())
+    data["files"][VARIANT_FILES[variant]] = file_entry(path, data["files"][VARIANT_FILES[variant]]["dtype"])
+    (bundle / MANIFEST_FILE).write_text(json.dumps(data))

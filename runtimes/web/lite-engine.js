@@ -12,6 +12,14 @@ export const TABLE_INITIALIZER = "embedding_table";
 export const SCALES_INITIALIZER = "embedding_row_scales";
 export const UNK_INITIALIZER = "unk_token_id";
 const NORM_EPS = 1e-12;
+const FLOAT32_MAX = 3.4028234663852886e38;
+/** The largest |code| a quantized variant's bytes can hold (docs/bundle-format.md#value-range). */
+const CODE_PEAKS = { int8: 128, int4: 8, int2: 2 };
+
+/** The largest table value (in magnitude) whose vectors stay finite in float32, as the Python runtimes rule. */
+export function largestSafeValue(dims) {
+  return Math.sqrt(FLOAT32_MAX / (2 * dims));
+}
 
 /** float16 bit pattern -> float32 value, for all 65,536 patterns (256 KB, built once). */
 let float16Table = null;
@@ -60,6 +68,12 @@ export class LiteEngine {
     if (columns !== wantColumns) {
       throw new Error(`static-edge: the manifest says ${dims} dims but the ${variant} table has ${columns} columns`);
     }
+    if (rows !== manifest.vocab_size) {
+      throw new Error(
+        `static-edge: the manifest says vocab_size=${manifest.vocab_size} but the ${variant} table has ${rows} rows: ` +
+          "the manifest was edited",
+      );
+    }
     this.variant = variant;
     this.dims = dims;
     this.rows = rows;
@@ -73,6 +87,7 @@ export class LiteEngine {
       this.scales = tensorValues(scales);
     }
     if (variant === "fp16") this.halfToFloat = float16Values();
+    this.#checkValues();
     this.normalize = Boolean(manifest.normalize);
     if (ops.has("ReduceL2") !== this.normalize) {
       throw new Error(
@@ -90,6 +105,32 @@ export class LiteEngine {
     }
     this.unkId = graphUnk ?? -1;
     this.sum = new Float64Array(dims);
+  }
+
+  /**
+   * Refuse a table or row scales holding NaN or infinity, or a value whose vectors would overflow float32
+   * (|value| above largestSafeValue(dims); for a quantized table, |row scale| times its largest code), naming
+   * the first bad row, as the Python runtimes do. A float16 value is at most 65504, far inside the bound.
+   */
+  #checkValues() {
+    const values = this.scales ?? this.values;
+    const width = this.scales ? 1 : this.dims;
+    const factor = CODE_PEAKS[this.variant] ?? 1;
+    const limit = largestSafeValue(this.dims) / factor;
+    for (let i = 0; i < values.length; i++) {
+      const value = this.variant === "fp16" ? this.halfToFloat[values[i]] : values[i];
+      if (Math.abs(value) <= limit) continue; // false for NaN
+      const row = Math.floor(i / width);
+      if (!Number.isFinite(value)) {
+        const name = this.scales ? SCALES_INITIALIZER : TABLE_INITIALIZER;
+        throw new Error(`static-edge: the ${this.variant} ${name} holds NaN or infinity in row ${row}; refusing the bundle`);
+      }
+      throw new Error(
+        `static-edge: the ${this.variant} table's row ${row} reaches ${(Math.abs(value) * factor).toPrecision(3)}, ` +
+          `beyond ${largestSafeValue(this.dims).toPrecision(3)}, the largest value a ${this.dims}-dimension table ` +
+          "may hold: a text's mean or its L2 norm would overflow float32; refusing the bundle",
+      );
+    }
   }
 
   /**

@@ -60,5 +60,6 @@ try {
   state.ready = true;
 } catch (error) {
   status.textContent = `could not load the model: ${error.message}`;
+  status.className = "error"; // shown in the page, not only in the console
   state.error = String(error?.message ?? error);
 }

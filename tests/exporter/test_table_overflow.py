@@ -4,24 +4,22 @@ int row scales included) and when a runtime loads the bundle. The bound is docs/
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
+from model_builders import rewrite_variant
 from safetensors.numpy import load_file, save_file
 from tokenizers import Tokenizer
 
 from static_edge.cli import main
 from static_edge.exporter import ExportOptions, export
 from static_edge.exporter.check import check_bundle
-from static_edge.exporter.graph import build_graph
 from static_edge.runtimes import BundleError, load
-from static_edge.runtimes.bundle import MANIFEST_FILE, VARIANT_FILES, file_entry, read_manifest
+from static_edge.runtimes.bundle import VARIANT_FILES, read_manifest
 from static_edge.runtimes.bundle_checks import CODE_PEAKS, FLOAT32_MAX, largest_safe_value
 from static_edge.runtimes.numpy_embedder import read_initializers
 
@@ -116,23 +114,6 @@ def test_a_quantized_variant_is_held_to_its_largest_possible_code(st_wordpiece, 
     assert np.isfinite(vectors).all() and np.allclose(np.linalg.norm(vectors), 1, atol=1e-5)
 
 
-def _names(variant: str) -> tuple[str, ...]:
-    return ("embedding_table",) if variant == "fp32" else ("embedding_table", "embedding_row_scales")
-
-
-def _rewrite(bundle: Path, variant: str, edit) -> None:
-    """Rewrite one variant's table and scales (and its hash in the manifest), as someone editing the bundle."""
-    path = bundle / VARIANT_FILES[variant]
-    arrays = read_initializers(path, _names(variant))
-    table, scales = edit(arrays["embedding_table"].copy(), arrays.get("embedding_row_scales"))
-    manifest = read_manifest(bundle)
-    bits = {"int4": 4, "int2": 2}.get(variant, 4)
-    onnx.save_model(build_graph(table, scales, normalize=manifest.normalize, dims=manifest.dims, bits=bits), str(path))
-    data = json.loads((bundle / MANIFEST_FILE).read_text())
-    data["files"][VARIANT_FILES[variant]] = file_entry(path, data["files"][VARIANT_FILES[variant]]["dtype"])
-    (bundle / MANIFEST_FILE).write_text(json.dumps(data))
-
-
 @pytest.fixture
 def bundle(st_wordpiece, tmp_path) -> Path:
     options = ExportOptions(dims=DIMS, int8=True, int4=True, int2=True, normalize=True)
@@ -166,8 +147,9 @@ def _fp32_value(row: int, value: float):
     ],
 )
 def test_check_and_load_refuse_an_edited_table_that_overflows(bundle, capsys, variant, edit, row):
-    _rewrite(bundle, variant, edit)
-    value = read_initializers(bundle / VARIANT_FILES[variant], _names(variant))
+    rewrite_variant(bundle, variant, edit)
+    names = ("embedding_table",) if variant == "fp32" else ("embedding_table", "embedding_row_scales")
+    value = read_initializers(bundle / VARIANT_FILES[variant], names)
     decoded = (
         abs(float(value["embedding_table"][row, 0]))
         if variant == "fp32"
@@ -197,7 +179,7 @@ def test_check_reports_the_largest_value_of_a_clean_bundle(bundle):
 
 def test_the_overflow_the_bound_prevents_is_real(bundle):
     """Without the bound: a finite float32 value of 1e20 overflows the L2 norm in onnxruntime (no unit vector)."""
-    _rewrite(bundle, "fp32", _fp32_value(41, 1e20))
+    rewrite_variant(bundle, "fp32", _fp32_value(41, 1e20))
     session = ort.InferenceSession(str(bundle / VARIANT_FILES["fp32"]), providers=["CPUExecutionProvider"])
     ids = np.array([[41, 41]], dtype=np.int64)
     (vector,) = session.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": np.ones_like(ids)})
