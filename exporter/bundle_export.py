@@ -71,7 +71,8 @@ class ExportOptions:
 
     @property
     def default_variant(self) -> str:
-        """The smallest variant written: what `runtimes.load` and transformers.js pick by default.
+        """The smallest variant written: what transformers.js and the browser runtime pick by default (Python's
+        `load` picks the CPU-fastest instead, `runtimes.bundle.CPU_VARIANT_ORDER`).
 
         int2 is left out: it is not a close copy of the table, and transformers.js has no dtype for it.
         """

@@ -180,7 +180,7 @@ def test_worker_embedder_matches_the_page_engine(chromium, lite_site):
     page = open_page(chromium, base, "model2vec", "?worker=1")
     assert page.page.evaluate("window.staticEdge.model.constructor.name") == "WorkerEmbedder"
     ids, vectors = page.encode(PARITY_TEXTS)
-    python = load(bundles["model2vec"])
+    python = load(bundles["model2vec"], variant="int4")  # the browser loads the smallest variant
     assert ids == python.tokenizer.encode(PARITY_TEXTS)
     assert np.abs(vectors - python.encode(PARITY_TEXTS)).max() <= 1e-5
     page.close()
@@ -191,7 +191,7 @@ def test_binary_packing_and_hamming_ranking_match_python(chromium, lite_site):
     _, base, bundles = lite_site
     page = open_page(chromium, base, "wordpiece", "?binary=1")
     corpus = json.loads((bundles["wordpiece"] / "web" / "corpus.json").read_text())
-    python = load(bundles["wordpiece"])
+    python = load(bundles["wordpiece"], variant="int4")
     codes = page.page.evaluate(
         "async (texts) => Array.from(await window.staticEdge.model.encodeBinary(texts))", PARITY_TEXTS
     )
@@ -230,7 +230,7 @@ def test_a_loaded_bundle_loads_again_offline(chromium, lite_site):
         )
         assert result["from"]["network"] == []
         assert "static_edge.json" in result["from"]["cache"] and "onnx/model_q4.onnx" in result["from"]["cache"]
-        expected = load(bundles["odd"]).encode(["offline text"])[0]
+        expected = load(bundles["odd"], variant="int4").encode(["offline text"])[0]
         assert np.abs(np.array(result["vector"]) - expected).max() <= 1e-5
         context.set_offline(False)
         page.close()

@@ -38,6 +38,20 @@ def test_only_empty_texts(st_bundle, backend):
     assert vectors.shape == (3, 128) and not vectors.any() and np.isfinite(vectors).all()
 
 
+def test_without_a_variant_load_picks_the_fastest_on_a_cpu(st_wordpiece, tmp_path):
+    """The manifest's default is the smallest (what a browser loads); Python loads the CPU-fastest it holds."""
+    from static_edge.exporter import ExportOptions, export
+    from static_edge.runtimes.bundle import read_manifest
+
+    quickstart_like = export(st_wordpiece, tmp_path / "int8-int4", ExportOptions(dims=32, int8=True, int4=True))
+    assert read_manifest(quickstart_like).default_variant == "int4"
+    assert load(quickstart_like).variant == load(quickstart_like, backend="numpy").variant == "int8"
+    only_int4 = export(st_wordpiece, tmp_path / "int4", ExportOptions(dims=32, int4=True, fp16=True))
+    assert read_manifest(only_int4).default_variant == "int4"
+    assert load(only_int4).variant == "fp32", "fp32 (always written) comes before fp16 and int4 on a CPU"
+    assert load(only_int4, variant="int4").variant == "int4"
+
+
 def test_default_variant_and_single_string(st_bundle):
     model = load(st_bundle)
     assert model.variant == "int8" and model.dims == 128

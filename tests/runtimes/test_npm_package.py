@@ -299,6 +299,6 @@ def test_readme_example_runs_in_chromium(chromium, package_site, packed):
     assert int(loaded) == int(total) == load(bundle).manifest.files["onnx/model_q4.onnx"]["bytes"]
     hits = logged[-1].args[0].json_value()
     docs = ["It will rain tomorrow.", "The match ended 2-1.", "Stocks fell sharply."]
-    scores = load(bundle).similarity(["weather forecast"], docs)[0]
+    scores = load(bundle, variant="int4").similarity(["weather forecast"], docs)[0]
     assert [hit["text"] for hit in hits] == [docs[i] for i in np.argsort(-scores, kind="stable")[:2]]
     page.close()
