@@ -22,13 +22,19 @@ from static_edge.runtimes.bundle import (
     resolve_variant,
     verify_files,
 )
-from static_edge.runtimes.bundle_checks import check_bundle_model, check_max_length
+from static_edge.runtimes.bundle_checks import check_bundle_model, check_max_length, tokenizer_id_span
 from static_edge.runtimes.errors import InputError, InputTypeError
 from static_edge.runtimes.tokenization import BundleTokenizer, text_starts, validate_texts, validated_chunks
 
 TOKEN_BUDGET = 16_384
 """Most tokens one batch computes at once: the [tokens, dims] intermediates then stay small enough for
 the CPU caches, which matters for long texts at large batch sizes."""
+
+PIECE_TOKENS = TOKEN_BUDGET
+"""A text longer than this is embedded in pieces of this many tokens (spec: docs/bundle-format.md#encoding): the
+sum of each piece's rows, then divided by the text's count of counted tokens, normalized at the end when the
+model normalizes. One text then costs one batch's working set (a few [PIECE_TOKENS, dims] float32 arrays),
+whatever its length. A text longer than `TOKEN_BUDGET` is always alone in its batch, which is where it is caught."""
 
 CHUNK_SIZE = 32_768
 """Texts tokenized at a time by `encode` and `encode_batches`: their ids (about 1 KB a short text while
@@ -130,7 +136,7 @@ class StaticEmbedder(ABC):
         self.tokenizer = load_bundle_tokenizer(self.path, self.manifest)
         # the manifest against the graph and tokenizer (and, when verifying, every table value finite)
         self.graph_facts = check_bundle_model(
-            self.manifest, self.variant, self.model_file, self.tokenizer.tokenizer.get_vocab_size(True), verify
+            self.manifest, self.variant, self.model_file, tokenizer_id_span(self.tokenizer.tokenizer), verify
         )
         check_max_length(self.manifest, self.tokenizer.tokenizer.truncation)
         self._load_model()
@@ -157,7 +163,8 @@ class StaticEmbedder(ABC):
         """Sentence vectors, float32 [len(texts), dims], in the order of `texts`.
 
         Streams: `chunk_size` texts are tokenized at a time (the next chunk while the current one is embedded),
-        so memory beyond the returned array is bounded by one chunk's token ids, whatever the input size.
+        so memory beyond the returned array is bounded by one chunk's token ids, whatever the input size; a long
+        text is tokenized and embedded in pieces, so it adds its ids (8 bytes a token) and one batch's working set.
 
         :raises ValueError: for an empty list or a batch_size below 1.
         :raises TypeError: for an item that is not a string.
@@ -217,7 +224,10 @@ class StaticEmbedder(ABC):
         return self.tokenizer.flat(validate_texts(texts))
 
     def embed_tokens(self, ids: np.ndarray, lengths: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Vectors of texts tokenized by `tokenize`: the second half of `encode` (a server times the two apart)."""
+        """Vectors of texts tokenized by `tokenize`: the second half of `encode` (a server times the two apart).
+
+        Bounded like `encode`: at most `TOKEN_BUDGET` tokens a batch, a longer text in pieces of `PIECE_TOKENS`.
+        """
         _check_batch_size(batch_size)
         return self._embed_chunk(ids, lengths, batch_size, None, 0)
 
@@ -256,8 +266,35 @@ class StaticEmbedder(ABC):
             vectors = out[row : row + len(lengths)]
         starts = text_starts(lengths)
         for rows in self._batches(lengths, batch_size):
-            vectors[rows] = self._embed(ids, starts[rows], lengths[rows])
+            if len(rows) == 1 and lengths[rows[0]] > PIECE_TOKENS:
+                start = starts[rows[0]]
+                vectors[rows[0]] = self._embed_long(ids[start : start + lengths[rows[0]]])
+            else:
+                vectors[rows] = self._embed(ids, starts[rows], lengths[rows])
         return vectors
+
+    def _embed_long(self, ids: np.ndarray) -> np.ndarray:
+        """The vector of one long text, `PIECE_TOKENS` ids at a time: the pieces' row sums (added in float64) over
+        the count of counted ids, L2-normalized at the end only when the model normalizes."""
+        total = np.zeros(self.dims, dtype=np.float64)
+        count = 0.0
+        for begin in range(0, len(ids), PIECE_TOKENS):
+            piece = ids[begin : begin + PIECE_TOKENS]
+            counted = self._counted(piece)
+            total += self._piece_sum(piece, counted)
+            count += float(counted.sum())
+        mean = (total / max(count, 1.0))[None, :]
+        return (l2_normalize(mean) if self.manifest.normalize else mean)[0].astype(np.float32)
+
+    def _counted(self, ids: np.ndarray) -> np.ndarray:
+        """Float32 weight 1 for each id that counts towards the mean, 0 for an unknown one the source drops."""
+        if self.manifest.mask_unknown and self.manifest.unk_token_id is not None:
+            return (ids != self.manifest.unk_token_id).astype(np.float32)
+        return np.ones(len(ids), dtype=np.float32)
+
+    @abstractmethod
+    def _piece_sum(self, ids: np.ndarray, counted: np.ndarray) -> np.ndarray:
+        """The sum of the decoded rows of `ids` (one piece of a long text), each weighted by `counted`: [dims]."""
 
     def similarity(self, queries: Sequence[str] | str, documents: Sequence[str] | str) -> np.ndarray:
         """Cosine similarity matrix [len(queries), len(documents)]."""

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from static_edge.runtimes.bundle import INPUT_NAMES, OUTPUT_SENTENCE
+from static_edge.runtimes.bundle import INPUT_NAMES, OUTPUT_SENTENCE, OUTPUT_TOKENS
 from static_edge.runtimes.embedder import StaticEmbedder, token_limited_batches
 
 
@@ -68,3 +68,9 @@ class OnnxEmbedder(StaticEmbedder):
     def _embed(self, ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         input_ids, mask = gather_padded(ids, starts, lengths, self.manifest.pad_token_id)
         return self.run(input_ids, mask)[0]
+
+    def _piece_sum(self, ids: np.ndarray, counted: np.ndarray) -> np.ndarray:
+        # token_embeddings, not sentence_embedding: the latter may be L2-normalized in the graph, and a sum of
+        # normalized pieces is not the text's mean. The rows arrive decoded (scales applied), the mask all ones.
+        rows = self.run(ids[None, :], np.ones((1, len(ids)), dtype=np.int64), [OUTPUT_TOKENS])[0][0]
+        return counted @ rows

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, islice
 from pathlib import Path
@@ -16,6 +18,94 @@ from static_edge.runtimes.errors import InputError, InputTypeError
 TOKENIZE_BATCH = 4096
 """Texts per tokenizers call in `BundleTokenizer.flat`: enough for its Rust threads, few enough that the
 Encoding objects of one call stay a few MB."""
+
+
+LONG_TEXT_CHARS = 1 << 16
+"""A text longer than this (in characters) is tokenized in pieces by `BundleTokenizer.flat` when its tokenizer
+allows (`split_refusal`): tokenizers' Encoding objects cost about 500 bytes a token, 0.5 GB for one text of 1M
+tokens, while the pieces' cost stays that of `PIECES_PER_CALL` pieces."""
+
+PIECE_CHARS = 1 << 14
+"""Characters a piece of a long text aims at: it ends before the first safe space past half this size."""
+
+PIECES_PER_CALL = 4
+"""Pieces of a long text given to one tokenizers call (its Rust threads tokenize them in parallel)."""
+
+SAFE_CUT = re.compile(r"(?<=[\w!-/:-@\[-`{-~]) ")
+"""Where a long text may be cut: before a plain space (U+0020) that follows a letter, digit or ASCII punctuation.
+
+Every tokenizer `split_refusal` accepts ends a pre-token there (whitespace splits, Metaspace, the byte-level
+regex), its normalizers act on characters alone, and no character before the cut is whitespace in any sense, so
+the run of spaces the cut starts stays whole in the next piece: the ids of the pieces, joined, are the ids of
+the whole text (tests/runtimes/test_long_text_memory.py proves it on WordPiece, Unigram and byte-level BPE)."""
+
+_CHARACTER_NORMALIZERS = {"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Nmt"}
+"""Normalizers that map each character alone (never a space to another character): a cut survives them."""
+_SPACE_SPLITTERS = {"BertPreTokenizer", "Whitespace", "WhitespaceSplit", "Metaspace", "ByteLevel"}
+"""Pre-tokenizers that always end a pre-token before a space (Metaspace with `split`, ByteLevel with its regex)."""
+_LOCAL_SPLITTERS = {"Punctuation", "Digits"}
+"""Pre-tokenizers that only split further, at characters: harmless beside a space splitter."""
+
+
+def split_refusal(tokenizer: Tokenizer) -> str | None:
+    """Why a long text must be tokenized whole by `tokenizer`, or None when cutting it at `SAFE_CUT` gives the
+    same ids as tokenizing it whole.
+
+    Accepted: WordPiece, WordLevel, Unigram and BPE (no dropout) models; no normalizer or character-wise ones
+    (`_CHARACTER_NORMALIZERS`, also in a Sequence); a pre-tokenizer that splits at spaces (`_SPACE_SPLITTERS`,
+    alone or in a Sequence with `_LOCAL_SPLITTERS`); no added token that strips spaces to its right or holds a
+    space after another character; truncation none or to the right without stride. Everything else (no
+    pre-tokenizer, as Llama's SentencePiece files; a regex Split, as GPT-4-style files; Replace or Precompiled
+    normalizers) is tokenized whole: correct, but its memory grows with the text.
+    """
+    model = type(tokenizer.model).__name__
+    if model not in ("WordPiece", "WordLevel", "Unigram", "BPE"):
+        return f"its model is {model}"
+    if model == "BPE" and tokenizer.model.dropout:
+        return "its BPE model has dropout"
+    if tokenizer.normalizer is not None:
+        unsafe = [kind for kind in _component_types(tokenizer.normalizer) if kind not in _CHARACTER_NORMALIZERS]
+        if unsafe:
+            return f"its normalizer {unsafe[0]} may act across characters"
+    if tokenizer.pre_tokenizer is None:
+        return "it has no pre-tokenizer (a text is one word)"
+    kinds = _component_types(tokenizer.pre_tokenizer)
+    unknown = [kind for kind in kinds if kind not in _SPACE_SPLITTERS | _LOCAL_SPLITTERS]
+    if unknown:
+        return f"its pre-tokenizer {unknown[0]} is not known to split at spaces"
+    if not _SPACE_SPLITTERS & set(kinds):
+        return "its pre-tokenizer does not split at spaces"
+    for token in tokenizer.get_added_tokens_decoder().values():
+        if token.rstrip or re.search(r"\S ", token.content):
+            return f"its added token {token.content!r} may take in a space after a cut"
+    truncation = tokenizer.truncation
+    if truncation and (truncation.get("direction", "right") != "right" or truncation.get("stride", 0)):
+        return "it truncates from the left or with a stride"
+    return None
+
+
+def _component_types(component: object) -> list[str]:
+    """The types of a normalizer or pre-tokenizer and of its Sequence's members; "Metaspace" without `split` and
+    "ByteLevel" without its regex are named "... (no split)", since they leave a text in one piece."""
+    state = json.loads(component.__getstate__())  # tokenizers' own JSON of the component
+    parts = state.get("normalizers") or state.get("pretokenizers") or [state]
+    return [
+        part["type"] if part.get("split", True) and part.get("use_regex", True) else f"{part['type']} (no split)"
+        for part in parts
+    ]
+
+
+def long_text_pieces(text: str, size: int = PIECE_CHARS) -> Iterator[str]:
+    """`text` cut at `SAFE_CUT` into pieces of about `size` characters (half to all of it where the text has a
+    cut there; longer where it has none, the whole rest where none follows)."""
+    begin = 0
+    while len(text) - begin > size:
+        cut = SAFE_CUT.search(text, begin + size // 2, begin + size) or SAFE_CUT.search(text, begin + size)
+        if cut is None:
+            break
+        yield text[begin : cut.start()]
+        begin = cut.start()
+    yield text[begin:]
 
 
 def validate_texts(texts: Sequence[str] | str, offset: int = 0) -> list[str]:
@@ -158,6 +248,10 @@ class BundleTokenizer:
         self.drop_unknown = drop_unknown and unk_token_id is not None
         self.fast = FastWordPiece.for_file(path, self.tokenizer)
         """nanotoken's WordPiece when installed and it gives this file's ids exactly (checked here), else None."""
+        self.whole_text_reason = split_refusal(self.tokenizer)
+        """Why a long text is tokenized whole (its memory then grows with the text), or None: it goes in pieces."""
+        truncation = self.tokenizer.truncation
+        self.max_length: int | None = truncation["max_length"] if truncation else None
 
     @property
     def library(self) -> str:
@@ -180,10 +274,47 @@ class BundleTokenizer:
         Texts go to tokenizers `batch` at a time: its Encoding objects (tokens, offsets, masks: about 3 KB for
         a short sentence) live only until their ids are copied out, so memory follows the ids, not the objects.
         Each encoding's ids are read once (every `.ids` access copies them out of Rust) and joined with
-        `np.fromiter`, which avoids building one padded Python list per row.
+        `np.fromiter`, which avoids building one padded Python list per row. A text longer than
+        `LONG_TEXT_CHARS` is tokenized in pieces (`long_text_ids`). nanotoken needs neither: its ids are flat
+        from the start (8 bytes a token).
         """
         if self.fast is not None:
             return self.fast.flat(texts)
+        if self.whole_text_reason is not None or max(map(len, texts), default=0) <= LONG_TEXT_CHARS:
+            return self._flat_batches(texts, batch)
+        id_parts, length_parts = [], []
+        begin = 0
+        for end, text in enumerate(texts):
+            if len(text) <= LONG_TEXT_CHARS:
+                continue
+            if begin < end:
+                ids, lengths = self._flat_batches(texts[begin:end], batch)
+                id_parts.append(ids)
+                length_parts.append(lengths)
+            id_parts.append(self.long_text_ids(text))
+            length_parts.append(np.array([len(id_parts[-1])], dtype=np.int64))
+            begin = end + 1
+        if begin < len(texts):
+            ids, lengths = self._flat_batches(texts[begin:], batch)
+            id_parts.append(ids)
+            length_parts.append(lengths)
+        return np.concatenate(id_parts), np.concatenate(length_parts)
+
+    def long_text_ids(self, text: str) -> np.ndarray:
+        """The ids of one text, tokenized `PIECES_PER_CALL` pieces (`long_text_pieces`) at a time and joined: the
+        same ids as tokenizing it whole when `whole_text_reason` is None. Stops at `max_length` ids."""
+        parts: list[np.ndarray] = []
+        total = 0
+        pieces = long_text_pieces(text)
+        while (self.max_length is None or total < self.max_length) and (group := list(islice(pieces, PIECES_PER_CALL))):
+            for encoding in self.tokenizer.encode_batch_fast(group, add_special_tokens=False):
+                parts.append(np.array(encoding.ids, dtype=np.int64))
+                total += len(parts[-1])
+        ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        return ids if self.max_length is None else ids[: self.max_length]
+
+    def _flat_batches(self, texts: list[str], batch: int) -> tuple[np.ndarray, np.ndarray]:
+        """`flat` for texts tokenized whole, `batch` texts per tokenizers call."""
         id_parts, length_parts = [], []
         for begin in range(0, len(texts), batch):
             encodings = self.tokenizer.encode_batch_fast(texts[begin : begin + batch], add_special_tokens=False)
