@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup web-deps chromium quickstart test lint clean
+.PHONY: setup spark web-deps chromium quickstart test lint clean
 
 setup: $(VENV)/.installed
 
@@ -33,7 +33,14 @@ chromium:
 quickstart: setup
 	$(BIN)/static-edge quickstart --workdir quickstart
 
-test: setup web-deps chromium
+# pyspark (~450 MB) is only for the Spark adapter's test: not in `all`, installed for `make test`.
+spark: $(VENV)/.spark-installed
+
+$(VENV)/.spark-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[spark]"
+	touch $@
+
+test: setup spark web-deps chromium
 	$(BIN)/python -m pytest
 
 lint: setup

@@ -33,7 +33,7 @@ def load(
     verify: bool = True,
     revision: str | None = None,
     sha256: str | None = None,
-    **kwargs,
+    threads: int = 0,
 ) -> StaticEmbedder:
     """Load a bundle for encoding.
 
@@ -46,6 +46,8 @@ def load(
     :param verify: check file hashes against the manifest before loading.
     :param sha256: pin the bundle: its digest (`bundle_digest`, printed by `static-edge export` and `check`)
         must be this value, so a manifest whose hashes were rewritten is refused (see SECURITY.md).
+    :param threads: batches embedded at once, each on one core (both backends); 0 uses every core this process
+        may run on, 1 only the calling thread.
     :raises BundleError: for a missing, tampered or incomplete bundle, an unknown variant, or another digest.
     :raises ValueError: for an unknown backend.
     """
@@ -61,11 +63,11 @@ def load(
     if backend == "onnxruntime":
         from static_edge.runtimes.onnx_embedder import OnnxEmbedder
 
-        model = OnnxEmbedder(bundle, variant, verify=verify, sha256=sha256, **kwargs)
+        model = OnnxEmbedder(bundle, variant, verify=verify, sha256=sha256, threads=threads)
     else:
         from static_edge.runtimes.numpy_embedder import NumpyEmbedder
 
-        model = NumpyEmbedder(bundle, variant, verify=verify, sha256=sha256, **kwargs)
+        model = NumpyEmbedder(bundle, variant, verify=verify, sha256=sha256, threads=threads)
     model.origin = origin  # HubOrigin (repo, revision asked, commit loaded) for a hub id; None for a folder
     return model
 

@@ -15,7 +15,11 @@ def add_encode_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "texts", nargs="+", metavar="TEXT", help="texts whose vectors to print; with -o: one INPUT corpus file instead"
     )
-    p.add_argument("--variant", choices=list(VARIANT_FILES), help="bundle variant (default: the bundle's)")
+    p.add_argument(
+        "--variant",
+        choices=list(VARIANT_FILES),
+        help="bundle variant (default: the fastest on a CPU the bundle holds: int8, else fp32, fp16, int4, int2)",
+    )
     p.add_argument("--backend", choices=["onnxruntime", "numpy"], default="onnxruntime")
     p.add_argument("--sha256", metavar="DIGEST", help="refuse the bundle unless its digest is DIGEST (see SECURITY.md)")
     add_encode_file_arguments(p)
@@ -58,7 +62,12 @@ def add_encode_file_arguments(p: argparse.ArgumentParser) -> None:
     f.add_argument("--precision", choices=["float32", "float16", "int8", "binary"], default="float32")
     f.add_argument("--batch-size", type=int, default=1024, help="texts per onnxruntime run")
     f.add_argument("--chunk-size", type=int, default=32768, help="texts read, tokenized and written at a time")
-    f.add_argument("--threads", type=int, default=0, help="cores for tokenization and onnxruntime; 0: all")
+    f.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="cores for tokenizing and embedding (batches embedded at once); 0: every core this process may use",
+    )
     f.add_argument(
         "--resume",
         action="store_true",
@@ -81,8 +90,7 @@ def run_encode_file(args: argparse.Namespace) -> int:
         raise InputError(f"--threads must be 0 (all cores) or more, got {args.threads}")
     use_threads(args.threads)
     reader = CorpusReader(Path(args.texts[0]), args.input_format, args.column, args.id_column, args.header)
-    extra = {"threads": args.threads} if args.backend == "onnxruntime" else {}
-    model = load(args.bundle, variant=args.variant, backend=args.backend, sha256=args.sha256, **extra)
+    model = load(args.bundle, variant=args.variant, backend=args.backend, sha256=args.sha256, threads=args.threads)
     summary = encode_file(
         model, reader, args.output, precision=args.precision, batch_size=args.batch_size,
         chunk_size=args.chunk_size, resume=args.resume, overwrite=args.force, show_progress=not args.quiet,

@@ -437,17 +437,27 @@ class PartWriter:
         return pa.Table.from_arrays(columns, schema=schema)
 
     def _assemble_parquet(self, parts: list[Path], output: Path) -> None:
-        """Copy the parts' rows into one file, a row group of at most `PARQUET_ROW_GROUP` rows at a time."""
+        """Copy the parts' row groups into one file; the next row group is read while this one is written."""
         import pyarrow.parquet as pq
+
+        from static_edge.runtimes.pipeline import read_ahead
+
+        def row_groups() -> Iterator[tuple[Any, int]]:
+            for part in parts:
+                source = pq.ParquetFile(part, pre_buffer=False)
+                for index in range(source.num_row_groups):
+                    yield source, index
+
+        def read(group: tuple[Any, int]) -> Any:
+            source, index = group
+            return source.schema_arrow, source.read_row_group(index, use_threads=False)
 
         writer = None
         try:
-            for part in parts:
-                source = pq.ParquetFile(part, pre_buffer=False)
+            for schema, table in read_ahead(row_groups(), read):
                 if writer is None:
-                    writer = pq.ParquetWriter(output, source.schema_arrow, **PARQUET_OPTIONS)
-                for batch in source.iter_batches(batch_size=PARQUET_ROW_GROUP, use_threads=False):
-                    writer.write_batch(batch)
+                    writer = pq.ParquetWriter(output, schema, **PARQUET_OPTIONS)
+                writer.write_table(table, row_group_size=PARQUET_ROW_GROUP)
         finally:
             if writer is not None:
                 writer.close()

@@ -14,8 +14,6 @@ import json
 import os
 import shutil
 import time
-from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from static_edge.runtimes.console import warning_line
 from static_edge.runtimes.corpus_io import CorpusReader, PartWriter, output_format
 from static_edge.runtimes.embedder import CHUNK_SIZE, StaticEmbedder
 from static_edge.runtimes.errors import InputError, OutputFolderError, StaticEdgeError
+from static_edge.runtimes.pipeline import WriteBehind
 from static_edge.runtimes.staging import exit_on_sigterm, output_lock
 
 PROGRESS_FILE = "progress.json"
@@ -141,12 +140,7 @@ def encode_file(
                 total=reader.count(), initial=done, desc=f"encode {reader.path.name}", unit="text", unit_scale=True,
                 disable=not show_progress, smoothing=0.1,
             ) as bar:  # fmt: skip
-                for ids, vectors in _encoded_chunks(model, reader, chunk_size, done, batch_size):
-                    part = work / f"part-{len(parts):06d}{writer.part_suffix}"
-                    writer.write_part(part, ids, vectors)
-                    parts.append(part)
-                    rows += len(ids)
-                    bar.update(len(ids))
+                rows += _encode_parts(model, reader, writer, work, parts, chunk_size, batch_size, bar)
             if not parts:
                 raise InputError(f"{reader.path} holds no texts")
             _assemble(writer, parts, output)
@@ -159,23 +153,39 @@ def encode_file(
     return EncodeSummary(output, rows, done, time.perf_counter() - start)
 
 
-def _encoded_chunks(
-    model: StaticEmbedder, reader: CorpusReader, chunk_size: int, skip: int, batch_size: int
-) -> Iterator[tuple[list[Any], Any]]:
-    """(ids, vectors) per chunk. The texts stream into `encode_batches`, whose chunks line up with the reader's
-    (both cut every `chunk_size` texts); the ids wait in a queue for their vectors."""
-    waiting: deque[list[Any]] = deque()
+def _encode_parts(
+    model: StaticEmbedder,
+    reader: CorpusReader,
+    writer: PartWriter,
+    work: Path,
+    parts: list[Path],
+    chunk_size: int,
+    batch_size: int,
+    bar: Any,
+) -> int:
+    """Encode the reader's chunks after the `parts` already done, appending each part once written; returns rows.
 
-    def texts() -> Iterator[str]:
-        for ids, chunk in reader.chunks(chunk_size, skip):
-            waiting.append(ids)
-            yield from chunk
+    Three stages overlap: the next chunk is read and tokenized (`encode_chunks`' worker), this one embedded, the
+    previous one written (`WriteBehind`), each at most two chunks deep.
+    """
+    rows = 0
 
-    for vectors in model.encode_batches(texts(), batch_size=batch_size, chunk_size=chunk_size):
-        ids = waiting.popleft()
-        if len(ids) != len(vectors):  # an invariant of the two chunkings, checked because a slip would misalign ids
-            raise RuntimeError(f"chunk of {len(ids)} ids got {len(vectors)} vectors")
-        yield ids, vectors
+    def written(chunk: tuple[Path, int]) -> None:
+        nonlocal rows
+        parts.append(chunk[0])
+        rows += chunk[1]
+        bar.update(chunk[1])
+
+    def write(part: Path, ids: list[Any], vectors: Any) -> tuple[Path, int]:
+        writer.write_part(part, ids, vectors)
+        return part, len(ids)
+
+    index = len(parts)
+    with WriteBehind(depth=2) as behind:
+        for ids, vectors in model.encode_chunks(reader.chunks(chunk_size, len(parts) * chunk_size), batch_size):
+            behind.submit(write, work / f"part-{index:06d}{writer.part_suffix}", ids, vectors, on_done=written)
+            index += 1
+    return rows
 
 
 def _keep_for_resume(work: Path, parts: list[Path], reader: CorpusReader, err: BaseException) -> Exception | None:

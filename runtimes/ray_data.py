@@ -56,13 +56,15 @@ def encode_dataset(
     actors: int | tuple[int, int] = 1,
     batch_size: int = 4096,
     cpus_per_actor: float = 1,
+    actor_resources: dict[str, float] | None = None,
     **load_options: Any,
 ) -> Dataset:
     """`dataset` with an `output_column` of vectors for `column`, computed by `actors` actors (a size or a
     (min, max) autoscaling range), each holding one loaded bundle. Lazy, as every Ray Data transform.
 
     Leave CPUs for Ray Data's read and write tasks: `actors * cpus_per_actor` below the cluster's CPUs (on a
-    2-CPU machine, 2 actors at 1 CPU each starve the reader and the job waits forever).
+    2-CPU machine, 2 actors at 1 CPU each starve the reader and the job waits forever). `actor_resources` are
+    custom Ray resources each actor needs (e.g. {"encoder": 1} to place one actor per node that offers one).
     """
     from ray.data import ActorPoolStrategy
 
@@ -75,6 +77,7 @@ def encode_dataset(
         batch_size=batch_size,
         compute=ActorPoolStrategy(**size),
         num_cpus=cpus_per_actor,
+        resources=actor_resources,
     )
 
 

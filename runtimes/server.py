@@ -59,8 +59,7 @@ class ServeSettings:
         """Load the bundle and build the ASGI app."""
         from static_edge.runtimes import load
 
-        extra = {"threads": self.threads} if self.backend == "onnxruntime" else {}
-        model = load(self.bundle, variant=self.variant, backend=self.backend, sha256=self.sha256, **extra)
+        model = load(self.bundle, variant=self.variant, backend=self.backend, sha256=self.sha256, threads=self.threads)
         return create_app(
             model, self.model_name, self.limits, self.allowed_hosts, self.api_key, self.cors_origins, self.access_log
         )
@@ -161,7 +160,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         help="wait this long for more requests before encoding a batch that is not full (default 0: "
         "requests that arrive while a batch encodes form the next one, measured best)",
     )
-    p.add_argument("--threads", type=int, default=0, help="onnxruntime threads per worker; 0: the cores / workers")
+    p.add_argument("--threads", type=int, default=0, help="batches a worker embeds at once; 0: the cores / workers")
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -59,3 +59,40 @@ def test_ray_dataset_column_with_numpy_backend(local_ray, st_bundle):
     got = np.array([r["embedding"] for r in rows], dtype=np.float32)
     expected = load(st_bundle, backend="numpy", variant="fp32").encode(TEXTS[:40])
     np.testing.assert_allclose(got, expected, atol=1e-6, rtol=0)
+
+
+def test_ray_job_on_a_two_node_cluster_equals_encode(st_bundle, tmp_path):
+    """A local cluster of a head and a worker node (two raylets); each offers one `encoder` slot, so the pool's
+    two actors must run on different nodes, as on a real cluster (2 logical CPUs a node: one for the actor, one
+    for the read and write tasks). Parquet in, Parquet out."""
+    from ray.cluster_utils import Cluster
+
+    from static_edge.runtimes.ray_data import encode_parquet
+
+    if ray.is_initialized():
+        ray.shutdown()
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 2, "resources": {"encoder": 1}, "include_dashboard": False},
+    )
+    try:
+        cluster.add_node(num_cpus=2, resources={"encoder": 1})
+        ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+        source = tmp_path / "in"
+        source.mkdir()
+        ids = list(range(len(TEXTS)))
+        for part in range(4):
+            rows = slice(part * len(TEXTS) // 4, (part + 1) * len(TEXTS) // 4)
+            pq.write_table(pa.table({"doc": ids[rows], "text": TEXTS[rows]}), source / f"{part}.parquet")
+        out = tmp_path / "out"
+        encode_parquet(str(source), str(out), st_bundle, keep_columns=["doc"], actors=2, batch_size=40,
+                       cpus_per_actor=1, actor_resources={"encoder": 1}, blocks=4)  # fmt: skip
+        table = pa.concat_tables(pq.read_table(p) for p in sorted(out.glob("*.parquet"))).sort_by("doc")
+        assert table.column("doc").to_pylist() == ids
+        vectors = np.array(table.column("embedding").to_pylist(), dtype=np.float32)
+        np.testing.assert_allclose(vectors, load(st_bundle).encode(TEXTS), atol=1e-6, rtol=0)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
