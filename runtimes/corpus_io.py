@@ -1,7 +1,7 @@
 """Read texts from corpus files and write vectors to output files, a chunk at a time.
 
 Readers turn a text file (a line per text), JSONL, CSV or Parquet into chunks of (ids, texts); writers turn
-chunks of (ids, vectors) into part files that `assemble` joins into one Parquet, `.npy` or JSONL file. Nothing
+chunks of (ids, vectors) into part files that a sink turns into one Parquet, `.npy` or JSONL file. Nothing
 holds more than one chunk, so a corpus of any size streams in bounded memory. pyarrow (the `parquet` extra)
 is imported only for Parquet.
 """
@@ -343,10 +343,10 @@ def quantize(vectors: np.ndarray, precision: str) -> tuple[np.ndarray, np.ndarra
 
 @dataclass
 class PartWriter:
-    """Writes each chunk as a part file in a work folder, and joins the parts into the output at the end.
+    """Writes each chunk as a part file in a work folder; its `sink` makes the output from the parts in order.
 
-    Parts make a killed run resumable after its last complete chunk, and the joined output equals one written
-    in a single run (a part is one Parquet row group, a run of `.npy` rows or of JSONL lines).
+    Parts make a killed run resumable after its last complete chunk, and the output equals one written in a
+    single run (a part is an Arrow file of the rows, a run of `.npy` rows or of JSONL lines).
     """
 
     fmt: str
@@ -366,18 +366,23 @@ class PartWriter:
 
     @property
     def part_suffix(self) -> str:
-        return {"parquet": ".parquet", "npy": ".bin", "jsonl": ".jsonl"}[self.fmt]
+        return {"parquet": ".arrow", "npy": ".bin", "jsonl": ".jsonl"}[self.fmt]
 
-    def write_part(self, path: Path, ids: list[Any], vectors: np.ndarray) -> None:
-        """Write one chunk to `path` (complete or absent: written beside it, then renamed)."""
+    def write_part(self, path: Path, ids: list[Any], vectors: np.ndarray) -> Any:
+        """Write one chunk to `path` (complete or absent: written beside it, then renamed).
+
+        For Parquet the part is an Arrow IPC file (raw buffers: Parquet's list encoding costs more than the
+        embedding) and the returned Arrow table goes on to the output's `sink`; None for the other formats.
+        """
         values, scales = quantize(vectors, self.precision)
         partial = path.with_name(path.name + ".tmp")
+        table = None
         if self.fmt == "parquet":
-            import pyarrow.parquet as pq
+            import pyarrow as pa
 
-            pq.write_table(
-                self._table(ids, values, scales), partial, row_group_size=PARQUET_ROW_GROUP, **PARQUET_OPTIONS
-            )
+            table = self._table(ids, values, scales)
+            with pa.ipc.new_file(partial, table.schema) as part:
+                part.write_table(table)
         elif self.fmt == "npy":
             values.tofile(partial)
         else:
@@ -385,29 +390,23 @@ class PartWriter:
                 for line in self._json_lines(ids, values, scales):
                     f.write(line)
         os.replace(partial, path)
+        return table
 
-    def assemble(self, parts: list[Path], output: Path) -> None:
-        """Join the parts, in order, into `output` (opened for writing by the caller's atomic rename)."""
-        if self.fmt == "parquet":
-            self._assemble_parquet(parts, output)
-            return
-        with output.open("wb") as out:
-            if self.fmt == "npy":
-                rows = sum(p.stat().st_size for p in parts) // self._row_bytes()
-                np.lib.format.write_array_header_1_0(out, self._npy_header(rows))
-            for part in parts:
-                with part.open("rb") as f:
-                    while block := f.read(1 << 22):
-                        out.write(block)
+    def sink(self, output: Path) -> OutputSink:
+        """Where the parts go, in order, to become `output`: Parquet row groups written as each part comes, or
+        for .npy and JSONL the parts' bytes joined at the end."""
+        return ParquetSink(output) if self.fmt == "parquet" else JoinedSink(output, self)
 
-    def _row_bytes(self) -> int:
-        width = -(-self.dims // 8) if self.precision == "binary" else self.dims
-        return width * {"float32": 4, "float16": 2, "int8": 1, "binary": 1}[self.precision]
-
-    def _npy_header(self, rows: int) -> dict[str, Any]:
+    def npy_header(self, rows: int) -> dict[str, Any]:
+        """The .npy header of `rows` vectors in this writer's precision."""
         dtype = {"float32": np.float32, "float16": np.float16, "binary": np.uint8}[self.precision]
         width = -(-self.dims // 8) if self.precision == "binary" else self.dims
         return {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (rows, width)}
+
+    def row_bytes(self) -> int:
+        """Bytes of one vector in this writer's precision (.npy and raw parts)."""
+        width = -(-self.dims // 8) if self.precision == "binary" else self.dims
+        return width * {"float32": 4, "float16": 2, "int8": 1, "binary": 1}[self.precision]
 
     def _schema(self, id_type: Any) -> Any:
         import pyarrow as pa
@@ -436,32 +435,6 @@ class PartWriter:
             columns.append(pa.array(scales))
         return pa.Table.from_arrays(columns, schema=schema)
 
-    def _assemble_parquet(self, parts: list[Path], output: Path) -> None:
-        """Copy the parts' row groups into one file; the next row group is read while this one is written."""
-        import pyarrow.parquet as pq
-
-        from static_edge.runtimes.pipeline import read_ahead
-
-        def row_groups() -> Iterator[tuple[Any, int]]:
-            for part in parts:
-                source = pq.ParquetFile(part, pre_buffer=False)
-                for index in range(source.num_row_groups):
-                    yield source, index
-
-        def read(group: tuple[Any, int]) -> Any:
-            source, index = group
-            return source.schema_arrow, source.read_row_group(index, use_threads=False)
-
-        writer = None
-        try:
-            for schema, table in read_ahead(row_groups(), read):
-                if writer is None:
-                    writer = pq.ParquetWriter(output, schema, **PARQUET_OPTIONS)
-                writer.write_table(table, row_group_size=PARQUET_ROW_GROUP)
-        finally:
-            if writer is not None:
-                writer.close()
-
     def _json_lines(self, ids: list[Any], values: np.ndarray, scales: np.ndarray | None) -> Iterator[str]:
         for i, (row_id, row) in enumerate(zip(ids, values, strict=True)):
             record: dict[str, Any] = {"id": row_id}
@@ -472,3 +445,74 @@ class PartWriter:
             if scales is not None:
                 record["scale"] = float(scales[i])
             yield json.dumps(record, separators=(",", ":")) + "\n"
+
+
+class OutputSink:
+    """Receives the parts of an output in order; `close` completes the file, `discard` drops it."""
+
+    def add(self, part: Path, table: Any = None) -> None:
+        """Take the next part (and its Arrow table when the writer made one)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Complete the output file."""
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        """Release the file after a failure (the caller removes it)."""
+
+
+class ParquetSink(OutputSink):
+    """Writes each part's rows as row groups of the output as the part comes (in the writer's thread, so Parquet's
+    encoding overlaps embedding): no second pass over the parts at the end."""
+
+    def __init__(self, output: Path):
+        self.output = output
+        self._writer: Any = None
+
+    def add(self, part: Path, table: Any = None) -> None:
+        """Append the part's rows (read back from its Arrow file when resuming)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if table is None:
+            with pa.memory_map(str(part)) as source:
+                table = pa.ipc.open_file(source).read_all()
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.output, table.schema, **PARQUET_OPTIONS)
+        self._writer.write_table(table, row_group_size=PARQUET_ROW_GROUP)
+
+    def close(self) -> None:
+        """Write the footer."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def discard(self) -> None:
+        """Close the file without caring what it holds."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+            self._writer = None
+
+
+class JoinedSink(OutputSink):
+    """Collects the parts; `close` joins their bytes (behind a .npy header for .npy)."""
+
+    def __init__(self, output: Path, writer: PartWriter):
+        self.output, self.writer, self.parts = output, writer, []
+
+    def add(self, part: Path, table: Any = None) -> None:
+        """Remember the part."""
+        self.parts.append(part)
+
+    def close(self) -> None:
+        """Join the parts into the output."""
+        with self.output.open("wb") as out:
+            if self.writer.fmt == "npy":
+                rows = sum(p.stat().st_size for p in self.parts) // self.writer.row_bytes()
+                np.lib.format.write_array_header_1_0(out, self.writer.npy_header(rows))
+            for part in self.parts:
+                with part.open("rb") as f:
+                    while block := f.read(1 << 22):
+                        out.write(block)

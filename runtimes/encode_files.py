@@ -3,8 +3,9 @@
 Each chunk of `chunk_size` texts becomes a part file in a work folder `.OUTPUT.parts/` beside the output,
 next to `progress.json`, which records what the parts were made from (input, column, bundle, precision,
 chunk size). A killed run leaves its complete parts; `resume=True` continues after the last one when
-everything recorded still matches. At the end the parts are joined into a temporary file beside the output,
-which is renamed over it, and the work folder is removed: readers never see a half-written output.
+everything recorded still matches. The output is made in a temporary file beside it (Parquet row groups as each
+part is written, .npy and JSONL parts joined at the end), renamed over it when complete, and the work folder is
+removed: readers never see a half-written output.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from typing import Any
 
 from static_edge.runtimes.bundle import MANIFEST_FILE, sha256_file
 from static_edge.runtimes.console import warning_line
-from static_edge.runtimes.corpus_io import CorpusReader, PartWriter, output_format
+from static_edge.runtimes.corpus_io import CorpusReader, OutputSink, PartWriter, output_format
 from static_edge.runtimes.embedder import CHUNK_SIZE, StaticEmbedder
 from static_edge.runtimes.errors import InputError, OutputFolderError, StaticEdgeError
 from static_edge.runtimes.pipeline import WriteBehind
 from static_edge.runtimes.staging import exit_on_sigterm, output_lock
 
 PROGRESS_FILE = "progress.json"
+OUTPUT_IN_PROGRESS = "output.partial"
 
 
 @dataclass
@@ -140,10 +142,7 @@ def encode_file(
                 total=reader.count(), initial=done, desc=f"encode {reader.path.name}", unit="text", unit_scale=True,
                 disable=not show_progress, smoothing=0.1,
             ) as bar:  # fmt: skip
-                rows += _encode_parts(model, reader, writer, work, parts, chunk_size, batch_size, bar)
-            if not parts:
-                raise InputError(f"{reader.path} holds no texts")
-            _assemble(writer, parts, output)
+                rows += _encode_into(output, model, reader, writer, work, parts, chunk_size, batch_size, bar)
         except BaseException as err:
             kept = _keep_for_resume(work, parts, reader, err)
             if kept is not None:
@@ -153,7 +152,8 @@ def encode_file(
     return EncodeSummary(output, rows, done, time.perf_counter() - start)
 
 
-def _encode_parts(
+def _encode_into(
+    output: Path,
     model: StaticEmbedder,
     reader: CorpusReader,
     writer: PartWriter,
@@ -163,10 +163,42 @@ def _encode_parts(
     batch_size: int,
     bar: Any,
 ) -> int:
+    """Encode the chunks after the `parts` already done into a file in the work folder (so a killed run leaves
+    nothing outside it), then rename it over `output`; returns the rows encoded now. Parts of an earlier run go to
+    the output first."""
+    temporary = work / OUTPUT_IN_PROGRESS
+    temporary.unlink(missing_ok=True)  # a killed run's
+    sink = writer.sink(temporary)
+    try:
+        for part in parts:
+            sink.add(part)
+        rows = _encode_parts(model, reader, writer, sink, work, parts, chunk_size, batch_size, bar)
+        if not parts:
+            raise InputError(f"{reader.path} holds no texts")
+        sink.close()
+        os.replace(temporary, output)
+        return rows
+    finally:
+        sink.discard()
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+def _encode_parts(
+    model: StaticEmbedder,
+    reader: CorpusReader,
+    writer: PartWriter,
+    sink: OutputSink,
+    work: Path,
+    parts: list[Path],
+    chunk_size: int,
+    batch_size: int,
+    bar: Any,
+) -> int:
     """Encode the reader's chunks after the `parts` already done, appending each part once written; returns rows.
 
     Three stages overlap: the next chunk is read and tokenized (`encode_chunks`' worker), this one embedded, the
-    previous one written (`WriteBehind`), each at most two chunks deep.
+    previous one written to its part and the sink (`WriteBehind`), each at most two chunks deep.
     """
     rows = 0
 
@@ -177,7 +209,7 @@ def _encode_parts(
         bar.update(chunk[1])
 
     def write(part: Path, ids: list[Any], vectors: Any) -> tuple[Path, int]:
-        writer.write_part(part, ids, vectors)
+        sink.add(part, writer.write_part(part, ids, vectors))
         return part, len(ids)
 
     index = len(parts)
@@ -206,17 +238,6 @@ def _keep_for_resume(work: Path, parts: list[Path], reader: CorpusReader, err: B
         return OSError(err.errno, f"{err.strerror}{where}; {note}")
     warning_line(note)  # an interruption or a bug: the CLI's own line follows
     return None
-
-
-def _assemble(writer: PartWriter, parts: list[Path], output: Path) -> None:
-    """Join the parts into a temporary file beside `output`, then rename it over `output`."""
-    temporary = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    try:
-        writer.assemble(parts, temporary)
-        os.replace(temporary, output)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
 
 
 def _parquet_metadata(model: StaticEmbedder, precision: str) -> dict[str, str]:

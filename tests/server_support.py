@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from static_edge.runtimes.server import bind
 
@@ -76,3 +77,23 @@ def running(app) -> Iterator[str]:
         thread.join(30)
         sock.close()
         assert not thread.is_alive(), "the server did not stop"
+
+
+def run_async(coroutine: Any) -> Any:
+    """`asyncio.run` in a thread of its own: a session's Playwright keeps an event loop running in the main one."""
+    import asyncio
+
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as err:  # raised again in the caller's thread
+            outcome["error"] = err
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

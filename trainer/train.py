@@ -121,6 +121,17 @@ def recorded_dims(model_dir: str | os.PathLike[str]) -> list[int] | None:
     return list(json.loads(log.read_text(encoding="utf-8"))["config"]["matryoshka_dims"])
 
 
+def newest_complete_checkpoint(checkpoints: Path) -> Path | None:
+    """The highest-numbered `checkpoint-N` whose trainer state was written: a run killed while saving leaves a
+    checkpoint without it, which transformers would pick and then fail to read."""
+    complete = [
+        folder
+        for folder in checkpoints.glob("checkpoint-*")
+        if folder.name.removeprefix("checkpoint-").isdigit() and (folder / "trainer_state.json").is_file()
+    ]
+    return max(complete, key=lambda folder: int(folder.name.removeprefix("checkpoint-")), default=None)
+
+
 def checkpoint_folder(output: str | os.PathLike[str]) -> Path:
     """Where `static-edge train -o OUTPUT` keeps its checkpoints until the run ends: `.OUTPUT.checkpoints` beside
     the output (the output itself is built in a staging folder, so a killed run leaves only these, for --resume)."""
@@ -186,8 +197,8 @@ def train(
         ddp_find_unused_parameters=False,  # every row used is in the graph; skip DDP's extra autograd traversal
     )
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=loss)
-    resume = config.resume and checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
-    trainer.train(resume_from_checkpoint=bool(resume) or None)
+    resume = newest_complete_checkpoint(checkpoints) if config.resume else None
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     history = [entry for entry in trainer.state.log_history if "loss" in entry]
     if is_main_process():  # DDP: rank 0 alone writes the output folder (no race on it)
         model.save(str(output))

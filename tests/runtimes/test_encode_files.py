@@ -129,18 +129,20 @@ def test_a_killed_run_resumes_to_the_same_file(st_bundle, tmp_path):
     )
     try:
         deadline = time.monotonic() + 60
-        while not (work_folder(out) / "part-000001.parquet").exists() and process.poll() is None:
+        while not (work_folder(out) / "part-000001.arrow").exists() and process.poll() is None:
             assert time.monotonic() < deadline, "no part written within 60 s"
             time.sleep(0.005)
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     assert not out.exists() and not list(tmp_path.glob(".killed.parquet.tmp-*"))
-    # complete parts stay for --resume; SIGKILL may also catch a part mid-write (part-N.parquet.tmp), which
-    # the resumed run rewrites
+    # complete parts (Arrow files) stay for --resume; SIGKILL may also catch a part mid-write (part-N.arrow.tmp),
+    # which the resumed run rewrites, and the output in progress stays inside the work folder too
     kept = sorted(p.name for p in work_folder(out).glob("part-*"))
-    assert any(name.endswith(".parquet") for name in kept)
-    assert all(name.endswith((".parquet", ".parquet.tmp")) for name in kept)
+    assert any(name.endswith(".arrow") for name in kept)
+    assert all(name.endswith((".arrow", ".arrow.tmp")) for name in kept)
+    hidden = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
+    assert hidden == [".killed.parquet.lock", work_folder(out).name]  # the lock file of output_lock, and the parts
 
     refused = subprocess.run(
         _encode_command(st_bundle, corpus, out, *chunking, "--resume", "--precision", "float16"),
@@ -196,18 +198,18 @@ def test_bad_inputs_and_outputs_are_one_line_errors(st_bundle, tmp_path, capsys)
 
 
 def test_resume_knows_the_input_by_its_bytes_and_a_failure_says_what_it_kept(st_bundle, expected, tmp_path, capsys):
-    from static_edge.runtimes.corpus_io import PartWriter
+    from static_edge.runtimes.corpus_io import JoinedSink
 
     corpus = write_input(tmp_path, "text")
     original = corpus.read_bytes()
     out = tmp_path / "vectors.npy"
     args = ["encode", str(st_bundle), str(corpus), "-o", str(out), "--chunk-size", "50", "--quiet"]
 
-    def disk_full(self, parts, output):
-        raise OSError(errno.ENOSPC, "No space left on device", str(output))
+    def disk_full(self):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.output))
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(PartWriter, "assemble", disk_full)
+        patch.setattr(JoinedSink, "close", disk_full)  # the disk fills as the parts are joined
         assert main(args) == 1
     err = capsys.readouterr().err
     chunks = -(-len(TEXTS) // 50)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from server_support import run_async
 
 from static_edge.runtimes import load
 from static_edge.runtimes.micro_batcher import MicroBatcher, QueueFull, RequestTooLarge, TokenLimits, cut_tokens
@@ -33,10 +34,6 @@ class Recording:
         return self.model.embed_tokens(ids, lengths, batch_size)
 
 
-def run(coroutine):
-    return asyncio.run(coroutine)
-
-
 def test_concurrent_requests_share_a_batch_and_get_their_own_vectors(st_bundle):
     model = load(st_bundle)
     hold = threading.Event()
@@ -56,7 +53,7 @@ def test_concurrent_requests_share_a_batch_and_get_their_own_vectors(st_bundle):
         await batcher.stop()
         return results
 
-    results = run(scenario())
+    results = run_async(scenario())
     assert recording.batches == [1, 39], "the 13 requests queued behind the first were encoded as one batch"
     got = np.concatenate([r.vectors for r in results])
     np.testing.assert_allclose(got, model.encode(texts), atol=1e-6, rtol=0)
@@ -79,7 +76,7 @@ def test_queue_full_is_refused_before_any_work(st_bundle):
         await asyncio.gather(busy, fits)
         await batcher.stop()
 
-    run(scenario())
+    run_async(scenario())
     assert recording.batches == [4, 1], "the refused request was never tokenized"
 
 
@@ -101,7 +98,7 @@ def test_token_limits_fail_only_their_request_and_truncation_cuts(st_bundle):
         await batcher.stop()
         return outcomes
 
-    too_long, ok, cut, too_many = run(scenario())
+    too_long, ok, cut, too_many = run_async(scenario())
     assert isinstance(too_long, RequestTooLarge) and "limit is 10 per text" in str(too_long)
     assert isinstance(too_many, RequestTooLarge) and "limit is 25 per request" in str(too_many)
     np.testing.assert_allclose(ok.vectors, model.encode(["short two"]), atol=1e-6)
@@ -131,7 +128,7 @@ def test_a_failing_batch_is_retried_request_by_request(st_bundle):
         await batcher.stop()
         return outcomes
 
-    fine, poisoned, also_fine = run(scenario())
+    fine, poisoned, also_fine = run_async(scenario())
     assert isinstance(poisoned, RuntimeError)
     np.testing.assert_allclose(np.vstack([fine.vectors, also_fine.vectors]), model.encode(["fine", "also fine"]),
                                atol=1e-6)  # fmt: skip

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from server_support import running, start_server, stop_server
+from server_support import run_async, running, start_server, stop_server
 
 from static_edge.runtimes import load
 from static_edge.runtimes.server_app import ServerLimits, create_app
@@ -81,7 +81,7 @@ def test_a_full_queue_answers_429_with_retry_after_before_any_work(st_bundle):
             return [over, tei_over, await first, await fits, await client.get("/metrics")]
 
     with running(app) as base:
-        over, tei_over, first, fits, metrics = asyncio.run(scenario(base))
+        over, tei_over, first, fits, metrics = run_async(scenario(base))
     assert over.status_code == 429 and over.headers["retry-after"] == "1"
     assert over.json()["error"]["code"] == "rate_limit_exceeded"
     assert tei_over.status_code == 429 and tei_over.json()["error_type"] == "Overloaded"
@@ -130,7 +130,7 @@ def test_a_heavy_request_does_not_delay_health(st_bundle):
 
     with running(create_app(model, "m", limits)) as base:
         started = time.perf_counter()
-        response, latencies = asyncio.run(scenario(base))
+        response, latencies = run_async(scenario(base))
         took = time.perf_counter() - started
     assert response.status_code == 200 and len(response.json()["data"]) == 2012
     assert took > 0.5 and len(latencies) >= 5, f"the heavy request took {took:.2f} s: too short to tell"
@@ -213,7 +213,7 @@ def fuzz_server(st_bundle) -> Iterator[str]:
         yield base
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=BODIES, path=st.sampled_from(["/v1/embeddings", "/embed", "/"]))
 def test_any_json_body_gets_vectors_or_a_clear_client_error(fuzz_server, body, path):
     response = httpx.post(f"{fuzz_server}{path}", content=body, headers={"content-type": "application/json"})
