@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from benchmarks.corpus_data import short_sentences
@@ -27,15 +28,26 @@ from static_edge.runtimes.results import write_results
 
 SINGLE_LEVELS = (1, 2, 4, 8, 16, 32, 64, 128)
 BATCH_LEVELS = (1, 2, 4, 8)
-SERVERS = {"batched": [], "unbatched": ["--max-batch-texts", "1"]}
+SERVERS = {
+    "batched, 1 worker": ["--workers", "1"],
+    "batched, a worker per core (default)": [],
+    "unbatched, 1 worker": ["--workers", "1", "--max-batch-texts", "1"],
+}
+BATCHED, DEFAULT, UNBATCHED = SERVERS
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def start_server(bundle: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    """`static-edge serve` on a free port in its own process group; returns it and its base URL."""
-    code = "import sys; from static_edge.cli import main; sys.exit(main(sys.argv[1:]))"
+SERVE = "import sys; from static_edge.cli import main; sys.exit(main(['serve', *sys.argv[1:]]))"
+BEFORE = (
+    "import argparse, sys; sys.path.insert(0, sys.argv.pop(1)); import server_before as s; "
+    "p = argparse.ArgumentParser(); s.add_serve_arguments(p); sys.exit(s.run_serve(p.parse_args(sys.argv[1:])))"
+)
+
+
+def start_server(bundle: Path, *extra: str, code: str = SERVE) -> tuple[subprocess.Popen, str]:
+    """A server on a free port in its own process group; returns it and its base URL."""
     process = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", str(bundle), "--port", "0", "--model-name", "bench", *extra],
+        [sys.executable, "-c", code, *extra, str(bundle), "--port", "0", "--model-name", "bench"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -45,7 +57,24 @@ def start_server(bundle: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     if not found:
         stop_server(process)
         raise SystemExit("the server did not start")
+    wait_until_healthy(found.group(1))
     return process, found.group(1)
+
+
+def wait_until_healthy(url: str, seconds: float = 30) -> None:
+    """Poll /health: a server may print its address before it listens."""
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
 
 
 def stop_server(process: subprocess.Popen) -> None:
@@ -98,7 +127,7 @@ def run_wrk(url: str, script: Path, concurrency: int, seconds: float) -> dict[st
         "wrk",
         "-t1",
         f"-c{concurrency}",
-        f"-d{seconds}s",
+        f"-d{seconds:g}s",
         "--timeout",
         "5s",
         "--latency",
@@ -109,9 +138,11 @@ def run_wrk(url: str, script: Path, concurrency: int, seconds: float) -> dict[st
     return parse_wrk(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
 
 
-def sweep(bundle: Path, name: str, scripts: dict[int, Path], seconds: float, extra: list[str]) -> list[dict]:
+def sweep(
+    bundle: Path, name: str, scripts: dict[int, Path], seconds: float, extra: list[str], code: str = SERVE
+) -> list[dict]:
     """Every level of both request sizes against one server."""
-    process, url = start_server(bundle, *extra)
+    process, url = start_server(bundle, *extra, code=code)
     rows = []
     try:
         run_wrk(url, scripts[1], 4, 1)  # warm-up
@@ -129,9 +160,9 @@ def sweep(bundle: Path, name: str, scripts: dict[int, Path], seconds: float, ext
 
 def overload_row(bundle: Path, script: Path, seconds: float) -> dict:
     """128 clients against a queue of 32 texts: what does not fit is answered 429 at once."""
-    process, url = start_server(bundle, "--max-queued-texts", "32")
+    process, url = start_server(bundle, "--workers", "1", "--max-queued-texts", "32")
     try:
-        row = {"server": "batched, --max-queued-texts 32", "texts per request": 1, "clients": 128}
+        row = {"server": "overload: batched, 1 worker, --max-queued-texts 32", "texts per request": 1, "clients": 128}
         row.update(run_wrk(url, script, 128, seconds))
         row["texts/s"] = row["requests/s"]
     finally:
@@ -146,6 +177,7 @@ def main() -> None:
     parser.add_argument("--bundle", type=Path, required=True)
     parser.add_argument("--seconds", type=float, default=5, help="load time per level")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--before", metavar="REV", help="also run runtimes/server.py as of this git revision")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -166,6 +198,11 @@ def main() -> None:
             scripts[per_request] = Path(tmp) / f"post-{per_request}.lua"
             scripts[per_request].write_text(lua_script(bodies), encoding="utf-8")
         rows = []
+        if args.before:
+            source = subprocess.run(["git", "show", f"{args.before}:runtimes/server.py"], capture_output=True,
+                                    text=True, check=True).stdout  # fmt: skip
+            (Path(tmp) / "server_before.py").write_text(source, encoding="utf-8")
+            rows += sweep(args.bundle, f"before ({args.before})", scripts, args.seconds, [tmp], code=BEFORE)
         for name, extra in SERVERS.items():
             rows += sweep(args.bundle, name, scripts, args.seconds, extra)
         rows.append(overload_row(args.bundle, scripts[1], args.seconds))
@@ -189,14 +226,24 @@ def notes(rows: list[dict]) -> list[str]:
             r for r in rows if r["server"] == name and r["texts per request"] == per_request and r["clients"] == clients
         )
 
-    at32 = pick("batched", 1, 32)["requests/s"] / pick("unbatched", 1, 32)["requests/s"]
-    at256 = max(r["texts/s"] for r in rows if r["server"] == "batched" and r["texts per request"] == 256)
+    at32 = pick(BATCHED, 1, 32)["requests/s"] / pick(UNBATCHED, 1, 32)["requests/s"]
+    at256 = {name: max(r["texts/s"] for r in rows if r["server"] == name and r["texts per request"] == 256)
+             for name in (BATCHED, DEFAULT)}  # fmt: skip
+    before = [r["server"] for r in rows if r["server"].startswith("before")]
+    versus = ""
+    if before:
+        ratio = pick(BATCHED, 1, 32)["requests/s"] / pick(before[0], 1, 32)["requests/s"]
+        default = pick(DEFAULT, 1, 32)["requests/s"] / pick(before[0], 1, 32)["requests/s"]
+        versus = f"; vs the server {before[0]}: {ratio:.2f}x with 1 worker, {default:.2f}x with the default workers"
     return [
-        f"Batched vs unbatched at 32 single-text clients: {at32:.2f}x requests/s in this run; best 256-text rate "
-        f"{at256:,.0f} texts/s.",
-        "unbatched = the same server with `--max-batch-texts 1` (each request encoded on its own); batched = the "
-        "defaults (batches of up to 1,024 texts, no wait: requests that arrive while one batch encodes form the "
-        "next). One uvicorn worker, access log on (to /dev/null), onnxruntime backend, the bundle's default variant.",
+        f"At 32 single-text clients, batched vs unbatched (1 worker each): {at32:.2f}x requests/s in this run"
+        f"{versus}. Best 256-text rate: {at256[BATCHED]:,.0f} texts/s with 1 worker, {at256[DEFAULT]:,.0f} with "
+        f"the default ({os.cpu_count()} workers here).",
+        "before = the server as of that revision (each request encoded on its own in the thread pool, FastAPI's "
+        "whole middleware stack, stdlib JSON), run from the same environment on the same bundle.",
+        "unbatched = the same server with `--max-batch-texts 1` (each request encoded on its own); batched = "
+        "batches of up to 1,024 texts, no wait (requests that arrive while one batch encodes form the next). Access "
+        "log on (to /dev/null), onnxruntime backend, the CPU default variant (int8).",
         f"Load average at the end: {tuple(round(x, 1) for x in os.getloadavg())} on {os.cpu_count()} cores, "
         "shared by wrk, the server and other work: absolute numbers are a floor for a quiet machine.",
     ]
@@ -210,7 +257,7 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
-    for name in SERVERS:
+    for name in dict.fromkeys(r["server"] for r in rows if not r["server"].startswith("overload")):
         subset = [r for r in rows if r["server"] == name and r["texts per request"] == 1]
         levels = [r["clients"] for r in subset]
         left.plot(levels, [r["requests/s"] for r in subset], marker="o", label=name)

@@ -27,6 +27,7 @@ from typing import Any
 
 from static_edge.runtimes.bundle import VARIANT_FILES
 from static_edge.runtimes.console import console, warning_line
+from static_edge.runtimes.embedder import available_cores
 from static_edge.runtimes.errors import InputError
 from static_edge.runtimes.server_app import ServerLimits, create_app
 
@@ -105,9 +106,10 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=_port, default=8000, help="0 picks a free port")
     p.add_argument(
         "--workers",
-        type=_positive,
-        default=1,
-        help="worker processes sharing the port (default 1: one process batches best on a few cores)",
+        type=int,
+        default=0,
+        help=f"worker processes sharing the port; 0 (default): one per core this process may use ({available_cores()} "
+        "here), measured best from 4 concurrent clients up (benchmarks/results/server.md)",
     )
     p.add_argument("--model-name", help="the model id clients send (default: the bundle folder's name)")
     p.add_argument(
@@ -165,6 +167,9 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Check the options and the bundle, bind the port, and serve until SIGTERM or Ctrl+C."""
+    if args.workers < 0:
+        raise InputError(f"--workers must be 0 (one per core) or more, got {args.workers}")
+    args.workers = args.workers or available_cores()
     settings = settings_from_args(args)
     app = settings.app()  # loads and verifies the bundle: a bad one is one `error:` line before anything binds
     sock = bind(args.host, args.port)
@@ -195,7 +200,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
             f"binding {args.host}: anyone who can reach this address can use the server; set --api-key-file "
             "or put it behind a proxy that authenticates, see SECURITY.md"
         )
-    threads = args.threads or (max(1, (os.cpu_count() or 1) // args.workers) if args.workers > 1 else 0)
+    threads = args.threads or max(1, available_cores() // args.workers)
     limits = ServerLimits(
         max_texts=args.max_texts,
         max_bytes=args.max_bytes,

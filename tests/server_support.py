@@ -21,8 +21,9 @@ SERVE = "import sys; from static_edge.cli import main; sys.exit(main(sys.argv[1:
 
 def start_server(bundle: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     """`static-edge serve` on a free port in its own process group; returns it and its base URL."""
+    workers = [] if "--workers" in extra else ["--workers", "1"]  # one process unless a test asks for more
     process = subprocess.Popen(
-        [sys.executable, "-c", SERVE, "serve", str(bundle), "--port", "0", *extra],
+        [sys.executable, "-c", SERVE, "serve", str(bundle), "--port", "0", *workers, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
