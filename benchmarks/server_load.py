@@ -210,7 +210,8 @@ def main() -> None:
         args.out,
         "server",
         title="static-edge serve: micro-batching under load",
-        command=f"python -m benchmarks.server_load --bundle {args.bundle} --seconds {args.seconds:g}",
+        command=f"python -m benchmarks.server_load --bundle {args.bundle} --seconds {args.seconds:g}"
+        + (f" --before {args.before}" if args.before else ""),
         rows=rows,
         notes=notes(rows),
     )
