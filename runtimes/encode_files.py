@@ -21,7 +21,7 @@ from typing import Any
 
 from static_edge.runtimes.bundle import MANIFEST_FILE, sha256_file
 from static_edge.runtimes.console import warning_line
-from static_edge.runtimes.corpus_io import CorpusReader, OutputSink, PartWriter, output_format
+from static_edge.runtimes.corpus_io import CorpusReader, PartWriter, output_format
 from static_edge.runtimes.embedder import CHUNK_SIZE, StaticEmbedder
 from static_edge.runtimes.errors import InputError, OutputFolderError, StaticEdgeError
 from static_edge.runtimes.pipeline import WriteBehind
@@ -165,14 +165,34 @@ def _encode_into(
 ) -> int:
     """Encode the chunks after the `parts` already done into a file in the work folder (so a killed run leaves
     nothing outside it), then rename it over `output`; returns the rows encoded now. Parts of an earlier run go to
-    the output first."""
+    the output first, then each new part as soon as it is written.
+
+    Three stages overlap: the next chunk is read and tokenized (`encode_chunks`' worker), this one embedded, the
+    previous one written to its part and the output (`WriteBehind`), each at most two chunks deep.
+    """
     temporary = work / OUTPUT_IN_PROGRESS
     temporary.unlink(missing_ok=True)  # a killed run's
     sink = writer.sink(temporary)
+    rows = 0
+
+    def write(part: Path, ids: list[Any], vectors: Any) -> tuple[Path, int]:
+        sink.add(part, writer.write_part(part, ids, vectors))
+        return part, len(ids)
+
+    def written(chunk: tuple[Path, int]) -> None:
+        nonlocal rows
+        parts.append(chunk[0])
+        rows += chunk[1]
+        bar.update(chunk[1])
+
     try:
         for part in parts:
             sink.add(part)
-        rows = _encode_parts(model, reader, writer, sink, work, parts, chunk_size, batch_size, bar)
+        index = len(parts)
+        with WriteBehind(depth=2) as behind:
+            for ids, vectors in model.encode_chunks(reader.chunks(chunk_size, index * chunk_size), batch_size):
+                behind.submit(write, work / f"part-{index:06d}{writer.part_suffix}", ids, vectors, on_done=written)
+                index += 1
         if not parts:
             raise InputError(f"{reader.path} holds no texts")
         sink.close()
@@ -182,42 +202,6 @@ def _encode_into(
         sink.discard()
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
-
-
-def _encode_parts(
-    model: StaticEmbedder,
-    reader: CorpusReader,
-    writer: PartWriter,
-    sink: OutputSink,
-    work: Path,
-    parts: list[Path],
-    chunk_size: int,
-    batch_size: int,
-    bar: Any,
-) -> int:
-    """Encode the reader's chunks after the `parts` already done, appending each part once written; returns rows.
-
-    Three stages overlap: the next chunk is read and tokenized (`encode_chunks`' worker), this one embedded, the
-    previous one written to its part and the sink (`WriteBehind`), each at most two chunks deep.
-    """
-    rows = 0
-
-    def written(chunk: tuple[Path, int]) -> None:
-        nonlocal rows
-        parts.append(chunk[0])
-        rows += chunk[1]
-        bar.update(chunk[1])
-
-    def write(part: Path, ids: list[Any], vectors: Any) -> tuple[Path, int]:
-        sink.add(part, writer.write_part(part, ids, vectors))
-        return part, len(ids)
-
-    index = len(parts)
-    with WriteBehind(depth=2) as behind:
-        for ids, vectors in model.encode_chunks(reader.chunks(chunk_size, len(parts) * chunk_size), batch_size):
-            behind.submit(write, work / f"part-{index:06d}{writer.part_suffix}", ids, vectors, on_done=written)
-            index += 1
-    return rows
 
 
 def _keep_for_resume(work: Path, parts: list[Path], reader: CorpusReader, err: BaseException) -> Exception | None:

@@ -21,7 +21,7 @@ import shutil
 import socket
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -201,15 +201,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
             "or put it behind a proxy that authenticates, see SECURITY.md"
         )
     threads = args.threads or max(1, available_cores() // args.workers)
-    limits = ServerLimits(
-        max_texts=args.max_texts,
-        max_bytes=args.max_bytes,
-        max_tokens_per_text=args.max_tokens_per_text,
-        max_tokens_per_request=args.max_tokens_per_request,
-        max_batch_texts=args.max_batch_texts,
-        max_queued_texts=args.max_queued_texts,
-        batch_wait_ms=args.batch_wait_ms,
-    )
+    limits = ServerLimits(**{f.name: getattr(args, f.name) for f in fields(ServerLimits)})  # one option each
     return ServeSettings(
         bundle=str(args.bundle),
         model_name=args.model_name or Path(args.bundle).resolve().name,
