@@ -20,6 +20,7 @@ import http.server
 import json
 import os
 import re
+import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -291,6 +292,21 @@ class BundleRequestHandler(http.server.BaseHTTPRequestHandler):
         return body
 
 
+class PreviewServer(http.server.ThreadingHTTPServer):
+    """The standard threading server, but a client that goes away mid-response (a closed tab, a reload) is no
+    error worth a traceback; anything else is one line on stderr."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        """Called by socketserver inside its `except` for the failing request."""
+        kind, err, _ = sys.exc_info()
+        if isinstance(err, ConnectionError):
+            return
+        print(f"warning: request from {client_address[0]} failed: {kind.__name__ if kind else 'error'}: {err}",
+              file=sys.stderr)  # fmt: skip
+
+
 def serve_folder(folder: str | os.PathLike[str], port: int = 0) -> http.server.ThreadingHTTPServer:
     """A static file server over `folder` on 127.0.0.1 (port 0: any free port); the caller runs
     `serve_forever()` (in a thread, if it must go on) and `shutdown()`.
@@ -300,7 +316,7 @@ def serve_folder(folder: str | os.PathLike[str], port: int = 0) -> http.server.T
     root = Path(folder).resolve(strict=True)
     handler = type("Handler", (BundleRequestHandler,), {"root": root})
     try:
-        return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        return PreviewServer(("127.0.0.1", port), handler)
     except OSError as err:
         if err.errno == errno.EADDRINUSE:
             message = f"port {port} on 127.0.0.1 is in use: choose another with --port (0 picks a free one)"

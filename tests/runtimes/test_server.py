@@ -263,3 +263,31 @@ def test_workers_share_the_port_and_die_with_their_parent(st_bundle):
         assert not alive, "a worker outlived its parent"
     finally:
         stop_server(process)
+
+
+def test_one_long_text_costs_the_server_a_bounded_working_set(st_bundle):
+    """One text of ~200,000 tokens: the server's peak RSS grows by tens of MB (a text is embedded in pieces), not by
+    the ~2 KB a token it took when a text was embedded whole."""
+    from pathlib import Path
+
+    text = " ".join(f"word{i % 500} the weather" for i in range(70_000))
+    process, url = start_server(st_bundle, "--max-tokens-per-text", "2000000", "--max-tokens-per-request", "2000000",
+                                "--max-bytes", str(16 << 20), "--no-access-log")  # fmt: skip
+    status = Path(f"/proc/{process.pid}/status")
+
+    def status_mb(field: str) -> float:
+        line = next(x for x in status.read_text().splitlines() if x.startswith(field + ":"))
+        return int(line.split()[1]) / 1024
+
+    try:
+        assert httpx.post(f"{url}/embeddings", json={"input": "warm up"}).status_code == 200
+        Path(f"/proc/{process.pid}/clear_refs").write_text("5")  # the peak-RSS mark starts again from now
+        before = status_mb("VmRSS")
+        response = httpx.post(f"{url}/embeddings", json={"input": text}, timeout=120)
+        assert response.status_code == 200
+        tokens = response.json()["usage"]["prompt_tokens"]
+        grew = status_mb("VmHWM") - before
+    finally:
+        stop_server(process)
+    assert tokens > 150_000
+    assert grew < 150, f"peak RSS grew by {grew:.0f} MB for one text of {tokens:,} tokens"

@@ -261,3 +261,22 @@ def test_vendored_tokenizer_matches_npm():
     vendored = WEB_SOURCE / "vendor" / "tokenizers.min.mjs"
     assert vendored.read_bytes() == (modules / "@huggingface/tokenizers/dist/tokenizers.min.mjs").read_bytes()
     assert Path(WEB_SOURCE / "vendor" / "tokenizers.LICENSE.txt").read_text().lstrip().startswith("Apache License")
+
+
+def test_a_client_that_drops_the_connection_is_no_traceback(tmp_path, capsys):
+    import struct
+    import time
+
+    (tmp_path / "big.bin").write_bytes(os.urandom(8 << 20))
+    with served(tmp_path) as base:
+        port = int(base.rsplit(":", 1)[1])
+        for _ in range(3):
+            client = socket.create_connection(("127.0.0.1", port))
+            client.sendall(b"GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            client.recv(1024)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # reset, not close
+            client.close()
+        time.sleep(0.5)
+        assert http.client.HTTPConnection("127.0.0.1", port, timeout=10).request("HEAD", "/big.bin") is None
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "ConnectionResetError" not in err and "BrokenPipe" not in err
