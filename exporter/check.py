@@ -16,7 +16,7 @@ from static_edge.exporter.sources import SourceModelError, StaticSource, read_so
 from static_edge.exporter.vocab_pruning import MANIFEST_KEY as PRUNING_MANIFEST_KEY
 from static_edge.exporter.vocab_pruning import restrict_to_tokenizer
 from static_edge.runtimes import load, read_manifest
-from static_edge.runtimes.bundle import OUTPUT_SENTENCE, OUTPUT_TOKENS, TOKENIZER_FILE, write_manifest
+from static_edge.runtimes.bundle import OUTPUT_SENTENCE, OUTPUT_TOKENS, TOKENIZER_FILE, Manifest, write_manifest
 from static_edge.runtimes.embedder import l2_normalize
 from static_edge.runtimes.onnx_embedder import gather_padded
 from static_edge.runtimes.parity_texts import PARITY_TEXTS
@@ -144,8 +144,7 @@ def check_bundle(
         note = refused
         report = ParityReport(reference=source.model_id, texts=0, rows=trust_rows, notes=[*trust_notes, note])
         if write:
-            manifest.parity = report.to_dict()
-            write_manifest(bundle, manifest)
+            _record(bundle, manifest, report)
         return report
 
     ort = {v: load(bundle, variant=v) for v in manifest.variants}
@@ -247,9 +246,17 @@ def check_bundle(
 
     rows.extend(trust_rows)
     if write:
-        manifest.parity = report.to_dict()
-        write_manifest(bundle, manifest)
+        _record(bundle, manifest, report)
     return report
+
+
+def _record(bundle: Path, manifest: Manifest, report: ParityReport) -> None:
+    """The report into the manifest, and the model card rewritten to show it."""
+    from static_edge.exporter.model_card import refresh_bundle_card
+
+    manifest.parity = report.to_dict()
+    write_manifest(bundle, manifest)
+    refresh_bundle_card(bundle)
 
 
 def _trust_rows(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from static_edge.runtimes.bundle import VARIANT_FILES, Manifest, read_manifest
+from static_edge.runtimes.bundle import VARIANT_FILES, BundleError, Manifest, inside_bundle, read_manifest
 from static_edge.runtimes.staging import write_file_atomic
 
 CARD_FILE = "README.md"
@@ -48,6 +48,22 @@ def read_card_metadata(folder: str | os.PathLike[str]) -> dict[str, Any]:
         return ModelCard.load(path).data.to_dict()
     except (ValueError, OSError, UnicodeDecodeError):  # a README without (valid) front matter carries no metadata
         return {}
+
+
+def own_card_metadata(bundle: Path) -> dict[str, Any]:
+    """The front matter of the bundle's README.md, or {} when it has none or it is a symbolic link out of it."""
+    try:
+        inside_bundle(bundle, CARD_FILE)
+    except BundleError:
+        return {}
+    return read_card_metadata(bundle)
+
+
+def refresh_bundle_card(bundle: Path) -> Path:
+    """Rewrite the card from the manifest (after `check` recorded parity), keeping its licence and base model."""
+    previous = own_card_metadata(bundle)
+    info = CardInfo(model_id=str(bundle), license=previous.get("license"), base_model=previous.get("base_model"))
+    return write_bundle_card(bundle, info)
 
 
 def write_bundle_card(bundle: str | os.PathLike[str], info: CardInfo) -> Path:

@@ -17,9 +17,13 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from static_edge.exporter.model_card import CARD_FILE, CardInfo, read_card_metadata, write_bundle_card
+from static_edge.exporter.model_card import (
+    CARD_FILE,
+    CardInfo,
+    own_card_metadata,
+    write_bundle_card,
+)
 from static_edge.runtimes.bundle import (
     MANIFEST_FILE,
     BundleError,
@@ -80,7 +84,7 @@ def push_bundle(
     with tempfile.TemporaryDirectory(prefix="static-edge-push-") as folder:
         staging = Path(folder)
         manifest = stage_bundle(bundle, staging)
-        previous = _own_card_metadata(bundle)
+        previous = own_card_metadata(bundle)
         info = CardInfo(
             model_id=repo_id,
             on_hub=True,
@@ -131,15 +135,6 @@ def _replace_file(source: Path, target: Path) -> None:
     """Put a copy of `source` at `target` by write-then-rename (a link at `target` is replaced, not followed)."""
     data = source.read_bytes()
     write_file_atomic(target, lambda handle: handle.write(data))
-
-
-def _own_card_metadata(bundle: Path) -> dict[str, Any]:
-    """The front matter of the bundle's README.md, or {} when it has none or it is a symbolic link out of it."""
-    try:
-        inside_bundle(bundle, CARD_FILE)
-    except BundleError:
-        return {}
-    return read_card_metadata(bundle)
 
 
 def _upload(api, repo_id: str, operations: list, message: str, private: bool, revision: str | None):

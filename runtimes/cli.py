@@ -121,19 +121,20 @@ def run_web(args: argparse.Namespace) -> int:
             corpus = args.corpus.read_text(encoding="utf-8").splitlines()
         except UnicodeDecodeError as err:
             raise InputError(f"corpus file {args.corpus} is not UTF-8 text (byte {err.start})") from err
-    write_page(args.bundle, corpus, args.ort)
+    write_page(args.bundle, corpus, args.ort, hint=not args.serve)
     if args.serve:
         _serve(args.bundle, args.port)
     return 0
 
 
-def write_page(bundle: Path, corpus: list[str] | None, ort: bool = False) -> None:
-    """Write BUNDLE/web/ and say how to open it."""
+def write_page(bundle: Path, corpus: list[str] | None, ort: bool = False, hint: bool = True) -> None:
+    """Write BUNDLE/web/ and, with `hint`, say how to serve it (a served page prints its own address)."""
     from static_edge.runtimes.web_page import write_web_page
 
     web = write_web_page(bundle, corpus, ort=ort)
     done("wrote", f"{web}/index.html")
-    console.print(f"serve it with: static-edge web {bundle} --serve, then open http://127.0.0.1:8000/web/")
+    if hint:
+        console.print(f"serve it with: static-edge web {bundle} --serve, then open http://127.0.0.1:8000/web/")
 
 
 def _serve(bundle: Path, port: int) -> None:

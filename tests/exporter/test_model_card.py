@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -205,3 +206,19 @@ def test_a_hub_source_becomes_the_cards_base_model(tmp_path, monkeypatch):
     assert (local.model_id, local.license, local.base_model, local.on_hub) == ("out/b", "mit", None, False)
     hub = export_card_info("minishlab/potion-base-8M", "out/b", tmp_path / "src")
     assert hub.base_model == "minishlab/potion-base-8M"
+
+
+def test_check_refreshes_the_card_with_the_parity_it_measured(exported):
+    from static_edge.exporter.check import check_bundle
+
+    work, bundle = exported
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        report = check_bundle(Path("out/my-bundle"), write=True)
+    finally:
+        os.chdir(cwd)
+    card = ModelCard.load(bundle / "README.md")
+    assert report.passed and "Not measured yet" not in card.text
+    assert "int8 vs fp32" in card.text, "the card shows the rows check recorded"
+    assert card.data.to_dict()["license"] == "apache-2.0", "the front matter survives the refresh"

@@ -175,12 +175,15 @@ def test_web_serve_command_serves_the_hardened_page(tmp_path, st_bundle):
         env={**os.environ, "COLUMNS": "200"},
     )
     try:
+        printed = []
         for line in process.stdout:
+            printed.append(line)
             found = re.search(r"serving http://127\.0\.0\.1:(\d+)/web/", line)
             if found:
                 break
         else:
             pytest.fail("the server never printed its URL")
+        assert not any("8000" in line for line in printed), "no address but the one it serves on"
         port = int(found.group(1))
         response = get(port, "/web/")
         assert response.status == 200 and b'type="importmap"' in response.body
