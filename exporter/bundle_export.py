@@ -110,9 +110,11 @@ def export(
         raise ExportError("max_vocab needs a corpus to rank tokens by: pass vocab_from (--vocab-from CORPUS)")
     with staged_folder(output, overwrite=options.overwrite, replaceable=is_bundle, protect=protected) as staging:
         manifest = write_bundle(source, staging, dims, options, say)
+        if source.revision is None:  # a local folder: findable from the bundle whatever the working directory
+            manifest.source["path_from_bundle"] = os.path.relpath(source.path.resolve(), Path(output).resolve())
         if pruning is not None:
             manifest.extra[PRUNING_MANIFEST_KEY] = pruning.to_dict()
-            write_manifest(staging, manifest)
+        write_manifest(staging, manifest)
         _verify_loads(staging, options.variants)
         write_bundle_card(staging, export_card_info(model, output, source.path))  # README.md, not hashed
     say(f"wrote {output}")

@@ -131,7 +131,7 @@ def check_bundle(
     bundle = Path(bundle)
     manifest = read_manifest(bundle)
     texts = list(PARITY_TEXTS if texts is None else texts)
-    source = _open_source(manifest.source, reference)
+    source = _open_source(manifest.source, reference, Path(bundle))
     pruned = PRUNING_MANIFEST_KEY in manifest.extra
     if pruned:
         # The bundle holds a corpus's tokens only: the reference is the source's rows of those tokens.
@@ -279,11 +279,14 @@ def _trust_rows(
     return rows, notes, refused_table_note(findings)
 
 
-def _open_source(recorded: dict[str, Any], reference: str | os.PathLike[str] | None) -> StaticSource:
+def _open_source(recorded: dict[str, Any], reference: str | os.PathLike[str] | None, bundle: Path) -> StaticSource:
     model = reference if reference is not None else recorded.get("model")
     if model is None:
         raise SourceModelError("the manifest names no source model; pass --reference MODEL")
     local = reference is None and "requested_revision" in recorded and recorded.get("revision") is None
+    beside = recorded.get("path_from_bundle")
+    if local and not Path(model).exists() and isinstance(beside, str) and (bundle / beside).is_dir():
+        model = bundle / beside  # typed relative to another working directory: found from the bundle instead
     if local and not Path(model).exists():  # a hub source always records its commit: this was a local folder
         raise SourceModelError(
             f"the source was the local folder {model} (as typed at export), which is not found from here; "

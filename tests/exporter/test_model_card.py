@@ -222,3 +222,29 @@ def test_check_refreshes_the_card_with_the_parity_it_measured(exported):
     assert report.passed and "Not measured yet" not in card.text
     assert "int8 vs fp32" in card.text, "the card shows the rows check recorded"
     assert card.data.to_dict()["license"] == "apache-2.0", "the front matter survives the refresh"
+
+
+def test_check_finds_a_local_source_from_any_working_directory(exported, tmp_path):
+    """The source was typed relative to the export's directory; `check` from elsewhere finds it from the bundle,
+    and the manifest records no absolute path."""
+    from static_edge.exporter.check import check_bundle
+    from static_edge.exporter.sources import SourceModelError
+
+    work, bundle = exported
+    manifest = read_manifest(bundle)
+    assert manifest.source["model"] == "my-model" and manifest.source["path_from_bundle"] == "../../my-model"
+    assert str(work) not in json.dumps(manifest.source)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cwd = os.getcwd()
+    os.chdir(elsewhere)
+    try:
+        assert check_bundle(bundle, write=False).passed
+        moved = work / "moved"
+        (work / "my-model").rename(moved)
+        with pytest.raises(SourceModelError, match="pass --reference"):
+            check_bundle(bundle, write=False)
+        assert check_bundle(bundle, reference=moved, write=False).passed
+    finally:
+        os.chdir(cwd)
+        (work / "moved").rename(work / "my-model")
