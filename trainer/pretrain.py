@@ -166,7 +166,7 @@ def pretrain(
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import EmbedDistillLoss
 
-    from static_edge.trainer.st_compat import embedding_dimension
+    from static_edge.trainer.st_compat import embedding_dimension, warmup_arguments
 
     config = config or PretrainConfig()
     if len(texts) != len(targets):
@@ -193,7 +193,7 @@ def pretrain(
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
-        warmup_ratio=config.warmup_ratio,
+        **warmup_arguments(config.warmup_ratio),
         lr_scheduler_type="cosine",
         logging_steps=config.logging_steps,
         save_strategy="no",

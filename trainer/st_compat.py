@@ -60,3 +60,12 @@ def sentence_transformer_from_table(
     if normalize:
         modules.append(Normalize())
     return SentenceTransformer(modules=modules, device="cpu")
+
+
+def warmup_arguments(ratio: float) -> dict[str, float]:
+    """The training-arguments key for a warm-up given as a fraction of the steps: transformers 5 takes it as a
+    float `warmup_steps` and warns on `warmup_ratio`, which transformers 4 needs."""
+    import transformers
+
+    major = int(transformers.__version__.split(".")[0])
+    return {"warmup_steps": ratio} if major >= 5 else {"warmup_ratio": ratio}

@@ -158,7 +158,7 @@ def train(
     from sentence_transformers.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
     from sentence_transformers.training_args import BatchSamplers, MultiDatasetBatchSamplers
 
-    from static_edge.trainer.st_compat import embedding_dimension
+    from static_edge.trainer.st_compat import embedding_dimension, warmup_arguments
 
     config = config or TrainConfig()
     if not data:
@@ -181,7 +181,7 @@ def train(
         max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
-        warmup_ratio=config.warmup_ratio,
+        **warmup_arguments(config.warmup_ratio),
         lr_scheduler_type="cosine",
         batch_sampler=BatchSamplers.NO_DUPLICATES,
         multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL,
