@@ -155,8 +155,13 @@ def train(
     :raises InputError: for Matryoshka dims larger than the model, weights that do not match them, or no data.
     """
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from sentence_transformers.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
-    from sentence_transformers.training_args import BatchSamplers, MultiDatasetBatchSamplers
+
+    try:  # Sentence Transformers 6 moved them; the old paths warn there and are all that 3.x to 5.x have
+        from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
+        from sentence_transformers.sentence_transformer.training_args import BatchSamplers, MultiDatasetBatchSamplers
+    except ImportError:
+        from sentence_transformers.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
+        from sentence_transformers.training_args import BatchSamplers, MultiDatasetBatchSamplers
 
     from static_edge.trainer.st_compat import embedding_dimension, warmup_arguments
 
