@@ -234,7 +234,7 @@ def _usage(manifest: Manifest, info: CardInfo) -> str:
             "",
             f"Each snippet encodes two texts with the `{manifest.default_variant}` variant.{where}",
             "",
-            "Python (`pip install static-edge`, onnxruntime, no torch):",
+            "Python (static-edge, onnxruntime, no torch; not on PyPI yet: `pip install .` in a clone of static-edge):",
             "",
             "```python",
             snippets["python"],

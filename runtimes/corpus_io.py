@@ -49,7 +49,9 @@ def require_pyarrow(why: str) -> Any:
         import pyarrow
         import pyarrow.parquet  # noqa: F401 - the submodule must be loaded for pyarrow.parquet.* below
     except ImportError as err:
-        raise InputError(f"{why} needs pyarrow; install it with: pip install 'static-edge[parquet]'") from err
+        raise InputError(
+            f"{why} needs pyarrow; install it with: pip install 'static-edge[parquet]' (or: pip install pyarrow)"
+        ) from err
     return pyarrow
 
 

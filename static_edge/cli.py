@@ -75,7 +75,7 @@ def missing_extra(command: Command) -> str | None:
         return None
     return (
         f"`static-edge {command.name}` needs the {command.extra} extra (missing: {', '.join(missing)}); "
-        f"install it with: pip install 'static-edge[{command.extra}]'"
+        f"install it with: pip install 'static-edge[{command.extra}]' (from a clone: pip install '.[{command.extra}]')"
     )
 
 
