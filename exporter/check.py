@@ -76,6 +76,13 @@ class ParityReport:
     def failures(self) -> list[ParityRow]:
         return [row for row in self.rows if not row.passed]
 
+    @classmethod
+    def from_dict(cls, recorded: dict[str, Any]) -> ParityReport:
+        """A report as `to_dict` wrote it into a manifest."""
+        fields = ("pair", "metric", "value", "tolerance", "at_most")
+        rows = [ParityRow(**{k: row[k] for k in fields}) for row in recorded.get("rows", [])]
+        return cls(recorded.get("reference", ""), int(recorded.get("texts", 0)), rows, list(recorded.get("notes", [])))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,

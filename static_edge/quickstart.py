@@ -18,22 +18,27 @@ DISTILL_DIMS = 384  # PCA keeps all of MiniLM's 384 dims, ordered by variance, s
 def add_quickstart_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `static-edge quickstart`."""
     parser.add_argument("--workdir", type=Path, default=Path("quickstart"), help="where the model and bundle go")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="redo every step; by default a model, bundle, parity report and teacher speed still valid are reused",
+    )
 
 
 def run_quickstart(args: argparse.Namespace) -> int:
     """Run the quickstart in `--workdir`, printing to the terminal."""
     from static_edge.runtimes.console import console
 
-    return quickstart(args.workdir, console)
+    return quickstart(args.workdir, console, fresh=args.fresh)
 
 
-def quickstart(workdir: Path, console: Console) -> int:
-    """Run every step; returns 0 when the parity check passes."""
+def quickstart(workdir: Path, console: Console, fresh: bool = False) -> int:
+    """Run every step; returns 0 when the parity check passes. Unless `fresh`, what an earlier run made and is
+    still valid is reused: a second run takes seconds."""
     from rich.table import Table
-    from sentence_transformers import SentenceTransformer
 
     from static_edge.exporter.bundle_export import ExportOptions, export
-    from static_edge.exporter.check import check_bundle
+    from static_edge.exporter.check import ParityReport, check_bundle
     from static_edge.exporter.report import human_bytes, print_bundle_sizes, print_parity
     from static_edge.runtimes import load, read_manifest
     from static_edge.runtimes.samples import sample_corpus
@@ -46,7 +51,7 @@ def quickstart(workdir: Path, console: Console) -> int:
     bundle_dir = workdir / f"bundle-{QUICKSTART_DIMS}-int8"
 
     console.rule("1. distill a static model from all-MiniLM-L6-v2 (model2vec)")
-    if (model_dir / "modules.json").is_file():
+    if (model_dir / "modules.json").is_file() and not fresh:
         console.print(f"reusing {model_dir}")
     else:
         distill(teacher, model_dir, pca_dims=DISTILL_DIMS)
@@ -54,12 +59,20 @@ def quickstart(workdir: Path, console: Console) -> int:
 
     console.rule(f"2. static-edge export {model_dir} --dims {QUICKSTART_DIMS} --int8 --int4 --fp16")
     options = ExportOptions(dims=QUICKSTART_DIMS, int8=True, int4=True, fp16=True, overwrite=True)
-    with console.status("exporting") as status:
-        export(model_dir, bundle_dir, options, progress=status.update)
+    if not fresh and _bundle_is_current(bundle_dir, model_dir, options):
+        console.print(f"reusing {bundle_dir} (its files verify and it was exported from this model with these options)")
+    else:
+        with console.status("exporting") as status:
+            export(model_dir, bundle_dir, options, progress=status.update)
     print_bundle_sizes(bundle_dir, console)
 
     console.rule(f"3. static-edge check {bundle_dir}")
-    report = check_bundle(bundle_dir)
+    recorded = read_manifest(bundle_dir).parity
+    if not fresh and recorded and recorded.get("passed"):
+        report = ParityReport.from_dict(recorded)
+        console.print(f"reusing the parity report check recorded at {recorded.get('checked_at')}")
+    else:
+        report = check_bundle(bundle_dir)
     print_parity(report, console)
 
     console.rule("4. speed on the same texts (sentences/s, this machine)")
@@ -67,14 +80,11 @@ def quickstart(workdir: Path, console: Console) -> int:
     int8 = load(bundle_dir, variant="int8")
     fp32 = load(bundle_dir, variant="fp32")
     numpy_int8 = load(bundle_dir, variant="int8", backend="numpy")
-    teacher_model = SentenceTransformer(str(teacher), device="cpu")
     speeds = {
         "bundle int8, onnxruntime": sentences_per_second(int8.encode, texts),
         "bundle fp32, onnxruntime": sentences_per_second(fp32.encode, texts),
         "bundle int8, numpy": sentences_per_second(numpy_int8.encode, texts),
-        "teacher all-MiniLM-L6-v2, torch": sentences_per_second(
-            lambda t: teacher_model.encode(list(t), batch_size=32), texts, repeats=3
-        ),
+        "teacher all-MiniLM-L6-v2, torch": _teacher_speed(workdir, teacher, texts, fresh, console),
     }
     teacher_speed = speeds["teacher all-MiniLM-L6-v2, torch"]
     table = Table(title=f"{len(texts)} sentences, batch 1024 (teacher: batch 32)")
@@ -95,3 +105,45 @@ def quickstart(workdir: Path, console: Console) -> int:
     )
     console.print(f"next: static-edge demo {bundle_dir}")
     return 0 if report.passed else 1
+
+
+def _bundle_is_current(bundle: Path, model: Path, options: object) -> bool:
+    """Whether `bundle` verifies and was exported from `model`'s weights with the quickstart's dims and variants."""
+    from static_edge.runtimes.bundle import BundleError, read_manifest, sha256_file, verify_files
+
+    try:
+        manifest = read_manifest(bundle)
+        verify_files(bundle, manifest)
+    except (BundleError, OSError):
+        return False
+    weights = model / "model.safetensors"
+    return (
+        weights.is_file()
+        and manifest.source.get("sha256") == sha256_file(weights)
+        and manifest.dims == options.dims
+        and set(manifest.variants) == {"fp32", *options.variants}
+    )
+
+
+def _teacher_speed(workdir: Path, teacher: Path, texts: list[str], fresh: bool, console: Console) -> float:
+    """The teacher's sentences/s on these texts, measured once (torch) and kept in `workdir` for later runs."""
+    import json
+
+    from static_edge.runtimes.speed import sentences_per_second
+
+    cache = workdir / "teacher_speed.json"
+    key = {"teacher": str(teacher), "texts": len(texts)}
+    if not fresh and cache.is_file():
+        saved = json.loads(cache.read_text(encoding="utf-8"))
+        if saved.get("key") == key:
+            console.print(f"teacher speed measured at {saved['measured_at']} (--fresh measures it again)")
+            return float(saved["sentences_per_second"])
+    from datetime import datetime, timezone
+
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(teacher), device="cpu")
+    speed = sentences_per_second(lambda t: model.encode(list(t), batch_size=32), texts, repeats=3)
+    measured_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    cache.write_text(json.dumps({"key": key, "sentences_per_second": speed, "measured_at": measured_at}))
+    return speed
