@@ -40,8 +40,8 @@ def load(
     :param bundle: folder written by `static-edge export`, or a Hugging Face hub id "org/name" (anything that
         is not an existing local folder and has that form), downloaded with huggingface_hub and verified.
     :param revision: for a hub id: branch, tag or commit; the commit it resolved to is `model.origin.commit`.
-    :param variant: "fp32", "fp16", "int8", "int4" or "int2"; when None, the fastest on a CPU that the bundle
-        holds: int8, else fp32, fp16, int4, int2 (`bundle.CPU_VARIANT_ORDER`; the browser loads the smallest).
+    :param variant: "fp32", "fp16", "int8", "int4" or "int2"; when None, the fastest on a CPU: fp32, which every
+        bundle holds (`bundle.CPU_VARIANT_ORDER`; the browser loads the smallest instead).
     :param backend: "onnxruntime" or "numpy".
     :param verify: check file hashes against the manifest before loading.
     :param sha256: pin the bundle: its digest (`bundle_digest`, printed by `static-edge export` and `check`)

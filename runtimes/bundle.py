@@ -34,11 +34,12 @@ VARIANT_FILES: dict[str, str] = {
     "int4": "onnx/model_q4.onnx",
     "int2": "onnx/model_q2.onnx",
 }
-# What the Python runtimes load when the caller names no variant: the first the bundle holds. int8 and fp32 encode
-# at the same speed within noise on onnxruntime's CPU provider (benchmarks/results/speed.md, variants.md), int8
+# What the Python runtimes load when the caller names no variant: the first the bundle holds. fp32 (which every
+# bundle holds) encodes fastest on onnxruntime's CPU provider (benchmarks/results/speed.md: 38.3k sentences/s
+# against int8's 34.0k at batch 1024; `static-edge info BUNDLE` measures a bundle's here), int8 close behind
 # with a 4x smaller table; fp16 pays a cast per row; int4 and int2 unpack nibbles and run 1.3-4x slower. The
 # manifest's `default_variant` (the smallest) stays what browser runtimes load, where download size rules.
-CPU_VARIANT_ORDER = ("int8", "fp32", "fp16", "int4", "int2")
+CPU_VARIANT_ORDER = ("fp32", "int8", "fp16", "int4", "int2")
 # The dtype recorded in the manifest's `files` entry of each variant.
 VARIANT_DTYPES: dict[str, str] = {"fp32": "float32", "fp16": "float16", "int8": "int8", "int4": "int4", "int2": "int2"}
 

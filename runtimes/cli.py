@@ -18,7 +18,7 @@ def add_encode_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--variant",
         choices=list(VARIANT_FILES),
-        help="bundle variant (default: the fastest on a CPU the bundle holds: int8, else fp32, fp16, int4, int2)",
+        help="bundle variant (default: fp32, the fastest on a CPU; static-edge info BUNDLE measures each)",
     )
     p.add_argument("--backend", choices=["onnxruntime", "numpy"], default="onnxruntime")
     p.add_argument("--sha256", metavar="DIGEST", help="refuse the bundle unless its digest is DIGEST (see SECURITY.md)")

@@ -34,6 +34,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("check", "static_edge.exporter.cli", "parity report of a bundle against its source model"),
     Command("push", "static_edge.exporter.publish", "upload a bundle and its model card to the Hugging Face hub"),
     Command("encode", "static_edge.runtimes.cli", "encode texts with a bundle"),
+    Command(
+        "info", "static_edge.runtimes.bundle_info", "a bundle's variants: size, speed here, which target loads which"
+    ),
     Command("web", "static_edge.runtimes.cli", "write a browser search page next to a bundle"),
     Command("serve", "static_edge.runtimes.server", "OpenAI-compatible embedding server", "serve"),
     Command("distill", "static_edge.trainer.cli", "distill a static model from a transformer teacher", "train"),
@@ -50,7 +53,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "train": ("torch", "sentence_transformers", "model2vec", "datasets", "scipy", "matplotlib"),
     "bench": ("torch", "sentence_transformers", "model2vec", "matplotlib"),
     "demo": ("streamlit", "pandas", "altair"),
-    "serve": ("fastapi", "uvicorn"),
+    "serve": ("fastapi", "uvicorn", "orjson", "prometheus_client"),
     "hub": ("huggingface_hub",),
     "ray": ("ray", "pyarrow"),
 }
