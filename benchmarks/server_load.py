@@ -244,7 +244,7 @@ def notes(rows: list[dict]) -> list[str]:
         "whole middleware stack, stdlib JSON), run from the same environment on the same bundle.",
         "unbatched = the same server with `--max-batch-texts 1` (each request encoded on its own); batched = "
         "batches of up to 1,024 texts, no wait (requests that arrive while one batch encodes form the next). Access "
-        "log on (to /dev/null), onnxruntime backend, the CPU default variant (int8).",
+        "log on (to /dev/null), onnxruntime backend, the bundle's CPU default variant.",
         f"Load average at the end: {tuple(round(x, 1) for x in os.getloadavg())} on {os.cpu_count()} cores, "
         "shared by wrk, the server and other work: absolute numbers are a floor for a quiet machine.",
     ]

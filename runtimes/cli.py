@@ -9,6 +9,8 @@ from static_edge.runtimes.bundle import VARIANT_FILES
 from static_edge.runtimes.console import console, done
 from static_edge.runtimes.errors import InputError
 
+FILE_CHUNK_SIZE = 16_384  # static_edge.runtimes.encode_files.FILE_CHUNK_SIZE, without importing it for --help
+
 
 def add_encode_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("bundle", type=Path)
@@ -61,7 +63,9 @@ def add_encode_file_arguments(p: argparse.ArgumentParser) -> None:
     )
     f.add_argument("--precision", choices=["float32", "float16", "int8", "binary"], default="float32")
     f.add_argument("--batch-size", type=int, default=1024, help="texts per onnxruntime run")
-    f.add_argument("--chunk-size", type=int, default=32768, help="texts read, tokenized and written at a time")
+    f.add_argument(
+        "--chunk-size", type=int, default=FILE_CHUNK_SIZE, help="texts read, tokenized and written at a time"
+    )
     f.add_argument(
         "--threads",
         type=int,
