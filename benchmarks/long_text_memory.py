@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from static_edge.runtimes.embedder import PIECE_TOKENS
 from static_edge.runtimes.results import write_results
 
 SIZES = (10_000, 100_000, 1_000_000)
@@ -105,13 +106,14 @@ def main() -> None:
                     print(rows[-1], flush=True)
     notes = [
         f"Target (issue 21): one text of 1,000,000 tokens under {TARGET_MB} MB above the idle process on both "
-        "backends. 'pieces' embeds a text of more than 16,384 tokens 16,384 tokens at a time (the sum of the rows "
+        f"backends. 'pieces' embeds a text of more than {PIECE_TOKENS:,} tokens {PIECE_TOKENS:,} tokens at a time "
+        "(the sum of the rows "
         "of each piece, divided by the text's count at the end, normalized once) and tokenizes a text of more "
         "than 65,536 characters in pieces of about 16,384 characters cut before a space (tokenizers library "
         "only: nanotoken's ids are flat already, 8 bytes a token); 'whole' is the path before the change.",
         "What remains per token in 'pieces': the int64 ids (8 bytes; the encode column holds the tokenize step's "
-        "ids too) beside the text the caller holds. The rest is one piece's working set: a few [16384, dims] "
-        "float32 arrays (16 MiB each at 256 dims) and the tokenizers Encoding of 4 pieces of text.",
+        f"ids too) beside the text the caller holds. The rest is one piece's working set: a few [{PIECE_TOKENS}, "
+        "dims] float32 arrays and the tokenizers Encoding of 4 pieces of text.",
     ]
     title = "Peak memory of one long text: in pieces vs whole"
     command = f"python -m benchmarks.long_text_memory --bundle {args.bundle}"
