@@ -93,9 +93,9 @@ def test_load_downloads_pins_the_commit_and_verifies(tmp_path, st_bundle, monkey
         pinned = _load_in_subprocess(hub, home, "me/tiny", revision=first)
         assert pinned["commit"] == first and pinned["revision"] == first
 
-        # a commit whose model file does not match its manifest is refused after download
+        # a commit whose model file (the variant a CPU loads by default) does not match its manifest is refused
         files = hub.repos["me/tiny"].commits[second]
-        files["onnx/model_quantized.onnx"] = files["onnx/model_quantized.onnx"][:-1] + b"\1"
+        files["onnx/model.onnx"] = files["onnx/model.onnx"][:-1] + b"\1"
         env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HOME": str(tmp_path / "fresh"), "HF_HUB_OFFLINE": "0"}
         result = subprocess.run(
             [sys.executable, "-m", "static_edge.cli", "encode", "me/tiny", "some text"],
@@ -105,6 +105,6 @@ def test_load_downloads_pins_the_commit_and_verifies(tmp_path, st_bundle, monkey
             timeout=120,
         )
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
-        assert "model_quantized.onnx" in result.stderr and "sha256" in result.stderr, result.stderr[-2000:]
+        assert "onnx/model.onnx" in result.stderr and "sha256" in result.stderr, result.stderr[-2000:]
     # offline, the cached commit still loads (the hub is gone now)
     assert _load_in_subprocess(hub, home, "me/tiny", offline=True)["commit"] == second
