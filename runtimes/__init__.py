@@ -1,7 +1,7 @@
 """static-edge runtimes: load an exported bundle and encode text, without torch.
 
 >>> from static_edge.runtimes import load
->>> model = load("out/retrieval-256")            # onnxruntime, the bundle's default variant
+>>> model = load("out/retrieval-256")            # onnxruntime, fp32 (the fastest on a CPU)
 >>> model.encode(["hello world"]).shape
 (1, 256)
 """

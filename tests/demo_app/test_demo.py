@@ -64,7 +64,7 @@ def test_similarity_heatmap_and_ranked_pairs_match_the_runtime(monkeypatch, st_b
     sentences = ["a dog runs in the park", "a puppy plays outside", "interest rates went up"]
     app.text_area(key="sentences").input("\n".join(sentences)).run()
     pairs = _frame(app, "sentence A")
-    model = load(st_bundle)  # the sidebar's default: the bundle's smallest variant
+    model = load(st_bundle, variant=read_manifest(st_bundle).default_variant)  # the sidebar's default: the smallest
     scores = model.similarity(sentences, sentences)
     expected = sorted(
         ((scores[i, j], sentences[i], sentences[j]) for i in range(3) for j in range(i + 1, 3)), reverse=True
@@ -98,7 +98,7 @@ def test_search_ranks_the_sample_corpus_like_the_runtime_and_maps_it(monkeypatch
     app.slider(key="k").set_value(5).run()
     results = _frame(app, "rank")
     corpus = sample_corpus()
-    model = load(st_bundle)
+    model = load(st_bundle, variant=read_manifest(st_bundle).default_variant)  # the sidebar's default
     documents = model.encode(corpus)
     scores = cosine_matrix(model.encode(["the weather forecast"]), documents)[0]
     best = np.argsort(-scores, kind="stable")[:5]

@@ -65,7 +65,7 @@ def test_export_writes_a_card_the_hub_reads(exported):
 def test_card_snippets_run_as_written_against_the_local_bundle(exported, tmp_path):
     work, bundle = exported
     blocks = code_blocks((bundle / "README.md").read_text())
-    expected = load(bundle).encode(EXAMPLE_TEXTS)
+    expected = load(bundle, variant=read_manifest(bundle).default_variant).encode(EXAMPLE_TEXTS)  # as the card
 
     python = blocks["python"] + "\nimport numpy\nnumpy.save('python.npy', vectors)\n"
     result = subprocess.run([sys.executable, "-c", python], cwd=work, capture_output=True, text=True, timeout=120)
@@ -125,7 +125,7 @@ def test_push_uploads_exactly_the_bundle_and_a_hub_card(exported, tmp_path, monk
     assert f'revision="{repo.branches["v1"]}"' in out, "prints how to pin the pushed commit"
     card = ModelCard(uploaded["README.md"].decode())
     assert hub.validated == [card.data.to_dict()], "the hub validated the card's front matter"
-    assert card.data.license == "apache-2.0" and 'load("me/card-test")' in card.text
+    assert card.data.license == "apache-2.0" and 'load("me/card-test", variant=' in card.text
     assert "env.localModelPath" not in card.text, "the hub card loads from the hub"
     assert "| int8 | sts:stsb | 65.50 | 71.23 |" in card.text, "quality per variant and dims"
     parity = card.text.split("## Parity")[1].split("##")[0]
@@ -160,7 +160,7 @@ def test_hub_card_snippets_run_as_written_against_the_pushed_bundle(exported, tm
 
     bundle = tmp_path / "bundle"
     shutil.copytree(exported[1], bundle)
-    expected = load(bundle).encode(EXAMPLE_TEXTS)
+    expected = load(bundle, variant=read_manifest(bundle).default_variant).encode(EXAMPLE_TEXTS)  # as the card
     with FakeHub() as hub:
         monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
         push_bundle(bundle, "me/snippets", api=HfApi(endpoint=hub.endpoint, token="hf_test"))

@@ -104,6 +104,8 @@ def test_a_local_folder_is_recorded_as_typed(st_wordpiece, tmp_path, monkeypatch
         read_source("models/mine", revision="main")
     assert check_bundle(out, write=False).passed  # from the folder it was typed in
     monkeypatch.chdir(tmp_path / "models")
+    assert check_bundle(tmp_path / "bundle", write=False).passed  # found from the bundle (path_from_bundle)
+    (tmp_path / "models" / "mine").rename(tmp_path / "models" / "moved")
     with pytest.raises(SourceModelError, match="the source was the local folder models/mine .* pass --reference"):
         check_bundle(tmp_path / "bundle", write=False)  # not a hub id, even though it looks like one
 
