@@ -137,7 +137,9 @@ def test_two_concurrent_exports_have_exactly_one_winner(st_wordpiece, tmp_path):
                 _stop(process)
     assert sorted(results) == [0, 2], errors
     loser = errors[results.index(2)]
-    assert "another static-edge process is writing" in loser and "Traceback" not in loser
+    # the loser sees the winner at work, or (started late on a busy machine) the winner's finished bundle
+    assert "another static-edge process is writing" in loser or "already exists" in loser, loser
+    assert "Traceback" not in loser
     assert len(loser.strip().splitlines()) == 1
     assert load(out).encode(["one winner"]).shape == (1, 8)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shared-bundle", "slow_export.py"]
