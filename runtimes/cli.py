@@ -7,9 +7,8 @@ from pathlib import Path
 
 from static_edge.runtimes.bundle import VARIANT_FILES
 from static_edge.runtimes.console import console, done
+from static_edge.runtimes.corpus_io import FILE_CHUNK_SIZE
 from static_edge.runtimes.errors import InputError
-
-FILE_CHUNK_SIZE = 16_384  # static_edge.runtimes.encode_files.FILE_CHUNK_SIZE, without importing it for --help
 
 
 def add_encode_arguments(p: argparse.ArgumentParser) -> None:

@@ -36,6 +36,11 @@ PARQUET_OPTIONS = {"use_dictionary": False, "compression": "none"}
 """Vectors are high-entropy floats: a dictionary (pyarrow's default) costs memory and time for nothing, and
 compression saves a few percent at best."""
 
+FILE_CHUNK_SIZE = 16_384
+"""Texts per chunk and part file of a file encode. Up to five chunks are in flight (two read ahead, one embedding,
+two writing), so this bounds memory: 1M sentences to Parquet at 256 dims peaked about 60 MB lower than with
+32,768, as fast."""
+
 PARQUET_ROW_GROUP = 8192
 """Rows per row group of a Parquet output: 8 MB of float32 vectors at 256 dims, a unit readers can skip by."""
 

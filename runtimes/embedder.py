@@ -264,12 +264,18 @@ class StaticEmbedder(ABC):
         for tag, (ids, lengths) in self._tokenized_ahead(chunks):
             yield tag, self._embed_chunk(ids, lengths, batch_size, None, 0)
 
-    def _tokenized_ahead(self, chunks: Iterable[tuple[Tag, Sequence[str]]]) -> Iterator[tuple[Tag, Any]]:
+    def _tokenized_ahead(
+        self, chunks: Iterable[tuple[Tag, Sequence[str]]], validate: bool = True
+    ) -> Iterator[tuple[Tag, Any]]:
+        """(tag, (ids, lengths)) per chunk, tokenized in the read-ahead worker; `validate=False` for chunks that
+        `validated_chunks` already checked (`encode`, `encode_batches`)."""
         offset = 0
 
         def tokenize(chunk: tuple[Tag, Sequence[str]]) -> tuple[Tag, Any]:
             nonlocal offset
-            texts = validate_texts(chunk[1], offset) if len(chunk[1]) else []
+            texts = chunk[1]
+            if validate:
+                texts = validate_texts(texts, offset) if len(texts) else []
             offset += len(texts)
             return chunk[0], self.tokenizer.flat(texts) if texts else (np.zeros(0, np.int64), np.zeros(0, np.int64))
 
@@ -278,10 +284,10 @@ class StaticEmbedder(ABC):
     def _stream(
         self, chunks: Iterable[list[str]], batch_size: int, out: np.ndarray | None = None
     ) -> Iterator[np.ndarray]:
-        """`encode_chunks` without tags, writing into consecutive rows of `out` when given."""
+        """`encode_chunks` of validated chunks without tags, writing into consecutive rows of `out` when given."""
         _check_batch_size(batch_size)
         row = 0
-        for _, (ids, lengths) in self._tokenized_ahead((None, chunk) for chunk in chunks):
+        for _, (ids, lengths) in self._tokenized_ahead(((None, chunk) for chunk in chunks), validate=False):
             vectors = self._embed_chunk(ids, lengths, batch_size, out, row)
             row += len(vectors)
             yield vectors
