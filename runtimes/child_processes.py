@@ -85,13 +85,15 @@ def stop_child(process: subprocess.Popen, grace_s: float = STOP_GRACE_S) -> None
 
 
 @contextlib.contextmanager
-def forward_signals(process: subprocess.Popen, received: list[int]) -> Iterator[None]:
-    """While the block runs, pass SIGINT/SIGTERM/SIGHUP/SIGQUIT on to the child's group and note each in
-    `received` (call it from the main thread: Python runs signal handlers there)."""
+def forward_signals(processes: list[subprocess.Popen], received: list[int]) -> Iterator[None]:
+    """While the block runs, pass SIGINT/SIGTERM/SIGHUP/SIGQUIT on to the groups of `processes` (which may still
+    be empty: the handlers go in before a child starts) and note each in `received` (call it from the main
+    thread: Python runs signal handlers there)."""
 
     def forward(signum: int, frame: object) -> None:  # noqa: ARG001 - the signal module's handler signature
         received.append(signum)
-        signal_group(process, signum)
+        for process in processes:
+            signal_group(process, signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
     try:
@@ -107,9 +109,14 @@ def run_child(command: Sequence[str], **popen_kwargs: Any) -> int:
     :returns: the child's exit code, or 128 + the signal we received (130 after Ctrl-C, 143 after SIGTERM, 129
         after SIGHUP), as a shell reports it.
     """
-    process = start_child(command, **popen_kwargs)
     received: list[int] = []
-    with forward_signals(process, received):
+    started: list[subprocess.Popen] = []
+    # the handlers go in first: a signal that arrives while the child starts is noted, not fatal to us alone
+    with forward_signals(started, received):
+        process = start_child(command, **popen_kwargs)
+        started.append(process)
+        if received:
+            signal_group(process, received[0])
         try:
             code = process.wait()
         finally:
