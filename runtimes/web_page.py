@@ -43,6 +43,7 @@ PAGE_FILES = (
     "lite-engine.js",
     "onnx-reader.js",
     "binary.js",
+    "vector-index.js",
     "ort-engine.js",
     "worker.js",
     "worker-embedder.js",

@@ -12,11 +12,12 @@
 // no post-processor), truncation at the manifest's max_length, unknown-token masking and
 // normalization as the graph does them. Every file is checked against the manifest's sha256 first.
 
-import { hamming, packBinary, packedBytes } from "./binary.js";
+import { hamming, packBinary } from "./binary.js";
 import { BundleFiles, VARIANT_FILES, bundleDigest, sha256Hex } from "./bundle-files.js";
 import { LiteEngine } from "./lite-engine.js";
 
 export { VARIANT_FILES, bundleDigest, hamming, packBinary, sha256Hex };
+export { VectorIndex } from "./vector-index.js";
 
 /** The bundle folder's URL, ending in "/", resolved against the page. */
 function folderUrl(baseUrl) {
@@ -140,89 +141,4 @@ export function cosine(a, b) {
     nb += b[i] * b[i];
   }
   return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
-}
-
-/**
- * An in-memory index: embed documents once, then rank them for each query. Float vectors are kept
- * L2-normalized in one Float32Array and ranked by cosine; with `{binary: true}` they are kept as
- * packed bits and ranked by Hamming distance (32x less memory, for large indexes).
- */
-export class VectorIndex {
-  constructor(embedder, { binary = false } = {}) {
-    this.embedder = embedder;
-    this.binary = binary;
-    this.dims = embedder.dims;
-    this.width = binary ? packedBytes(this.dims) : this.dims;
-    this.texts = [];
-    this.data = binary ? new Uint8Array(0) : new Float32Array(0);
-  }
-
-  get size() {
-    return this.texts.length;
-  }
-
-  async add(texts) {
-    const vectors = await this.embedder.encode(texts);
-    const rows = this.binary ? packBinary(vectors) : normalizedRows(vectors, this.dims);
-    const grown = new this.data.constructor(this.data.length + rows.length);
-    grown.set(this.data);
-    grown.set(rows, this.data.length);
-    this.data = grown;
-    this.texts.push(...texts);
-  }
-
-  /**
-   * The k nearest documents, best first: [{index, text, score}]. score is the cosine, or for a binary
-   * index 1 - 2 * hamming / dims (the cosine of the sign vectors), with `distance` the Hamming distance.
-   * Ties keep insertion order.
-   */
-  async search(query, k = 5) {
-    const [vector] = await this.embedder.encode([query]);
-    return this.binary ? this.#searchBinary(vector, k) : this.#searchFloat(vector, k);
-  }
-
-  #searchFloat(vector, k) {
-    const q = normalizedRows([vector], this.dims);
-    const dims = this.dims;
-    const scores = new Float32Array(this.size);
-    for (let r = 0; r < this.size; r++) {
-      let dot = 0;
-      const off = r * dims;
-      for (let d = 0; d < dims; d++) dot += q[d] * this.data[off + d];
-      scores[r] = dot;
-    }
-    return topK(scores, k).map((index) => ({ index, text: this.texts[index], score: scores[index] }));
-  }
-
-  #searchBinary(vector, k) {
-    const code = packBinary([vector]);
-    const distances = new Uint32Array(this.size);
-    for (let r = 0; r < this.size; r++) distances[r] = hamming(code, this.data, this.width, 0, r * this.width);
-    const scores = Float32Array.from(distances, (h) => -h);
-    return topK(scores, k).map((index) => ({
-      index,
-      text: this.texts[index],
-      distance: distances[index],
-      score: 1 - (2 * distances[index]) / this.dims,
-    }));
-  }
-}
-
-/** Rows scaled to unit length (zero rows stay zero), as one Float32Array. */
-function normalizedRows(vectors, dims) {
-  const out = new Float32Array(vectors.length * dims);
-  vectors.forEach((v, r) => {
-    let norm = 0;
-    for (let d = 0; d < dims; d++) norm += v[d] * v[d];
-    const inverse = norm > 0 ? 1 / Math.sqrt(norm) : 0;
-    for (let d = 0; d < dims; d++) out[r * dims + d] = v[d] * inverse;
-  });
-  return out;
-}
-
-/** Indices of the k highest scores, best first; equal scores in index order. */
-function topK(scores, k) {
-  const order = Array.from(scores.keys());
-  order.sort((a, b) => scores[b] - scores[a] || a - b);
-  return order.slice(0, Math.max(0, k));
 }
