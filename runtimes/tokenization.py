@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -184,6 +185,14 @@ def text_starts(lengths: np.ndarray) -> np.ndarray:
 FAST_TOKENIZER_ENV = "STATIC_EDGE_TOKENIZER"
 """Set to `tokenizers` to never use nanotoken."""
 
+LOG = logging.getLogger(__name__)
+
+
+def _slower(reason: str, level: int = logging.INFO) -> str:
+    """Log that the slower `tokenizers` path is taken, and why; returns the reason."""
+    LOG.log(level, "tokenizing with tokenizers (slower than nanotoken): %s", reason)
+    return reason
+
 
 class FastWordPiece:
     """nanotoken's WordPiece (Rust; flat numpy ids, no object per text): about 30x tokenizers' throughput here.
@@ -198,21 +207,25 @@ class FastWordPiece:
         self.max_length = max_length
 
     @classmethod
-    def for_file(cls, path: str | Path, reference: Tokenizer) -> FastWordPiece | None:
-        """The fast tokenizer for `path`, or None: not installed, switched off, unsupported or not identical."""
+    def for_file(cls, path: str | Path, reference: Tokenizer) -> tuple[FastWordPiece | None, str | None]:
+        """The fast tokenizer for `path` and None, or None and why the slower `tokenizers` path is taken.
+
+        A file whose ids differ from tokenizers' on the probe texts is logged as a warning (a tokenizer file
+        nanotoken reads but tokenizes differently); the other reasons are expected and logged at info level.
+        """
         if os.environ.get(FAST_TOKENIZER_ENV, "").lower() == "tokenizers":
-            return None
+            return None, f"switched off by {FAST_TOKENIZER_ENV}=tokenizers"
         try:
             import nanotoken
         except ImportError:
-            return None
+            return None, _slower("nanotoken is not installed on this platform")
         truncation = reference.truncation
         if truncation and (truncation.get("direction", "right") != "right" or truncation.get("stride", 0)):
-            return None
+            return None, _slower("the tokenizer truncates from the left or with a stride")
         try:
             fast = cls(nanotoken.Tokenizer(str(path)), truncation["max_length"] if truncation else None)
         except nanotoken.UnsupportedTokenizerError:
-            return None
+            return None, _slower("nanotoken reads WordPiece only; this tokenizer is another kind")
         from static_edge.runtimes.parity_texts import PARITY_TEXTS
 
         probe = [*PARITY_TEXTS, " ".join(PARITY_TEXTS) * 8]
@@ -220,8 +233,8 @@ class FastWordPiece:
         ids, lengths = fast.flat(probe)
         got = np.split(ids, np.cumsum(lengths)[:-1])
         if len(got) != len(want) or any(g.tolist() != w for g, w in zip(got, want, strict=False)):
-            return None
-        return fast
+            return None, _slower(f"nanotoken's ids differ from tokenizers' for {path}", logging.WARNING)
+        return fast, None
 
     def flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """All ids concatenated and each text's length, as `BundleTokenizer.flat`."""
@@ -246,8 +259,9 @@ class BundleTokenizer:
         self.tokenizer.no_padding()
         self.unk_token_id = unk_token_id
         self.drop_unknown = drop_unknown and unk_token_id is not None
-        self.fast = FastWordPiece.for_file(path, self.tokenizer)
-        """nanotoken's WordPiece when installed and it gives this file's ids exactly (checked here), else None."""
+        self.fast, self.slow_reason = FastWordPiece.for_file(path, self.tokenizer)
+        """nanotoken's WordPiece when installed and it gives this file's ids exactly (checked here), else None
+        and `slow_reason` says why tokenizers is used."""
         self.whole_text_reason = split_refusal(self.tokenizer)
         """Why a long text is tokenized whole (its memory then grows with the text), or None: it goes in pieces."""
         truncation = self.tokenizer.truncation

@@ -40,6 +40,9 @@ def test_one_version_everywhere():
     assert f"## {version}" in (REPO / "CHANGELOG.md").read_text(), "the changelog names the version"
 
 
+LIBRARY_CODE = "import sys; from static_edge import load; print(load(sys.argv[1], variant='int8').tokenizer.library)"
+
+
 def test_wheel_and_sdist_pass_twine_and_the_wheel_encodes_in_an_empty_venv(tmp_path, st_bundle):
     dist = tmp_path / "dist"
     built = subprocess.run([sys.executable, "-m", "build", "--outdir", str(dist), str(REPO)],
@@ -73,6 +76,10 @@ def test_wheel_and_sdist_pass_twine_and_the_wheel_encodes_in_an_empty_venv(tmp_p
     location = subprocess.run([str(python), "-c", "import static_edge; print(static_edge.__file__)"],
                               capture_output=True, text=True, timeout=60, cwd=tmp_path)  # fmt: skip
     assert location.stdout.startswith(str(env_dir)), "the empty venv's own copy, not the checkout"
+    # the base install brings the fast WordPiece tokenizer, and this WordPiece bundle's ids pass its check
+    library = subprocess.run([str(python), "-c", LIBRARY_CODE, str(st_bundle)],
+                             capture_output=True, text=True, timeout=60, cwd=tmp_path)  # fmt: skip
+    assert library.stdout.split() == ["nanotoken"], library.stdout + library.stderr[-2000:]
 
 
 def test_npm_pack_installs_into_a_scratch_project_and_encodes_in_node(tmp_path, st_wordpiece):
