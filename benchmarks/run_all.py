@@ -62,7 +62,7 @@ def main() -> None:
     for out, extra in ((english, []), (english_768, ["--dims", "768"])):
         if args.train or not (out / "model" / "modules.json").is_file():
             recipe = ["--data", str(args.data), "--out", str(out), "--cache", str(args.cache), *extra]
-            run([python, "-m", "benchmarks.train_english", *recipe])
+            run([python, "-m", "benchmarks.recipes.english", *recipe])
     from static_edge.trainer.distill import default_teacher
     from static_edge.trainer.teachers import mpnet_teacher
 
@@ -92,7 +92,7 @@ def main() -> None:
         [
             python,
             "-m",
-            "benchmarks.quality_grid",
+            "benchmarks.measure.quality_grid",
             str(english_768 / "model"),
             "--data",
             str(args.data),

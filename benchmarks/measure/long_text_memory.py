@@ -1,6 +1,6 @@
 """Peak memory of encoding one long text, by its length: in pieces (now) and whole (before issue 21).
 
-    python -m benchmarks.long_text_memory --bundle quickstart/bundle-256-int8
+    python -m benchmarks.measure.long_text_memory --bundle quickstart/bundle-256-int8
 
 Each case runs in a fresh process: it loads the bundle, encodes a few short texts (so onnxruntime's arena and
 the tokenizer are warm), builds the text (SciFact abstracts joined with spaces until it holds the wanted number
@@ -48,7 +48,7 @@ def peak_since_reset(action) -> tuple[float, float, object]:
 
 def worker(bundle: Path, backend: str, tokens: int, mode: str) -> dict:
     """One case, in this (fresh) process: the peaks of tokenize and encode on one text of about `tokens` tokens."""
-    from benchmarks.corpus_data import scifact_abstracts
+    from benchmarks.measure.corpus import scifact_abstracts
     from static_edge.runtimes import embedder, load, tokenization
 
     if mode == "whole":
@@ -77,7 +77,7 @@ def worker(bundle: Path, backend: str, tokens: int, mode: str) -> dict:
 
 def run_case(bundle: Path, backend: str, tokens: int, mode: str, library: str) -> dict:
     """`worker` in a fresh process (`library` "tokenizers" switches nanotoken off)."""
-    command = [sys.executable, "-m", "benchmarks.long_text_memory", "--bundle", str(bundle)]
+    command = [sys.executable, "-m", "benchmarks.measure.long_text_memory", "--bundle", str(bundle)]
     command += ["--worker", backend, str(tokens), mode]
     env = {"STATIC_EDGE_TOKENIZER": "tokenizers"} if library == "tokenizers" else {}
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env})
@@ -116,7 +116,7 @@ def main() -> None:
         "dims] float32 arrays and the tokenizers Encoding of 4 pieces of text.",
     ]
     title = "Peak memory of one long text: in pieces vs whole"
-    command = f"python -m benchmarks.long_text_memory --bundle {args.bundle}"
+    command = f"python -m benchmarks.measure.long_text_memory --bundle {args.bundle}"
     write_results(args.out, "long_text_memory", title=title, command=command, rows=rows, notes=notes)
     plot(rows, args.out / "long_text_memory.png")
     print(f"wrote {args.out / 'long_text_memory.md'}")

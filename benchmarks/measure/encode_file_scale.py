@@ -1,6 +1,6 @@
 """`static-edge encode` of a corpus file: one core against all cores, and peak memory with the cores kept busy.
 
-    python -m benchmarks.encode_file_scale --bundle quickstart/bundle-256-int8 [--lines 1000000]
+    python -m benchmarks.measure.encode_file_scale --bundle quickstart/bundle-256-int8 [--lines 1000000]
 
 Each row runs the real command in a fresh process on the same file of short sentences (STS-B / captions style),
 writing Parquet. "1 core" pins it to one CPU with taskset; "all cores, busy machine" runs it while another process
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.corpus_data import short_sentences, write_lines
+from benchmarks.measure.corpus import short_sentences, write_lines
 from static_edge.runtimes.results import write_results
 
 SCENARIOS = ("1 core", "all cores", "all cores, busy machine")
@@ -99,7 +99,7 @@ def main() -> None:
             rows.append(run_encode(args.bundle, texts, args.work / "out.parquet", scenario, variant))
             print(json.dumps(rows[-1]), flush=True)
     write_results(args.out, "encode_file_scale", title="static-edge encode: a corpus file on one core and on all",
-                  command=f"python -m benchmarks.encode_file_scale --bundle {args.bundle} --lines {args.lines}",
+                  command=f"python -m benchmarks.measure.encode_file_scale --bundle {args.bundle} --lines {args.lines}",
                   rows=rows, notes=notes(args.bundle, texts, rows))  # fmt: skip
     plot(rows, args.out / "encode_file_scale.png")
     shutil.rmtree(args.work, ignore_errors=True)

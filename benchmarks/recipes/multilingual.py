@@ -1,6 +1,6 @@
 """Recipe: a multilingual similarity model (256-dim-first Matryoshka) from ../shared/data, on 2 CPU cores.
 
-    python -m benchmarks.train_multilingual --data ../shared/data --out benchmarks/results/multilingual
+    python -m benchmarks.recipes.multilingual --data ../shared/data --out benchmarks/results/multilingual
 
 Steps:
 1. Keep 300 of FLORES-101 dev's 997 sentences out of training in every language (the same sentences are
@@ -33,7 +33,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from benchmarks.recipe_steps import read_jsonl_gz
+from benchmarks.recipes.steps import read_jsonl_gz
 
 DIMS = [32, 64, 128, 256]
 RETRIEVAL_LANGS = "de fr es it nl pl pt ru uk cs sv fi tr ar hi zh ja ko vi id".split()
@@ -180,12 +180,12 @@ def main() -> None:
     parser.add_argument("--matryoshka-weights", default="2,1,1,1", help="loss weight of dims 256,128,64,32")
     parser.add_argument("--caption-limit", type=int, default=20_000, help="English caption pairs kept")
     args = parser.parse_args()
-    command = "python -m benchmarks.train_multilingual " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "python -m benchmarks.recipes.multilingual " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
     from datasets import Dataset
 
-    from benchmarks.recipe_steps import train_and_export
-    from benchmarks.train_english import caption_pairs
+    from benchmarks.recipes.steps import train_and_export
+    from benchmarks.recipes.english import caption_pairs
     from static_edge.runtimes.results import write_results
     from static_edge.trainer.evaluate import ParallelData, evaluate, model_encoder, read_sts
     from static_edge.trainer.model_card import write_model_card

@@ -1,8 +1,8 @@
-"""Tokenize a text list with one tokenizer library and save its ids: run by benchmarks.tokenizer_compare.
+"""Tokenize a text list with one tokenizer library and save its ids: run by benchmarks.measure.tokenizer_compare.
 
 Standalone (numpy and the candidate library only), so it runs under a throwaway venv's interpreter:
 
-    VENV/bin/python benchmarks/tokenizer_worker.py CANDIDATE TOKENIZER_JSON TEXTS_JSONL SPEED_COUNT OUT_PREFIX
+    VENV/bin/python benchmarks/measure/tokenizer_worker.py CANDIDATE TOKENIZER_JSON TEXTS_JSONL SPEED_COUNT OUT_PREFIX
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Tokenizer alternatives: identical ids on every text of the shared corpora, and their speed.
 
-Each candidate runs in its own process (benchmarks/tokenizer_worker.py) under the interpreter of a throwaway venv
+Each candidate runs in its own process (benchmarks/measure/tokenizer_worker.py) under the interpreter of a throwaway venv
 that has it installed, so trying a library never touches the project's environment:
 
     python -m venv /tmp/tokvenv && /tmp/tokvenv/bin/pip install numpy tokenizers==0.23.3 kitoken nanotoken morpheme
-    python -m benchmarks.tokenizer_compare --bundle quickstart/bundle-256-int8 --venv /tmp/tokvenv
+    python -m benchmarks.measure.tokenizer_compare --bundle quickstart/bundle-256-int8 --venv /tmp/tokvenv
 
 The baseline is the `tokenizers` release the runtime uses (this interpreter). A candidate could be adopted only
 if its ids equal the baseline's on every text.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.corpus_data import DATA, scifact_abstracts, short_sentences
+from benchmarks.measure.corpus import DATA, scifact_abstracts, short_sentences
 from static_edge.runtimes.results import write_results
 
 CANDIDATES = ("tokenizers", "kitoken", "nanotoken", "morpheme")
@@ -104,7 +104,7 @@ def main() -> None:
         "A candidate is adopted only if its ids equal the runtime's on every text.",
     ]
     write_results(args.out, "tokenizer_compare", title="Tokenizer alternatives: identical ids and speed",
-                  command=f"python -m benchmarks.tokenizer_compare --bundle {args.bundle} --venv {args.venv}",
+                  command=f"python -m benchmarks.measure.tokenizer_compare --bundle {args.bundle} --venv {args.venv}",
                   rows=rows, notes=notes)  # fmt: skip
     _plot(rows, args.out / "tokenizer_compare.png")
     print(f"wrote {args.out / 'tokenizer_compare.md'}")

@@ -1,6 +1,6 @@
 """Compare recipe runs side by side: each run's start and its 256-dim int8 bundle, per task (a table and a bar plot).
 
-    python -m benchmarks.compare_runs "distill start=benchmarks/results/english/distill-start" \\
+    python -m benchmarks.recipes.compare_runs "distill start=benchmarks/results/english/distill-start" \\
         "pre-trained start=benchmarks/results/english" --out benchmarks/results/english --name starts
 
 Reads each run's scores.json (written by the train_* recipes) and writes NAME.md, NAME.json and NAME.png.
@@ -75,7 +75,7 @@ def main() -> None:
         if not folder:
             parser.error(f"expected LABEL=FOLDER, got {spec!r}")
         rows += run_rows(label, Path(folder))
-    command = "python -m benchmarks.compare_runs " + shlex.join(sys.argv[1:])
+    command = "python -m benchmarks.recipes.compare_runs " + shlex.join(sys.argv[1:])
     md = write_results(args.out, args.name, title=args.title, command=command, rows=rows)
     png = plot(rows, args.out / f"{args.name}.png", args.title)
     print(md.read_text())

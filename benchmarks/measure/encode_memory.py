@@ -1,6 +1,6 @@
 """Peak memory of `model.encode(texts)` on 100k and 1M short sentences: the output array plus a bounded rest.
 
-    python -m benchmarks.encode_memory --bundle quickstart/bundle-256-int8
+    python -m benchmarks.measure.encode_memory --bundle quickstart/bundle-256-int8
 
 Each size runs in a fresh process: it reads the texts and loads the bundle, resets the kernel's peak-RSS mark
 (/proc/self/clear_refs), encodes, and reads the peak (VmHWM). "Beyond the output" is that peak minus the RSS
@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.corpus_data import short_sentences, write_lines
+from benchmarks.measure.corpus import short_sentences, write_lines
 from static_edge.runtimes.results import write_results
 
 
@@ -70,7 +70,7 @@ def main() -> None:
         write_lines(texts_file, short_sentences(1_000_000))
     rows = []
     for lines in (100_000, 1_000_000):
-        command = [sys.executable, "-m", "benchmarks.encode_memory", "--bundle", str(args.bundle), "--worker"]
+        command = [sys.executable, "-m", "benchmarks.measure.encode_memory", "--bundle", str(args.bundle), "--worker"]
         done = subprocess.run([*command, str(lines), "--work", str(args.work)], capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(done.stderr)
@@ -81,7 +81,7 @@ def main() -> None:
         "ids and one onnxruntime batch at a time beyond the output array it returns.",
     ]
     title = "Peak memory of encode: the output array plus a bounded rest"
-    command = f"python -m benchmarks.encode_memory --bundle {args.bundle}"
+    command = f"python -m benchmarks.measure.encode_memory --bundle {args.bundle}"
     write_results(args.out, "encode_memory", title=title, command=command, rows=rows, notes=notes)
     plot(rows, args.out / "encode_memory.png")
     print(f"wrote {args.out / 'encode_memory.md'}")

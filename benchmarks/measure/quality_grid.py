@@ -1,6 +1,6 @@
 """Size and quality grid: dims x dtype (and pruned vocabularies), measured through the exported files.
 
-    python -m benchmarks.quality_grid MODEL --data ../shared/data --out benchmarks/results \\
+    python -m benchmarks.measure.quality_grid MODEL --data ../shared/data --out benchmarks/results \\
         [--name quality_grid] [--prune-corpus CORPUS.txt[.gz] --prune-limit N] [--prune-dims 256]
 
 For each Matryoshka slice, the model is exported with fp32, fp16, int8, int4 and int2 tables; each
@@ -215,7 +215,7 @@ def main() -> None:
         rows = grid(
             args.model, args.data, dims, Path(tmp), args.prune_corpus, min(args.prune_dims, full), args.prune_limit
         )
-    command = "python -m benchmarks.quality_grid " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "python -m benchmarks.measure.quality_grid " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     print(f"wrote {write(rows, args.out, args.name, command, args.model, args.model_note)}")
 
 

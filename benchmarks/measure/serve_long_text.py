@@ -1,6 +1,6 @@
 """Peak memory of `static-edge serve` for one long text: the server's RSS growth per request, by the text's tokens.
 
-    python -m benchmarks.serve_long_text --bundle quickstart/bundle-256-int8
+    python -m benchmarks.measure.serve_long_text --bundle quickstart/bundle-256-int8
 
 One server (1 worker, limits raised to 2M tokens); before each request its peak-RSS mark is reset
 (/proc/PID/clear_refs), after it the peak (VmHWM) minus the RSS before is the request's cost.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.server_load import start_server, stop_server
+from benchmarks.measure.server_load import start_server, stop_server
 from static_edge.runtimes.results import write_results
 
 WORDS = (1_000, 10_000, 100_000, 300_000)
@@ -54,7 +54,7 @@ def main() -> None:
         "The request body is JSON (one string); the growth covers reading and parsing it, tokenizing (the text in "
         "pieces where the tokenizer allows it) and embedding in pieces of PIECE_TOKENS tokens.",
     ]
-    command = f"python -m benchmarks.serve_long_text --bundle {args.bundle}"
+    command = f"python -m benchmarks.measure.serve_long_text --bundle {args.bundle}"
     title = "static-edge serve: peak memory of one long text"
     write_results(args.out, "serve_long_text", title=title, command=command, rows=rows, notes=notes)
     print(f"wrote {args.out / 'serve_long_text.md'}")

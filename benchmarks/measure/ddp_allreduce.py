@@ -1,6 +1,6 @@
 """What DDP synchronizes per step for a static model: one all-reduce of the table's gradient, dense or sparse.
 
-    python -m benchmarks.ddp_allreduce --out benchmarks/results/training
+    python -m benchmarks.measure.ddp_allreduce --out benchmarks/results/training
 
 Starts 2 gloo processes on this machine (torch.distributed.run) and times, per table size, one all-reduce of a
 dense gradient (what DDP does for Sentence Transformers' StaticEmbedding, an nn.EmbeddingBag with dense
@@ -84,11 +84,11 @@ def main() -> None:
     raw = args.out / "ddp_allreduce.raw.json"
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run([*launcher, "-m", "benchmarks.ddp_allreduce", "--worker", str(raw)], check=True, env=env)
+    subprocess.run([*launcher, "-m", "benchmarks.measure.ddp_allreduce", "--worker", str(raw)], check=True, env=env)
     rows = json.loads(raw.read_text())
     raw.unlink()
     load = os.getloadavg()
-    command = "python -m benchmarks.ddp_allreduce " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "python -m benchmarks.measure.ddp_allreduce " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     write_results(
         args.out,
         "ddp_allreduce",

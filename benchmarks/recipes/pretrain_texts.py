@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.recipe_steps import read_jsonl_gz
+from benchmarks.recipes.steps import read_jsonl_gz
 
 _BROWN_TOKEN = re.compile(r"(\S+)/\S+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
@@ -27,7 +27,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
 
 def brown_sentences(data: Path) -> list[str]:
     """The Brown corpus' 57,340 sentences, tags stripped and quotes and punctuation re-attached."""
-    from benchmarks.train_english import detokenize
+    from benchmarks.recipes.english import detokenize
 
     sentences = []
     with zipfile.ZipFile(data / "corpus" / "brown.zip") as archive:
@@ -63,7 +63,7 @@ def medical_texts(data: Path) -> tuple[list[str], list[str]]:
 
 def short_news_and_captions(data: Path) -> tuple[list[str], list[str]]:
     """MRPC train and STS-B train sentences; multi30k captions (first file)."""
-    from benchmarks.train_english import mrpc_pairs, stsb_pairs
+    from benchmarks.recipes.english import mrpc_pairs, stsb_pairs
 
     mrpc = mrpc_pairs(data / "paraphrase" / "msr_paraphrase_train.txt", paraphrases_only=False)
     stsb = stsb_pairs(data / "sts" / "stsb-en-train.csv", min_score=0.0)

@@ -3,7 +3,7 @@
 Built from /work/shared/data (never shipped): STS-B English and the multi30k captions, repeated with a seeded
 perturbation (a word dropped, two words swapped, a number appended) so the million lines are not verbatim repeats.
 
-    python -m benchmarks.corpus_data --lines 1000000 -o /tmp/short-1m.txt
+    python -m benchmarks.measure.corpus --lines 1000000 -o /tmp/short-1m.txt
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Load test of `static-edge serve`: the micro-batching server against the same server without batching.
 
-    python -m benchmarks.server_load --bundle quickstart/bundle-256-int8 [--seconds 5]
+    python -m benchmarks.measure.server_load --bundle quickstart/bundle-256-int8 [--seconds 5]
 
 Each server runs alone, in its own process group, on a free loopback port; the load comes from `wrk`
 (Debian's package: one C thread, so the client costs the server as little CPU as a client can) in another
@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.corpus_data import short_sentences
+from benchmarks.measure.corpus import short_sentences
 from static_edge.runtimes.results import write_results
 
 SINGLE_LEVELS = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -210,7 +210,7 @@ def main() -> None:
         args.out,
         "server",
         title="static-edge serve: micro-batching under load",
-        command=f"python -m benchmarks.server_load --bundle {args.bundle} --seconds {args.seconds:g}"
+        command=f"python -m benchmarks.measure.server_load --bundle {args.bundle} --seconds {args.seconds:g}"
         + (f" --before {args.before}" if args.before else ""),
         rows=rows,
         notes=notes(rows),

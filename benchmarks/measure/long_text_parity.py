@@ -1,6 +1,6 @@
 """How far the numpy runtime and onnxruntime drift apart as a text grows, and against the exact (float64) mean.
 
-    python -m benchmarks.long_text_parity
+    python -m benchmarks.measure.long_text_parity
 
 onnxruntime's MatMul sums a text's rows in float32 one after another, so its rounding error grows with the
 text's length; numpy's reduceat sum stays near the float64 mean. The bundle format's numpy-vs-onnxruntime
@@ -132,7 +132,7 @@ def main() -> None:
         args.out,
         "long_text_parity",
         title="numpy runtime vs onnxruntime by text length",
-        command="python -m benchmarks.long_text_parity",
+        command="python -m benchmarks.measure.long_text_parity",
         rows=rows,
         notes=[
             "onnxruntime sums a text's rows in float32 in sequence (its MatMul), so its error against the exact "

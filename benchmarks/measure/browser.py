@@ -1,6 +1,6 @@
 """The browser table: the lite engine vs onnxruntime-web on one bundle, in headless Debian Chromium.
 
-    python -m benchmarks.web_timing BUNDLE [--out benchmarks/results] [--rounds 20]
+    python -m benchmarks.measure.browser BUNDLE [--out benchmarks/results] [--rounds 20]
 
 For each configuration (engine x variant, plus onnxruntime-web with one thread vs its default threads in
 the cross-origin-isolated page, and the lite engine in a Web Worker) it writes BUNDLE/web/ (with
@@ -346,7 +346,7 @@ def main() -> None:
     parser.add_argument("--built-with", default="", help="the command that built the bundle, for the table's notes")
     args = parser.parse_args()
     result = run(args.bundle, args.rounds, args.variants)
-    command = "python -m benchmarks.web_timing " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "python -m benchmarks.measure.browser " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result["built_with"] = args.built_with
     write_results(result, command, args.out)
 

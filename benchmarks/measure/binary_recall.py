@@ -1,6 +1,6 @@
 """Binary (ubinary) search against float search: recall@10, nDCG@10, index size and search time.
 
-    python -m benchmarks.binary_recall BUNDLE --data ../shared/data --out benchmarks/results [--dims 128,256,384]
+    python -m benchmarks.measure.binary_recall BUNDLE --data ../shared/data --out benchmarks/results [--dims 128,256,384]
 
 Two corpora: SciFact (5,183 abstracts, its 809 train queries, judged) and the SNLI dev premises (the
 unique ones; queries: the first 1,000 hypotheses, unjudged). For each Matryoshka slice of the bundle's
@@ -145,7 +145,7 @@ def main() -> None:
     full = load(args.bundle, variant=args.variant).dims
     dims = sorted({min(int(d), full) for d in args.dims.split(",")})
     rows = run(args.bundle, args.data, dims, args.variant)
-    command = "python -m benchmarks.binary_recall " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "python -m benchmarks.measure.binary_recall " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     md = write_results(
         args.out,
         "binary_recall",

@@ -1,7 +1,7 @@
 """Corpus scale: throughput of `encode` (1 core, all cores) against model2vec and Sentence Transformers on the same
 model and texts, batch-1 speed, peak memory of the streaming file encode, and Ray Data with 1 and 2 actors.
 
-    python -m benchmarks.corpus_scale --bundle quickstart/bundle-256-int8 --lines 1000000
+    python -m benchmarks.measure.corpus_scale --bundle quickstart/bundle-256-int8 --lines 1000000
 
 Every engine runs in a fresh subprocess on the same text file (so peak RSS is its own), timed around `encode`
 after a warm-up. "1 core" pins the process to one CPU with taskset and turns tokenizer threads off. The peers
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.corpus_data import scifact_abstracts, short_sentences, write_lines
+from benchmarks.measure.corpus import scifact_abstracts, short_sentences, write_lines
 from static_edge.runtimes.results import write_results
 
 ENGINES = {
@@ -95,7 +95,7 @@ def batch_one(encode, texts: list[str]) -> float:
 
 def run_engine(name: str, bundle: Path, texts_file: Path) -> dict:
     engine, env, one_core = ENGINES[name]
-    command = [sys.executable, "-m", "benchmarks.corpus_scale", "--worker", engine, "--bundle", str(bundle)]
+    command = [sys.executable, "-m", "benchmarks.measure.corpus_scale", "--worker", engine, "--bundle", str(bundle)]
     command += ["--texts-file", str(texts_file)] + (["--one-core"] if one_core else [])
     if one_core:
         command = ["taskset", "-c", "0", *command]
@@ -207,7 +207,7 @@ def main() -> None:
     sections = {"Batch 1 (one text per call, 3,000 calls)": batch1,
                 "Peak RSS of the streaming file encode (GNU time)": memory, ray_title: ray_table}  # fmt: skip
     write_results(args.out, "corpus_scale", title="Corpus scale: encode throughput, memory and Ray Data",
-                  command=f"python -m benchmarks.corpus_scale --bundle {args.bundle} --lines {args.lines}",
+                  command=f"python -m benchmarks.measure.corpus_scale --bundle {args.bundle} --lines {args.lines}",
                   rows=rows, notes=notes, sections=sections)  # fmt: skip
     plot(rows, args.out / "corpus_scale.png")
     print(f"wrote {args.out / 'corpus_scale.md'}")

@@ -1,0 +1,1 @@
+"""Measurements: speed, scale, memory, browser, server, tokenizer and parity tables in benchmarks/results/."""
