@@ -14,7 +14,6 @@ unless told otherwise (SECURITY.md). SIGTERM (or Ctrl+C) stops accepting, finish
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import os
 import shutil
@@ -29,15 +28,15 @@ from static_edge.runtimes.bundle import VARIANT_FILES
 from static_edge.runtimes.console import console, warning_line
 from static_edge.runtimes.embedder import available_cores
 from static_edge.runtimes.errors import InputError
+from static_edge.runtimes.loopback import LOOPBACK_HOST_NAMES, is_loopback
 from static_edge.runtimes.server_app import ServerLimits, create_app
 
-LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 API_KEY_VARIABLE = "STATIC_EDGE_API_KEY"
 SETTINGS_VARIABLE = "STATIC_EDGE_SERVE_SETTINGS"
 """How the parent hands a worker process its settings (JSON): uvicorn starts workers from an import string."""
 _DEFAULTS = ServerLimits()
 
-__all__ = ["LOOPBACK_HOSTS", "ServeSettings", "add_serve_arguments", "create_app", "is_loopback", "run_serve"]
+__all__ = ["ServeSettings", "add_serve_arguments", "create_app", "run_serve"]
 
 
 @dataclass
@@ -210,7 +209,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         sha256=args.sha256,
         threads=threads,
         limits=limits,
-        allowed_hosts=LOOPBACK_HOSTS if loopback else None,
+        allowed_hosts=list(LOOPBACK_HOST_NAMES) if loopback else None,
         api_key=api_key,
         cors_origins=args.cors_origin,
         access_log=not args.no_access_log,
@@ -281,13 +280,3 @@ def _serve_workers(settings: ServeSettings, sock: socket.socket, workers: int) -
         Multiprocess(config, sockets=[sock]).run()
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` is a loopback address or name."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
