@@ -8,16 +8,15 @@ signal for when we are killed outright, so no server outlives the command.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import sys
 from pathlib import Path
 
 from static_edge.runtimes.bundle import BundleError, read_manifest
+from static_edge.runtimes.loopback import is_loopback
 
 DEFAULT_BUNDLE = Path("quickstart/bundle-256-int8")
 APP = Path(__file__).parent / "app.py"
-LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,15 +27,6 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         default="127.0.0.1",
         help="address to listen on; anything but a loopback address exposes the demo (no login) to the network",
     )
-
-
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def streamlit_command(port: int, host: str = "127.0.0.1") -> list[str]:
