@@ -17,7 +17,7 @@ from static_edge.exporter.vocab_pruning import MANIFEST_KEY as PRUNING_MANIFEST_
 from static_edge.exporter.vocab_pruning import restrict_to_tokenizer
 from static_edge.runtimes import load, read_manifest
 from static_edge.runtimes.bundle import OUTPUT_SENTENCE, OUTPUT_TOKENS, TOKENIZER_FILE, Manifest, write_manifest
-from static_edge.runtimes.embedder import l2_normalize
+from static_edge.runtimes.embedder import l2_normalize, rowwise_cosine
 from static_edge.runtimes.onnx_embedder import gather_padded
 from static_edge.runtimes.parity_texts import PARITY_TEXTS
 from static_edge.runtimes.tokenization import text_starts
@@ -107,16 +107,6 @@ def numpy_tolerance(tokens: int, largest_value: float = 1.0) -> float:
     times (1.19e-6 at 1,172 tokens), found by the property tests.
     """
     return TOL_NUMPY_ABS + tokens * FLOAT32_UNIT_ROUNDOFF * largest_value
-
-
-def rowwise_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cosine of each row pair; two zero vectors agree (1.0), a zero and a non-zero do not (0.0)."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
-    both_zero = (na == 0) & (nb == 0)
-    cos = (a * b).sum(axis=1) / np.maximum(na * nb, 1e-300)
-    return np.where(both_zero, 1.0, cos)
 
 
 def max_abs(a: np.ndarray, b: np.ndarray) -> float:

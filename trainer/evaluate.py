@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from static_edge.runtimes.embedder import l2_normalize
+from static_edge.runtimes.embedder import l2_normalize, rowwise_cosine
 
 Encoder = Callable[[list[str]], np.ndarray]
 
@@ -167,15 +167,11 @@ def _read_jsonl(path: Path):
                 yield json.loads(line)
 
 
-def _cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (l2_normalize(a) * l2_normalize(b)).sum(axis=1)
-
-
 def sts_spearman(e1: np.ndarray, e2: np.ndarray, gold: np.ndarray) -> float:
     """Spearman x 100 of the cosine of each pair against the gold scores."""
     from scipy.stats import spearmanr
 
-    return float(spearmanr(_cosine_rows(e1, e2), gold).statistic * 100)
+    return float(spearmanr(rowwise_cosine(e1, e2), gold).statistic * 100)
 
 
 def ndcg_at_k(
