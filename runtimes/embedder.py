@@ -172,7 +172,8 @@ class StaticEmbedder(ABC):
         self._load_model()
 
     def _load_model(self) -> None:
-        """Backend hook run at the end of construction, once the bundle is verified (the numpy table reader)."""
+        """Backend hook run at the end of construction, once the bundle is verified (the numpy table, the onnxruntime
+        session)."""
         return None
 
     @property

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -37,15 +36,8 @@ class OnnxEmbedder(StaticEmbedder):
 
     backend = "onnxruntime"
 
-    def __init__(
-        self,
-        bundle: str | os.PathLike[str],
-        variant: str | None = None,
-        verify: bool = True,
-        threads: int = 0,
-        sha256: str | None = None,
-    ):
-        super().__init__(bundle, variant, verify, sha256, threads)
+    def _load_model(self) -> None:
+        """Open the variant's graph in an onnxruntime session, once the bundle is verified."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
