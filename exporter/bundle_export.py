@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,14 +13,9 @@ import onnx
 
 from static_edge.exporter.graph import build_graph
 from static_edge.exporter.model_card import export_card_info, write_bundle_card
-from static_edge.exporter.quantization import (
-    quantize_rows_int2,
-    quantize_rows_int4,
-    quantize_rows_int8,
-    to_float16,
-)
+from static_edge.exporter.quantization import QUANTIZERS
 from static_edge.exporter.sources import StaticSource, read_source
-from static_edge.exporter.table_scan import float16_problem, range_problem
+from static_edge.exporter.table_scan import narrow_float_problem, range_problem
 from static_edge.exporter.tokenizer_files import bundle_tokenizer_json, model_config, special_tokens, tokenizer_config
 from static_edge.exporter.vocab_pruning import MANIFEST_KEY as PRUNING_MANIFEST_KEY
 from static_edge.exporter.vocab_pruning import prune_to_corpus
@@ -30,7 +25,6 @@ from static_edge.runtimes.bundle import (
     SPECIAL_TOKENS_FILE,
     TOKENIZER_CONFIG_FILE,
     TOKENIZER_FILE,
-    VARIANT_DTYPES,
     VARIANT_FILES,
     Manifest,
     file_entry,
@@ -39,23 +33,25 @@ from static_edge.runtimes.bundle import (
 )
 from static_edge.runtimes.errors import StaticEdgeError
 from static_edge.runtimes.staging import staged_folder
+from static_edge.runtimes.variants import REFERENCE, VARIANTS
 
 
 class ExportError(StaticEdgeError, ValueError):
     """Export options that cannot apply to the given model or output folder."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ExportOptions:
-    """What to write. fp32 is always written: it is the reference the other variants are checked against."""
+    """What to write. The reference (fp32) is always written: the other variants are built from it and checked
+    against it. Every other variant of `VARIANTS` is a keyword flag: `ExportOptions(dims=256, int8=True)`.
+
+    :raises TypeError: for a keyword that is neither an option nor a variant.
+    :raises ExportError: for an unknown name in `extra_variants`.
+    """
 
     dims: int | None = None
-    int8: bool = False
-    fp16: bool = False
-    int4: bool = False
-    """Also write the packed 4-bit table (one scale per row): `onnx/model_q4.onnx`."""
-    int2: bool = False
-    """Also write the packed ternary 2-bit table: `onnx/model_q2.onnx` (never the default variant)."""
+    extra_variants: tuple[str, ...] = ()
+    """The variants written beside the reference, in the order of `VARIANTS` (set by the variant flags too)."""
     normalize: bool | None = None
     """None keeps the source model's own normalization."""
     overwrite: bool = False
@@ -64,19 +60,48 @@ class ExportOptions:
     max_vocab: int | None = None
     """With `vocab_from`: keep at most this many tokens, the corpus's most frequent."""
 
+    def __init__(
+        self,
+        dims: int | None = None,
+        *,
+        extra_variants: Iterable[str] = (),
+        normalize: bool | None = None,
+        overwrite: bool = False,
+        vocab_from: str | os.PathLike[str] | None = None,
+        max_vocab: int | None = None,
+        **variant_flags: bool,
+    ) -> None:
+        unknown = sorted(set(variant_flags) - set(VARIANTS))
+        if unknown:
+            raise TypeError(f"ExportOptions got unexpected keywords {unknown}; the variant flags are {list(VARIANTS)}")
+        wanted = set(extra_variants) | {name for name, on in variant_flags.items() if on}
+        if wanted - set(VARIANTS):
+            raise ExportError(f"unknown variants {sorted(wanted - set(VARIANTS))}; choose from {list(VARIANTS)}")
+        chosen = tuple(name for name in VARIANTS if name in wanted and name != REFERENCE.name)
+        values = {"dims": dims, "extra_variants": chosen, "normalize": normalize, "overwrite": overwrite}
+        values.update(vocab_from=vocab_from, max_vocab=max_vocab)
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> bool:
+        """`options.int8` and the like: whether that variant is written."""
+        if name in VARIANTS:
+            return name == REFERENCE.name or name in self.extra_variants
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     @property
     def variants(self) -> list[str]:
-        flags = {"fp16": self.fp16, "int8": self.int8, "int4": self.int4, "int2": self.int2}
-        return ["fp32"] + [variant for variant, wanted in flags.items() if wanted]
+        """Every variant written: the reference, then `extra_variants`."""
+        return [REFERENCE.name, *self.extra_variants]
 
     @property
     def default_variant(self) -> str:
-        """The smallest variant written: what transformers.js and the browser runtime pick by default (Python's
-        `load` picks the CPU-fastest instead, `runtimes.bundle.CPU_VARIANT_ORDER`).
+        """The smallest variant written that transformers.js can load: what it and the browser runtime pick by
+        default (Python's `load` picks the CPU-fastest instead, `runtimes.variants.CPU_VARIANT_ORDER`).
 
-        int2 is left out: it is not a close copy of the table, and transformers.js has no dtype for it.
+        A variant without a transformers.js dtype (int2: not a close copy of the table) is never the default.
         """
-        return [v for v in self.variants if v != "int2"][-1]
+        return [v for v in self.variants if VARIANTS[v].transformers_js_dtype is not None][-1]
 
 
 def export(
@@ -140,26 +165,18 @@ def write_bundle(
     # full model's output; normalization (if any) happens after, inside the graph.
     table = np.ascontiguousarray(source.table[:, :dims], dtype=np.float32)
     token_of = source.tokenizer.id_to_token
-    _refuse(range_problem("fp32", table, None, dims, token_of))
-    if options.fp16:
-        _refuse(float16_problem(table, token_of))
+    _refuse(range_problem(REFERENCE.name, table, None, dims, token_of))
+    for variant in options.variants:
+        _refuse(narrow_float_problem(VARIANTS[variant], table, token_of))
     unk = source.unk_token_id if source.mask_unknown else None
     (folder / "onnx").mkdir(parents=True)
 
-    tables: dict[str, tuple[np.ndarray, np.ndarray | None]] = {"fp32": (table, None)}
-    if options.fp16:
-        tables["fp16"] = (to_float16(table), None)
-    if options.int8:
-        tables["int8"] = quantize_rows_int8(table)
-    if options.int4:
-        tables["int4"] = quantize_rows_int4(table)
-    if options.int2:
-        tables["int2"] = quantize_rows_int2(table)
+    tables = {variant: QUANTIZERS[variant](table) for variant in options.variants}
     for variant, (values, scales) in tables.items():
         if scales is not None:  # the rule the runtimes load with: row scale x the largest code the bytes hold
             _refuse(range_problem(variant, values, scales, dims, token_of))
         say(f"building the {variant} graph ({values.shape[0]} x {values.shape[1]}, {values.dtype})")
-        bits = 2 if variant == "int2" else 4  # for the packed (uint8) tables
+        bits = VARIANTS[variant].bits
         graph = build_graph(values, scales, normalize=normalize, unk_token_id=unk, dims=dims, bits=bits)
         onnx.save_model(graph, str(folder / VARIANT_FILES[variant]))
 
@@ -175,7 +192,7 @@ def write_bundle(
         (folder / name).write_text(text, encoding="utf-8")
 
     files = {name: file_entry(folder / name) for name in texts}
-    files.update({VARIANT_FILES[v]: file_entry(folder / VARIANT_FILES[v], VARIANT_DTYPES[v]) for v in tables})
+    files.update({VARIANT_FILES[v]: file_entry(folder / VARIANT_FILES[v], VARIANTS[v].dtype) for v in tables})
     manifest = Manifest(
         format_version=FORMAT_VERSION,
         source={

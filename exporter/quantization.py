@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from static_edge.runtimes.packed_table import INT4_MAX, pack_bits, pack_int4
+
+Quantizer = Callable[[np.ndarray], tuple[np.ndarray, "np.ndarray | None"]]
+"""float32 table [vocab, dims] -> (the variant's table, its [vocab] float32 row scales or None for a float table)."""
 
 
 def quantize_rows_int8(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -22,6 +27,16 @@ def quantize_rows_int8(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scales = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
     quantized = np.clip(np.rint(table / scales[:, None]), -127, 127).astype(np.int8)
     return quantized, scales
+
+
+def as_float32(table: np.ndarray) -> tuple[np.ndarray, None]:
+    """The reference table itself (float32, no scales)."""
+    return np.asarray(table, dtype=np.float32), None
+
+
+def quantize_float16(table: np.ndarray) -> tuple[np.ndarray, None]:
+    """The table in float16 (`to_float16`), no scales."""
+    return to_float16(table), None
 
 
 def to_float16(table: np.ndarray) -> np.ndarray:
@@ -66,3 +81,13 @@ def quantize_rows_int2(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scales = np.where(counts > 0, (magnitude * kept).sum(axis=1) / np.maximum(counts, 1), 1.0).astype(np.float32)
     quantized = (np.sign(table) * kept).astype(np.int8)
     return pack_bits(quantized, 2), scales
+
+
+QUANTIZERS: dict[str, Quantizer] = {
+    "fp32": as_float32,
+    "fp16": quantize_float16,
+    "int8": quantize_rows_int8,
+    "int4": quantize_rows_int4,
+    "int2": quantize_rows_int2,
+}
+"""How the exporter writes each variant of `static_edge.runtimes.variants.VARIANTS` (one entry per record)."""

@@ -18,16 +18,14 @@ from static_edge.runtimes.bundle_checks import (
     range_message,
     read_graph_facts,
 )
+from static_edge.runtimes.packed_table import unpack_bits
+from static_edge.runtimes.variants import REFERENCE, VARIANTS, Variant
 
 TOL_NON_FINITE = 0
 NON_FINITE_METRIC = "NaN or infinite values"
 RANGE_METRIC = "largest magnitude (float32-safe bound)"
 REFUSED_METRICS = (NON_FINITE_METRIC, RANGE_METRIC)
 """Findings the runtimes refuse to load a bundle for: `check` runs no parity text when one of them fails."""
-FLOAT16_MAX = float(np.finfo(np.float16).max)
-TOL_INT8_ROW_ERROR = 0.1
-"""Worst relative L2 error of one int8 row against its fp32 row: 0.1 is a cosine of 0.995 for a one-token
-text, the int8 variant's minimum cosine tolerance. Per-row absmax scaling gives about 0.01 on ordinary rows."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +62,8 @@ def worst_row_error(reference: np.ndarray, reconstructed: np.ndarray) -> tuple[i
 
 
 def scan_tables(bundle: Path, manifest: Manifest, token_of) -> list[TableFinding]:
-    """Non-finite values and the largest decoded value of every variant's table and scales; the worst int8 row
-    against fp32.
+    """Non-finite values and the largest decoded value of every variant's table and scales; the worst decoded row
+    against the fp32 row, for the variants whose record sets a `row_error` tolerance (int8).
 
     :param token_of: id -> token string, to name the worst row.
     """
@@ -77,18 +75,15 @@ def scan_tables(bundle: Path, manifest: Manifest, token_of) -> list[TableFinding
         row, value = largest_decoded_value(variant, fact.table, fact.scales)
         pair = f"{variant} table (largest value: row {row}, token {token_of(row)!r})"
         findings.append(TableFinding(pair, RANGE_METRIC, value, largest_safe_value(manifest.dims)))
-    if "int8" in facts and facts["int8"].scales is not None:
-        reference = facts["fp32"].table
-        reconstructed = facts["int8"].table.astype(np.float64) * facts["int8"].scales[:, None]
-        row, error = worst_row_error(reference, reconstructed)
-        findings.append(
-            TableFinding(
-                f"int8 table vs fp32 table (worst row {row}, token {token_of(row)!r})",
-                "relative row error",
-                error,
-                TOL_INT8_ROW_ERROR,
-            )
-        )
+    for variant, fact in facts.items():
+        record = VARIANTS[variant]
+        if record.row_error is None or fact.scales is None:
+            continue
+        codes = unpack_bits(fact.table, manifest.dims, record.bits) if record.packed else fact.table
+        reconstructed = codes.astype(np.float64) * fact.scales[:, None]
+        row, error = worst_row_error(facts[REFERENCE.name].table, reconstructed)
+        pair = f"{variant} table vs {REFERENCE.name} table (worst row {row}, token {token_of(row)!r})"
+        findings.append(TableFinding(pair, "relative row error", error, record.row_error))
     return findings
 
 
@@ -108,14 +103,18 @@ def range_problem(variant: str, values: np.ndarray, scales: np.ndarray | None, d
     return range_message(variant, row, value, dims, token_of(row)) if value > largest_safe_value(dims) else None
 
 
-def float16_problem(table: np.ndarray, token_of) -> str | None:
-    """Why the float32 table has no fp16 variant (a value beyond float16's 65504, naming the row); None if none."""
-    row, value = largest_decoded_value("fp32", table, None)
-    if value <= FLOAT16_MAX:
+def narrow_float_problem(variant: Variant, table: np.ndarray, token_of) -> str | None:
+    """Why the float32 table cannot be written as `variant` when that is a narrower float table (fp16: a value
+    beyond float16's 65504), naming the row; None when it fits or the variant is not a narrower float."""
+    if variant.scaled or variant.bits >= REFERENCE.bits:
+        return None
+    largest = float(np.finfo(np.dtype(variant.dtype)).max)
+    row, value = largest_decoded_value(REFERENCE.name, table, None)
+    if value <= largest:
         return None
     return (
-        f"row {row} of the embedding table (token {token_of(row)!r}) holds {value:.6g}, beyond float16's largest "
-        f"value {FLOAT16_MAX:g}: the fp16 variant cannot hold it; export without --fp16"
+        f"row {row} of the embedding table (token {token_of(row)!r}) holds {value:.6g}, beyond {variant.dtype}'s "
+        f"largest value {largest:g}: the {variant.name} variant cannot hold it; export without --{variant.name}"
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from static_edge.runtimes.errors import InputError, StaticEdgeError
 from static_edge.runtimes.staging import write_file_atomic
+from static_edge.runtimes.variants import CPU_VARIANT_ORDER, REFERENCE, VARIANT_FILES
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "static_edge.json"
@@ -25,23 +26,8 @@ CONFIG_FILE = "config.json"
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_FILE = "special_tokens_map.json"
-
-# variant name -> ONNX file, in the names transformers.js looks for.
-VARIANT_FILES: dict[str, str] = {
-    "fp32": "onnx/model.onnx",
-    "fp16": "onnx/model_fp16.onnx",
-    "int8": "onnx/model_quantized.onnx",
-    "int4": "onnx/model_q4.onnx",
-    "int2": "onnx/model_q2.onnx",
-}
-# What the Python runtimes load when the caller names no variant: the first the bundle holds. fp32 (which every
-# bundle holds) encodes fastest on onnxruntime's CPU provider (benchmarks/results/speed.md: 38.3k sentences/s
-# against int8's 34.0k at batch 1024; `static-edge info BUNDLE` measures a bundle's here), int8 close behind
-# with a 4x smaller table; fp16 pays a cast per row; int4 and int2 unpack nibbles and run 1.3-4x slower. The
-# manifest's `default_variant` (the smallest) stays what browser runtimes load, where download size rules.
-CPU_VARIANT_ORDER = ("fp32", "int8", "fp16", "int4", "int2")
-# The dtype recorded in the manifest's `files` entry of each variant.
-VARIANT_DTYPES: dict[str, str] = {"fp32": "float32", "fp16": "float16", "int8": "int8", "int4": "int4", "int2": "int2"}
+# The variants (VARIANT_FILES, CPU_VARIANT_ORDER, imported above for the callers of this contract) are defined
+# once, in runtimes/variants.py.
 
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_TOKENS = "token_embeddings"
@@ -70,7 +56,7 @@ class Manifest:
     unk_token_id: int | None = None
     max_length: int | None = None
     pad_token_id: int = 0
-    default_variant: str = "fp32"
+    default_variant: str = REFERENCE.name
     pooling: str = "mean"
     special_tokens: bool = False
     format_version: int = FORMAT_VERSION
@@ -80,7 +66,7 @@ class Manifest:
 
     @property
     def variants(self) -> list[str]:
-        """Variants present in the bundle, in the order fp32, fp16, int8."""
+        """Variants present in the bundle, in the order of `VARIANTS` (largest table first)."""
         return [v for v, f in VARIANT_FILES.items() if f in self.files]
 
     def variant_bytes(self) -> dict[str, int]:

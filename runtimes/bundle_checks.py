@@ -26,16 +26,17 @@ from static_edge.runtimes.bundle import (
     Manifest,
 )
 from static_edge.runtimes.packed_table import packed_width
+from static_edge.runtimes.variants import VARIANTS
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-# The ONNX element type of each variant's table (onnx.TensorProto values: FLOAT, FLOAT16, INT8, UINT8).
-TABLE_ELEMENT_TYPES = {"fp32": 1, "fp16": 10, "int8": 3, "int4": 2, "int2": 2}
+TABLE_ELEMENT_TYPES = {v.name: v.onnx_type for v in VARIANTS.values()}
+"""The ONNX element type of each variant's table (onnx.TensorProto values: FLOAT, FLOAT16, INT8, UINT8)."""
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-CODE_PEAKS = {"int8": 128, "int4": 8, "int2": 2}
-"""The largest |code| a quantized variant's bytes can hold (int8 -128, an int4 nibble 0 is -8, an int2 field 3 is
-2), even where the exporter never writes it: a decoded value is at most |row scale| times this."""
+CODE_PEAKS = {v.name: v.code_peak for v in VARIANTS.values() if v.code_peak is not None}
+"""The largest |code| a quantized variant's bytes can hold (`Variant.code_peak`): a decoded value is at most
+|row scale| times this."""
 
 
 def largest_safe_value(dims: int) -> float:
@@ -121,7 +122,8 @@ def check_manifest_against_graph(
     expected_type = TABLE_ELEMENT_TYPES.get(variant)
     if expected_type is not None and facts.element_type != expected_type:
         raise refuse(f"files[{model_file.name!r}] (variant {variant})", variant, facts.element_type, "its table type")
-    columns = packed_width(manifest.dims, int(variant[3:])) if variant in ("int4", "int2") else manifest.dims
+    record = VARIANTS.get(variant)
+    columns = packed_width(manifest.dims, record.bits) if record is not None and record.packed else manifest.dims
     if facts.columns != columns:
         raise refuse("dims", manifest.dims, facts.columns, f"the width of {model_file.name}'s table")
     if facts.rows != manifest.vocab_size:

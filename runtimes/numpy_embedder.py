@@ -13,6 +13,7 @@ import numpy as np
 from static_edge.runtimes.bundle import SCALES_INITIALIZER, TABLE_INITIALIZER, BundleError
 from static_edge.runtimes.embedder import StaticEmbedder, l2_normalize
 from static_edge.runtimes.packed_table import packed_width, unpack_bits
+from static_edge.runtimes.variants import VARIANTS
 
 
 def read_initializers(model_file: os.PathLike[str] | str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -38,7 +39,8 @@ class NumpyEmbedder(StaticEmbedder):
 
     def _load_model(self) -> None:
         """Read the table (and row scales) from the variant's ONNX initializers."""
-        quantized = self.variant in ("int8", "int4", "int2")
+        record = VARIANTS[self.variant]
+        quantized = record.scaled
         names = (TABLE_INITIALIZER, SCALES_INITIALIZER) if quantized else (TABLE_INITIALIZER,)
         facts = self.graph_facts
         if facts.table is not None and (facts.scales is not None or not quantized):
@@ -47,9 +49,9 @@ class NumpyEmbedder(StaticEmbedder):
             arrays = read_initializers(self.model_file, names)
             self.table = arrays[TABLE_INITIALIZER]
             self.scales = arrays.get(SCALES_INITIALIZER)
-        if self.variant in ("int4", "int2"):
+        if record.packed:
             # Unpacked once to int8 values: the same q * scale arithmetic as int8 from here on.
-            bits = int(self.variant[3:])
+            bits = record.bits
             if self.table.dtype != np.uint8 or self.table.shape[1] != packed_width(self.dims, bits):
                 raise BundleError(
                     f"{self.model_file}: a {self.variant} table shaped {self.table.shape} cannot hold {self.dims} dims"
