@@ -3,16 +3,15 @@
     python -m benchmarks.recipes.compare_runs "distill start=benchmarks/results/english/distill-start" \\
         "pre-trained start=benchmarks/results/english" --out benchmarks/results/english --name starts
 
-Reads each run's scores.json (written by the train_* recipes) and writes NAME.md, NAME.json and NAME.png.
+Reads each run's scores.json (written by the recipes) and writes NAME.md, NAME.json and NAME.png.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import shlex
-import sys
 from pathlib import Path
+
+from benchmarks import common
 
 BUNDLE = "trained, bundle 256 int8"
 
@@ -30,16 +29,12 @@ def run_rows(label: str, folder: Path, dims: str = "256") -> list[dict]:
 
 def plot(rows: list[dict], path: Path, title: str) -> Path:
     """Grouped bars: one group per task and stage, one bar per run."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     groups = list(dict.fromkeys((r["task"], r["stage"]) for r in rows))
     runs = list(dict.fromkeys(r["run"] for r in rows))
     width = 0.8 / len(runs)
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=120)
+    fig, ax = common.figure(size=(8, 4), dpi=120)
     for k, run in enumerate(runs):
         values = [
             next((r["score"] for r in rows if r["run"] == run and (r["task"], r["stage"]) == g), 0) for g in groups
@@ -52,22 +47,17 @@ def plot(rows: list[dict], path: Path, title: str) -> Path:
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(True, axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return common.save(fig, path)
 
 
 def main() -> None:
     """Parse LABEL=FOLDER runs and write the comparison."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = common.parser(__doc__, out=None)
     parser.add_argument("runs", nargs="+", help="LABEL=FOLDER holding a recipe's scores.json")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--name", default="compared")
     parser.add_argument("--title", default="Recipe runs compared (256 dims)")
     args = parser.parse_args()
-
-    from static_edge.runtimes.results import write_results
 
     rows = []
     for spec in args.runs:
@@ -75,11 +65,15 @@ def main() -> None:
         if not folder:
             parser.error(f"expected LABEL=FOLDER, got {spec!r}")
         rows += run_rows(label, Path(folder))
-    command = "python -m benchmarks.recipes.compare_runs " + shlex.join(sys.argv[1:])
-    md = write_results(args.out, args.name, title=args.title, command=command, rows=rows)
-    png = plot(rows, args.out / f"{args.name}.png", args.title)
+    md = common.publish(
+        args.out,
+        args.name,
+        "benchmarks.recipes.compare_runs",
+        title=args.title,
+        rows=rows,
+        plot=lambda path: plot(rows, path, args.title),
+    )
     print(md.read_text())
-    print(f"wrote {md} and {png}")
 
 
 if __name__ == "__main__":

@@ -21,113 +21,67 @@ Steps:
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
-import json
-import os
-import random
-import resource
-import shlex
-import sys
 import time
-from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
-from benchmarks.recipes.steps import read_jsonl_gz
+from benchmarks import common
+from benchmarks.recipes import steps
+from benchmarks.recipes.data import caption_pairs
+from benchmarks.recipes.parallel import (
+    HELD_OUT,
+    RETRIEVAL_LANGS,
+    STS_LANGS,
+    flores_file,
+    held_out_english,
+    held_out_pairs,
+    oriented,
+    parallel_pairs,
+    sts_train_pairs,
+    write_held_out,
+)
 
+MODULE = "benchmarks.recipes.multilingual"
 DIMS = [32, 64, 128, 256]
-RETRIEVAL_LANGS = "de fr es it nl pl pt ru uk cs sv fi tr ar hi zh ja ko vi id".split()
-STS_LANGS = "en de es fr it ja nl pl pt ru zh".split()
-PARALLEL_SETS = [
-    ("flores101_dev", "flores101_dev.jsonl.gz"),
-    ("ntrex128", "ntrex128.jsonl.gz"),
-    ("wmt_newstest", "wmt_newstest_2008_2022.jsonl.gz"),
-    ("tico19_test", "tico19_test.jsonl.gz"),
-]
-HELD_OUT = 300
+HeldOut = dict[str, tuple[list[str], list[str]]]
 
 
-def base_lang(tag: str) -> str:
-    """`pt-BR` -> `pt`, `zh-Hant` -> `zh`: the training language a tag counts for."""
-    return tag.split("-")[0]
+def options() -> argparse.ArgumentParser:
+    """The recipe's command line."""
+    parser = steps.recipe_parser(__doc__, "multilingual", epochs=2.0, batch_size=1024)
+    parser.add_argument(
+        "--vocab-size", type=int, default=32_000, help="32k measured 0.02%% unknown tokens on the held-out sentences"
+    )
+    parser.add_argument("--measure-vocab", type=str, help="comma-separated sizes to measure, e.g. 16000,32000,64000")
+    parser.add_argument("--dims", type=int, default=256)
+    parser.add_argument("--max-pairs", type=int, default=15_000, help="parallel pairs kept per language at most")
+    parser.add_argument("--min-pairs", type=int, default=8_000, help="thinner languages are repeated up to this")
+    parser.add_argument("--lr", type=float, default=0.2)
+    parser.add_argument("--matryoshka-weights", default="2,1,1,1", help="loss weight of dims 256,128,64,32")
+    parser.add_argument("--caption-limit", type=int, default=20_000, help="English caption pairs kept")
+    return parser
 
 
-def held_out_english(flores: Path, count: int = HELD_OUT, seed: int = 13) -> list[str]:
-    """`count` of FLORES dev's English sentences, chosen at random once (fixed seed)."""
-    english = list(dict.fromkeys(r["en"] for r in read_jsonl_gz(flores)))
-    return sorted(random.Random(seed).sample(english, count), key=english.index)
+def training_sets(args: argparse.Namespace, held_out: set[str]) -> tuple[dict[str, Any], dict[str, list]]:
+    """The named training sets (per-language parallel pairs, STS-B train pairs, English captions) and the
+    parallel pairs per language; no held-out sentence is among them."""
+    from datasets import Dataset
 
-
-def held_out_pairs(flores: Path, english: list[str], langs: list[str]) -> dict[str, tuple[list[str], list[str]]]:
-    """lang -> (English sentences, their translations), in `english` order, for the held-out sentences."""
-    wanted = set(english)
-    by_lang: dict[str, dict[str, str]] = defaultdict(dict)
-    for record in read_jsonl_gz(flores):
-        if record["lang"] in langs and record["en"] in wanted:
-            by_lang[record["lang"]][record["en"]] = record["other"]
-    return {lang: (english, [by_lang[lang][e] for e in english]) for lang in langs}
-
-
-def read_lines_gz(path: Path) -> list[str]:
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        return [line.strip() for line in handle]
-
-
-def read_sts_rows(path: Path) -> list[tuple[str, str, float]]:
-    with open(path, encoding="utf-8", newline="") as handle:
-        return [(s1, s2, float(score)) for s1, s2, score in csv.reader(handle)]
-
-
-def parallel_pairs(data: Path, langs: set[str], held_out: set[str]) -> dict[str, list[tuple[str, str]]]:
-    """lang -> (English, translation) pairs from every parallel source, held-out English sentences removed."""
-    pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for folder, name in PARALLEL_SETS:
-        for record in read_jsonl_gz(data / "parallel" / folder / name):
-            lang = base_lang(record["lang"])
-            if lang in langs and record["en"] not in held_out:
-                pairs[lang].append((record["en"], record["other"]))
-    english = read_lines_gz(data / "parallel" / "multi30k" / "train.en.gz")
-    for lang in ("de", "fr", "cs"):
-        if lang in langs:
-            other = read_lines_gz(data / "parallel" / "multi30k" / f"train.{lang}.gz")
-            pairs[lang] += [(e, o) for e, o in zip(english, other, strict=True) if e and o]
-    english_sts = read_sts_rows(data / "sts" / "stsb-en-train.csv")
-    for lang in STS_LANGS[1:]:
-        if lang in langs:  # the STS-B translations are line-aligned with the English original
-            rows = read_sts_rows(data / "sts" / f"stsb-{lang}-train.csv")
-            for (e1, e2, _), (o1, o2, _) in zip(english_sts, rows, strict=True):
-                pairs[lang] += [(e1, o1), (e2, o2)]
-    return pairs
-
-
-def sts_train_pairs(data: Path, min_score: float = 4.0) -> dict[str, list[tuple[str, str]]]:
-    return {
-        lang: [
-            (s1, s2) for s1, s2, score in read_sts_rows(data / "sts" / f"stsb-{lang}-train.csv") if score >= min_score
-        ]
-        for lang in STS_LANGS
+    parallel = parallel_pairs(args.data, set(RETRIEVAL_LANGS) | set(STS_LANGS), held_out)
+    leaked = {e for pairs in parallel.values() for e, _ in pairs} & held_out
+    assert not leaked, f"{len(leaked)} held-out sentences in the training pairs"
+    data = {
+        f"parallel-{lang}": Dataset.from_dict(oriented(parallel[lang], i, args.max_pairs, args.min_pairs))
+        for i, lang in enumerate(sorted(parallel))
     }
-
-
-def oriented(pairs: list[tuple[str, str]], seed: int, most: int | None = None, least: int = 0) -> dict[str, list[str]]:
-    """Deduplicated pairs, each with a random side as the anchor (the loss ranks anchor -> positive only).
-
-    At most `most` pairs are kept (a random subset); a language with fewer than `least` is repeated up to
-    about that many, so thin languages get more than a few batches per epoch.
-    """
-    rng = random.Random(seed)
-    unique = list(dict.fromkeys(p for p in pairs if p[0].strip() and p[1].strip() and p[0] != p[1]))
-    if most is not None and len(unique) > most:
-        unique = rng.sample(unique, most)
-    if unique and len(unique) < least:
-        unique = unique * round(least / len(unique))
-    rows = {"anchor": [], "positive": []}
-    for a, b in unique:
-        if rng.random() < 0.5:
-            a, b = b, a
-        rows["anchor"].append(a)
-        rows["positive"].append(b)
-    return rows
+    data |= {
+        f"stsb-train-{lang}": Dataset.from_dict(oriented(p, 100 + i))
+        for i, (lang, p) in enumerate(sts_train_pairs(args.data).items())
+    }
+    data["multi30k-captions-en"] = Dataset.from_dict(
+        caption_pairs(args.data / "pairs" / "multi30k-captions", args.caption_limit)
+    )
+    return data, parallel
 
 
 def train_tokenizer(texts: list[str], vocab_size: int):
@@ -162,69 +116,11 @@ def tokenizer_stats(tok, held_out: dict[str, tuple[list[str], list[str]]]) -> di
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/multilingual"))
-    parser.add_argument("--cache", type=Path, default=Path("benchmarks/.cache"))
-    parser.add_argument(
-        "--vocab-size", type=int, default=32_000, help="32k measured 0.02%% unknown tokens on the held-out sentences"
-    )
-    parser.add_argument("--measure-vocab", type=str, help="comma-separated sizes to measure, e.g. 16000,32000,64000")
-    parser.add_argument("--dims", type=int, default=256)
-    parser.add_argument("--epochs", type=float, default=2.0)
-    parser.add_argument("--max-pairs", type=int, default=15_000, help="parallel pairs kept per language at most")
-    parser.add_argument("--min-pairs", type=int, default=8_000, help="thinner languages are repeated up to this")
-    parser.add_argument("--batch-size", type=int, default=1024)
-    parser.add_argument("--lr", type=float, default=0.2)
-    parser.add_argument("--matryoshka-weights", default="2,1,1,1", help="loss weight of dims 256,128,64,32")
-    parser.add_argument("--caption-limit", type=int, default=20_000, help="English caption pairs kept")
-    args = parser.parse_args()
-    command = "python -m benchmarks.recipes.multilingual " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-
-    from datasets import Dataset
-
-    from benchmarks.recipes.steps import train_and_export
-    from benchmarks.recipes.english import caption_pairs
-    from static_edge.runtimes.results import write_results
-    from static_edge.trainer.evaluate import ParallelData, evaluate, model_encoder, read_sts
-    from static_edge.trainer.model_card import write_model_card
-    from static_edge.trainer.plots import plot_scores_by_dims
-    from static_edge.trainer.train import TrainConfig, init_model
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
-    langs = set(RETRIEVAL_LANGS) | set(STS_LANGS)
-    flores = args.data / "parallel" / "flores101_dev" / "flores101_dev.jsonl.gz"
-    english = held_out_english(flores)
-    held_out = held_out_pairs(flores, english, RETRIEVAL_LANGS)
-    heldout_file = args.cache / "multilingual" / f"flores101_dev_heldout_{HELD_OUT}.jsonl.gz"
-    heldout_file.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(heldout_file, "wt", encoding="utf-8") as handle:  # for `static-edge eval --parallel`
-        for lang, (sources, targets) in held_out.items():
-            for en, other in zip(sources, targets, strict=True):
-                handle.write(json.dumps({"lang": lang, "en": en, "other": other}, ensure_ascii=False) + "\n")
-
-    start = time.time()
-    parallel = parallel_pairs(args.data, langs, set(english))
-    leaked = {e for pairs in parallel.values() for e, _ in pairs} & set(english)
-    assert not leaked, f"{len(leaked)} held-out sentences in the training pairs"
-    sts_pairs = sts_train_pairs(args.data)
-    data = {
-        f"parallel-{lang}": Dataset.from_dict(oriented(parallel[lang], i, args.max_pairs, args.min_pairs))
-        for i, lang in enumerate(sorted(parallel))
-    }
-    data |= {
-        f"stsb-train-{lang}": Dataset.from_dict(oriented(p, 100 + i)) for i, (lang, p) in enumerate(sts_pairs.items())
-    }
-    data["multi30k-captions-en"] = Dataset.from_dict(
-        caption_pairs(args.data / "pairs" / "multi30k-captions", args.caption_limit)
-    )
-    timings["data"] = time.time() - start
-
-    start = time.time()
+def tokenizer_step(args: argparse.Namespace, data: dict[str, Any], held_out: HeldOut) -> tuple[Path, Any, list]:
+    """Train the --vocab-size tokenizer (and each --measure-vocab size) on the training texts; returns its file,
+    the tokenizer and one row per size measured on the held-out sentences."""
     texts = [t for ds in data.values() for column in ("anchor", "positive") for t in ds[column]]
-    vocab_rows = []
+    vocab_rows, chosen = [], None
     for size in sorted({int(s) for s in (args.measure_vocab or "").split(",") if s} | {args.vocab_size}):
         tok = train_tokenizer(texts, size)
         vocab_rows.append({"vocab size": size, "actual": tok.get_vocab_size(), **tokenizer_stats(tok, held_out)})
@@ -232,122 +128,123 @@ def main() -> None:
             chosen = tok
     tokenizer_file = args.cache / "multilingual" / f"wordpiece-{args.vocab_size}.json"
     chosen.save(str(tokenizer_file))
-    timings["tokenizer"] = time.time() - start
+    return tokenizer_file, chosen, vocab_rows
 
-    start = time.time()
-    model = init_model(None, tokenizer=tokenizer_file, dims=args.dims)
-    config = TrainConfig(
-        matryoshka_dims=[d for d in (256, 128, 64, 32) if d <= args.dims],
-        matryoshka_weights=[float(w) for w in args.matryoshka_weights.split(",")][
-            : len([d for d in DIMS if d <= args.dims])
-        ],
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        warmup_ratio=0.1,
-        logging_steps=10,
-        save_steps=100_000,
-    )
-    trained, bundle = train_and_export(model, data, args.out, config, timings, start, "train")
 
-    start = time.time()
+def evaluate_models(args: argparse.Namespace, trained: Path, bundle: Path, held_out: HeldOut) -> dict[str, Any]:
+    """STS-B dev in 11 languages and cross-lingual top-1 in 20, for the model and its 256-dim int8 bundle."""
+    from static_edge.trainer.evaluate import ParallelData, read_sts
+
     sts = {f"stsb-{lang}-dev": read_sts(args.data / "sts" / f"stsb-{lang}-dev.csv") for lang in STS_LANGS}
     xling = {f"flores300-{lang}": ParallelData(*held_out[lang]) for lang in RETRIEVAL_LANGS}
-    results = {}
-    for name, path, variant, dims in (("trained", trained, None, DIMS), ("bundle 256 int8", bundle, "int8", [256])):
-        encode, _, _ = model_encoder(path, variant, batch_size=1024)
-        results[name] = evaluate(encode, dims, sts=sts, parallel=xling)
-    timings["evaluate"] = time.time() - start
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    timings["CPU time, all threads"] = usage.ru_utime + usage.ru_stime
+    score = steps.scorer(sts, parallel=xling)
+    return {"trained": score(trained, DIMS), "bundle 256 int8": score(bundle, [256], "int8")}
 
-    def summary(scores: dict[str, dict[int, float]], dim: int) -> dict[str, float]:
-        non_english = [scores[f"sts:stsb-{lang}-dev"][dim] for lang in STS_LANGS[1:]]
-        xl = [scores[f"parallel:flores300-{lang}"][dim] for lang in RETRIEVAL_LANGS]
-        return {
-            "STS-B dev en": scores["sts:stsb-en-dev"][dim],
-            "STS-B dev mean of 10 others": sum(non_english) / len(non_english),
-            "cross-lingual top-1 mean of 20": sum(xl) / len(xl),
-        }
 
-    rows = [{"model": "trained", "dims": d, **summary(results["trained"], d)} for d in DIMS]
-    rows.append({"model": "bundle 256 int8", "dims": 256, **summary(results["bundle 256 int8"], 256)})
-    per_sts = [
-        {
-            "language": lang,
-            "trained 256": results["trained"][f"sts:stsb-{lang}-dev"][256],
-            "bundle 256 int8": results["bundle 256 int8"][f"sts:stsb-{lang}-dev"][256],
-            **{f"trained {d}": results["trained"][f"sts:stsb-{lang}-dev"][d] for d in (128, 64, 32)},
-        }
-        for lang in STS_LANGS
+def main() -> None:
+    """Run the recipe: held-out split, data, tokenizer, training, export, evaluation, results."""
+    from static_edge.trainer.train import init_model
+
+    args = options().parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    english = held_out_english(flores_file(args.data))
+    held_out = held_out_pairs(flores_file(args.data), english, RETRIEVAL_LANGS)
+    heldout_file = args.cache / "multilingual" / f"flores101_dev_heldout_{HELD_OUT}.jsonl.gz"
+    write_held_out(held_out, heldout_file)  # for `static-edge eval --parallel`
+    with steps.timed(timings, "data"):
+        data, parallel = training_sets(args, set(english))
+    with steps.timed(timings, "tokenizer"):
+        tokenizer_file, tokenizer, vocab_rows = tokenizer_step(args, data, held_out)
+    start = time.time()
+    model = init_model(None, tokenizer=tokenizer_file, dims=args.dims)
+    dims = [d for d in (256, 128, 64, 32) if d <= args.dims]
+    weights = steps.weights(args.matryoshka_weights)[: len([d for d in DIMS if d <= args.dims])]
+    config = steps.train_config(args, dims, args.lr, matryoshka_weights=weights)
+    trained, bundle = steps.train_and_export(model, data, args.out, config, timings, start, "train")
+    with steps.timed(timings, "evaluate"):
+        results = evaluate_models(args, trained, bundle, held_out)
+    load = steps.end_of_run(timings)
+    per_sts, per_xling = per_language(results, parallel)
+    steps.write_card(trained, args.out, None, data, results["trained"])
+    notes = [
+        f"Init: random {args.dims}-dim table over a {tokenizer.get_vocab_size():,}-token WordPiece trained here; "
+        f"lr {args.lr}; epochs {args.epochs}; batch {args.batch_size}; Matryoshka weights "
+        f"{args.matryoshka_weights}; language-pure, no-duplicates batches.",
+        f"Held-out: {HELD_OUT} FLORES-101 dev sentences, removed from training in every language; score a bundle "
+        f"on them with `static-edge eval BUNDLE --parallel {heldout_file}` (written by this recipe).",
+        steps.timings_note(timings, load),
+        steps.rows_note(data),
     ]
-    per_xling = [
-        {
-            "language": lang,
-            "trained 256": results["trained"][f"parallel:flores300-{lang}"][256],
-            "bundle 256 int8": results["bundle 256 int8"][f"parallel:flores300-{lang}"][256],
-            **{f"trained {d}": results["trained"][f"parallel:flores300-{lang}"][d] for d in (128, 64, 32)},
-            "training pairs": len(parallel.get(lang, [])),
-        }
-        for lang in RETRIEVAL_LANGS
-    ]
-    write_model_card(trained, init=None, data={k: len(v) for k, v in data.items()}, scores=results["trained"])
-    (args.out / "MODEL_CARD.md").write_text((trained / "README.md").read_text())
-    load = os.getloadavg()
-    write_results(
-        args.out,
-        "scores",
-        title="Multilingual recipe: STS-B dev Spearman (11 languages) and cross-lingual top-1 (20 languages), x100",
-        command=command,
-        rows=rows,
-        sections={
-            "STS-B dev per language (Spearman x100)": per_sts,
-            "Cross-lingual retrieval per language (top-1 % among 300 held-out FLORES sentences, mean of en->xx "
-            "and xx->en)": per_xling,
-            "Tokenizer size (measured on the held-out sentences of the 20 languages)": vocab_rows,
-        },
-        notes=[
-            f"Init: random {args.dims}-dim table over a {chosen.get_vocab_size():,}-token WordPiece trained here; "
-            f"lr {args.lr}; epochs {args.epochs}; batch {args.batch_size}; Matryoshka weights "
-            f"{args.matryoshka_weights}; language-pure, no-duplicates batches.",
-            f"Held-out: {HELD_OUT} FLORES-101 dev sentences, removed from training in every language; score a bundle "
-            f"on them with `static-edge eval BUNDLE --parallel {heldout_file}` (written by this recipe).",
-            "Timings (s): "
-            + ", ".join(f"{k} {v:.0f}" for k, v in timings.items())
-            + f"; load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min)",
-            "Training rows: " + ", ".join(f"{k} {len(v):,}" for k, v in data.items()),
-        ],
-        data={
-            "scores": {m: {t: {str(d): v for d, v in bd.items()} for t, bd in ts.items()} for m, ts in results.items()},
-            "timings": timings,
-            "load_average": load,
-            "args": {k: str(v) for k, v in vars(args).items()},
-        },
-    )
-    plot_scores_by_dims(
-        {
-            "STS-B dev en": {d: results["trained"]["sts:stsb-en-dev"][d] for d in DIMS},
-            "STS-B dev mean of 10 others": {
-                d: summary(results["trained"], d)["STS-B dev mean of 10 others"] for d in DIMS
-            },
-            "cross-lingual top-1 mean of 20": {
-                d: summary(results["trained"], d)["cross-lingual top-1 mean of 20"] for d in DIMS
-            },
-        },
-        args.out / "scores.png",
-        title="Multilingual recipe (trained model, per Matryoshka dim)",
-    )
+    sections = {
+        "STS-B dev per language (Spearman x100)": per_sts,
+        "Cross-lingual retrieval per language (top-1 % among 300 held-out FLORES sentences, mean of en->xx "
+        "and xx->en)": per_xling,
+        "Tokenizer size (measured on the held-out sentences of the 20 languages)": vocab_rows,
+    }
+    data_json = {"scores": steps.json_scores(results), "timings": timings, "load_average": load}
+    write_scores(args, results, sections, notes, {**data_json, "args": steps.recorded_args(args)})
     plot_per_language(per_sts, per_xling, args.out / "per_language.png")
     print((args.out / "scores.md").read_text())
 
 
+def summary(scores: dict[str, dict[int, float]], dim: int) -> dict[str, float]:
+    """English STS-B, the mean of the other 10 languages' STS-B, and the mean cross-lingual top-1 at `dim`."""
+    non_english = [scores[f"sts:stsb-{lang}-dev"][dim] for lang in STS_LANGS[1:]]
+    xl = [scores[f"parallel:flores300-{lang}"][dim] for lang in RETRIEVAL_LANGS]
+    return {
+        "STS-B dev en": scores["sts:stsb-en-dev"][dim],
+        "STS-B dev mean of 10 others": sum(non_english) / len(non_english),
+        "cross-lingual top-1 mean of 20": sum(xl) / len(xl),
+    }
+
+
+def per_language(results: dict[str, Any], parallel: dict[str, list]) -> tuple[list[dict], list[dict]]:
+    """The STS-B rows (11 languages) and the cross-lingual rows (20 languages) of the per-language tables."""
+
+    def row(lang: str, task: str) -> dict[str, Any]:
+        trained, bundle = results["trained"][task], results["bundle 256 int8"][task]
+        return {
+            "language": lang,
+            "trained 256": trained[256],
+            "bundle 256 int8": bundle[256],
+            **{f"trained {d}": trained[d] for d in (128, 64, 32)},
+        }
+
+    per_sts = [row(lang, f"sts:stsb-{lang}-dev") for lang in STS_LANGS]
+    per_xling = [
+        {**row(lang, f"parallel:flores300-{lang}"), "training pairs": len(parallel.get(lang, []))}
+        for lang in RETRIEVAL_LANGS
+    ]
+    return per_sts, per_xling
+
+
+def write_scores(args: argparse.Namespace, results: dict, sections: dict, notes: list[str], data: dict) -> Path:
+    """scores.md and scores.json (the summary per dimension and the per-language tables) and scores.png."""
+    from static_edge.trainer.plots import plot_scores_by_dims
+
+    rows = [{"model": "trained", "dims": d, **summary(results["trained"], d)} for d in DIMS]
+    rows.append({"model": "bundle 256 int8", "dims": 256, **summary(results["bundle 256 int8"], 256)})
+    by_dim = {d: summary(results["trained"], d) for d in DIMS}
+    curves = {name: {d: by_dim[d][name] for d in DIMS} for name in by_dim[DIMS[0]]}
+    return common.publish(
+        args.out,
+        "scores",
+        MODULE,
+        title="Multilingual recipe: STS-B dev Spearman (11 languages) and cross-lingual top-1 (20 languages), x100",
+        rows=rows,
+        sections=sections,
+        notes=notes,
+        data=data,
+        plot=lambda path: plot_scores_by_dims(
+            curves, path, title="Multilingual recipe (trained model, per Matryoshka dim)"
+        ),
+    )
+
+
 def plot_per_language(per_sts: list[dict], per_xling: list[dict], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), dpi=120, gridspec_kw={"width_ratios": [11, 20]})
+    """The 256-dim int8 bundle's score per language: STS-B dev beside cross-lingual top-1."""
+    fig, axes = common.figure(2, (11, 4), dpi=120, gridspec_kw={"width_ratios": [11, 20]})
     for ax, rows, title in (
         (axes[0], per_sts, "STS-B dev (Spearman x100)"),
         (axes[1], per_xling, "cross-lingual top-1 %"),
@@ -358,10 +255,7 @@ def plot_per_language(per_sts: list[dict], per_xling: list[dict], path: Path) ->
         ax.set_ylim(0, 100)
         ax.grid(True, axis="y", alpha=0.3)
         ax.tick_params(axis="x", labelsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return common.save(fig, path)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,13 @@ No STS-B dev, SciFact or STS 2012-2016 test text is drawn. Each source is sample
 
 from __future__ import annotations
 
-import gzip
 import random
 import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.recipes.steps import read_jsonl_gz
+from benchmarks.recipes.data import detokenize, mrpc_pairs, read_jsonl_gz, read_lines_gz, stsb_pairs
 
 _BROWN_TOKEN = re.compile(r"(\S+)/\S+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
@@ -27,8 +26,6 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
 
 def brown_sentences(data: Path) -> list[str]:
     """The Brown corpus' 57,340 sentences, tags stripped and quotes and punctuation re-attached."""
-    from benchmarks.recipes.english import detokenize
-
     sentences = []
     with zipfile.ZipFile(data / "corpus" / "brown.zip") as archive:
         for name in sorted(archive.namelist()):
@@ -63,14 +60,10 @@ def medical_texts(data: Path) -> tuple[list[str], list[str]]:
 
 def short_news_and_captions(data: Path) -> tuple[list[str], list[str]]:
     """MRPC train and STS-B train sentences; multi30k captions (first file)."""
-    from benchmarks.recipes.english import mrpc_pairs, stsb_pairs
-
     mrpc = mrpc_pairs(data / "paraphrase" / "msr_paraphrase_train.txt", paraphrases_only=False)
     stsb = stsb_pairs(data / "sts" / "stsb-en-train.csv", min_score=0.0)
     news = [text for pairs in (mrpc, stsb) for pair in zip(*pairs.values(), strict=True) for text in pair]
-    with gzip.open(data / "pairs" / "multi30k-captions" / "train.1.en.gz", "rt", encoding="utf-8") as handle:
-        captions = [line.strip() for line in handle]
-    return news, captions
+    return news, read_lines_gz(data / "pairs" / "multi30k-captions" / "train.1.en.gz")
 
 
 def _sample(texts: list[str], count: int, rng: random.Random) -> list[str]:

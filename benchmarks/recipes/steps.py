@@ -1,22 +1,75 @@
-"""Steps the training recipes share: read their JSONL data, pre-train a start, train into OUT/model, export
-its 256-dim int8 bundle."""
+"""Steps the training recipes share: their common options, timing each step, pre-training a start, training into
+OUT/model and exporting its 256-dim int8 bundle, scoring, and writing the model card and the scores.
+"""
 
 from __future__ import annotations
 
-import gzip
-import json
+import argparse
+import os
+import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from benchmarks import common
 
-def read_jsonl_gz(path: Path) -> Iterator[dict]:
-    """The records of a gzipped JSON-lines file (blank lines skipped), one at a time."""
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
+Scores = dict[str, dict[int, float]]
+"""task -> dimension -> score x 100 (static_edge.trainer.evaluate.evaluate)."""
+
+
+def recipe_parser(doc: str | None, out: str, *, epochs: float, batch_size: int) -> argparse.ArgumentParser:
+    """The options every recipe takes: --data, --out (benchmarks/results/OUT), --cache, --epochs, --batch-size."""
+    parser = common.parser(doc, out=common.RESULTS / out)
+    parser.add_argument("--data", type=Path, default=common.DATA)
+    parser.add_argument("--cache", type=Path, default=common.CACHE)
+    parser.add_argument("--epochs", type=float, default=epochs)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    return parser
+
+
+def add_pretrain_arguments(parser: argparse.ArgumentParser, *, size: int, epochs: float) -> None:
+    """Options of the pre-training step (`pretrained_start`)."""
+    parser.add_argument("--pretrain-size", type=int, default=size, help="texts the teacher embeds for pre-training")
+    parser.add_argument("--pretrain-lr", type=float, default=0.01)
+    parser.add_argument("--pretrain-epochs", type=float, default=epochs)
+    parser.add_argument("--pretrain-targets", default="projection", choices=["projection", "pca", "aligned"])
+
+
+@contextmanager
+def timed(timings: dict[str, float], key: str) -> Iterator[None]:
+    """Record the seconds the block took as `timings[key]`."""
+    start = time.time()
+    yield
+    timings[key] = time.time() - start
+
+
+def weights(spec: str | None) -> list[float] | None:
+    """Comma-separated Matryoshka loss weights as floats (None stays None)."""
+    return [float(w) for w in spec.split(",")] if spec else None
+
+
+def train_config(args: argparse.Namespace, dims: list[int], learning_rate: float, **options: Any) -> Any:
+    """The recipes' TrainConfig: `dims` and the options' epochs and batch size, a 10% warm-up."""
+    from static_edge.trainer.train import TrainConfig
+
+    options = {"logging_steps": 10, "save_steps": 100_000, **options}
+    return TrainConfig(
+        matryoshka_dims=dims,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=learning_rate,
+        warmup_ratio=0.1,
+        **options,
+    )
+
+
+def pretrain_config(args: argparse.Namespace) -> Any:
+    """The PretrainConfig of the --pretrain-* options."""
+    from static_edge.trainer.pretrain import PretrainConfig
+
+    return PretrainConfig(epochs=args.pretrain_epochs, learning_rate=args.pretrain_lr, targets=args.pretrain_targets)
 
 
 def train_and_export(
@@ -30,9 +83,8 @@ def train_and_export(
     trained = out / "model"
     train(model, data, trained, config)
     timings[key] = time.time() - started
-    start = time.time()
-    bundle = export(trained, out / "bundle-256-int8", ExportOptions(dims=256, int8=True, overwrite=True))
-    timings["export"] = time.time() - start
+    with timed(timings, "export"):
+        bundle = export(trained, out / "bundle-256-int8", ExportOptions(dims=256, int8=True, overwrite=True))
     return trained, bundle
 
 
@@ -53,12 +105,86 @@ def pretrained_start(
     timings["teacher vectors"] = timings["pretrain"] = 0.0
     if (folder / "modules.json").is_file():  # pre-trained by an earlier run: no teacher pass needed
         return folder
-    start = time.time()
     print(f"teacher pass: {teacher} embeds {len(texts):,} texts for pre-training (cached in {cache})", flush=True)
-    vectors = teacher_vectors(teacher, texts, cache)
-    timings["teacher vectors"] = time.time() - start
-    start = time.time()
-    with model_folder(folder, overwrite=True) as staging:  # whole or not at all
+    with timed(timings, "teacher vectors"):
+        vectors = teacher_vectors(teacher, texts, cache)
+    with timed(timings, "pretrain"), model_folder(folder, overwrite=True) as staging:  # whole or not at all
         pretrain(init_model(base), texts, vectors, staging, config)
-    timings["pretrain"] = time.time() - start
     return folder
+
+
+def distilled(teacher: Path | str, folder: Path, dims: int) -> Path:
+    """`teacher` distilled with model2vec to `dims` (PCA) into `folder`, unless an earlier run left it there."""
+    from static_edge.trainer.distill import distill
+
+    if not (folder / "modules.json").is_file():
+        distill(teacher, folder, pca_dims=dims, overwrite=True)
+    return folder
+
+
+def english_eval_sets(data: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """STS-B dev and SciFact (train queries): the English recipes' evaluation sets."""
+    from static_edge.trainer.evaluate import read_beir, read_sts
+
+    sts = {"stsb-en-dev": read_sts(data / "sts" / "stsb-en-dev.csv")}
+    return sts, {"scifact-train": read_beir(data / "retrieval" / "scifact", "train")}
+
+
+def scorer(sts: Mapping[str, Any], retrieval: Mapping[str, Any] | None = None, **sets: Any) -> Callable[..., Scores]:
+    """`score(path, dims, variant=None, batch_size=1024)`: a model folder or bundle evaluated on these sets at the
+    dims it has; `parallel=` sets are passed on to `evaluate`."""
+    from static_edge.trainer.evaluate import evaluate, model_encoder
+
+    def score(path: Path, dims: Sequence[int], variant: str | None = None, batch_size: int = 1024) -> Scores:
+        encode, full, _ = model_encoder(path, variant, batch_size=batch_size)
+        return evaluate(encode, [d for d in dims if d <= full], sts, retrieval, **sets)
+
+    return score
+
+
+def score_rows(results: Mapping[str, Scores], dims: Sequence[int]) -> list[dict[str, Any]]:
+    """One row per model and task: its score at each of `dims` (None where it was not scored)."""
+    return [
+        {"model": model, "task": task, **{str(d): by_dim.get(d, by_dim.get(str(d))) for d in dims}}
+        for model, tasks in results.items()
+        for task, by_dim in tasks.items()
+    ]
+
+
+def json_scores(results: Mapping[str, Scores]) -> dict[str, dict[str, dict[str, float]]]:
+    """The scores with string dimensions, as JSON stores them."""
+    return {m: {t: {str(d): v for d, v in bd.items()} for t, bd in ts.items()} for m, ts in results.items()}
+
+
+def end_of_run(timings: dict[str, float]) -> tuple[float, float, float]:
+    """Record the CPU time of all threads in `timings`; return the load average (1/5/15 min) now."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    timings["CPU time, all threads"] = usage.ru_utime + usage.ru_stime
+    return os.getloadavg()
+
+
+def timings_note(timings: Mapping[str, float], load: Sequence[float]) -> str:
+    """The timings line of a scores table, with the load average at the end."""
+    return (
+        "Timings (s): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in timings.items())
+        + f"; load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min)"
+    )
+
+
+def recorded_args(args: argparse.Namespace) -> dict[str, str]:
+    """The parsed options as strings, for a results file."""
+    return {k: str(v) for k, v in vars(args).items()}
+
+
+def rows_note(data: Mapping[str, Any]) -> str:
+    """The training sets and their sizes, for a scores table."""
+    return "Training rows: " + ", ".join(f"{k} {len(v):,}" for k, v in data.items())
+
+
+def write_card(trained: Path, out: Path, init: str | None, data: Mapping[str, Any], scores: Scores) -> None:
+    """The trained model's card, copied to OUT/MODEL_CARD.md (the model folder is not committed)."""
+    from static_edge.trainer.model_card import write_model_card
+
+    write_model_card(trained, init=init, data={k: len(v) for k, v in data.items()}, scores=scores)
+    (out / "MODEL_CARD.md").write_text((trained / "README.md").read_text())
