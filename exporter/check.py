@@ -21,6 +21,7 @@ from static_edge.runtimes.embedder import l2_normalize, rowwise_cosine
 from static_edge.runtimes.onnx_embedder import gather_padded
 from static_edge.runtimes.parity_texts import PARITY_TEXTS
 from static_edge.runtimes.tokenization import text_starts
+from static_edge.runtimes.variants import REFERENCE, VARIANTS
 
 # spec: docs/bundle-format.md#parity-tolerances
 TOL_SOURCE_ABS = 1e-5
@@ -29,18 +30,9 @@ FLOAT32_UNIT_ROUNDOFF = 2.0**-24
 """u: the relative rounding error of one float32 operation; `numpy_tolerance` grows with it per token."""
 TOL_POOLING_ABS = 1e-6
 TOL_FP16_SOURCE_COS = 0.9999
-TOL_FP16_COS = 0.9999
-TOL_INT8_MEAN_COS = 0.999
-TOL_INT8_MIN_COS = 0.995
-# int4 (7 levels a side): on the 256-dim quickstart model the parity set measured mean 0.9905, min 0.982
-# (STS-B dev sentences: mean 0.990, min 0.973), so these leave room for other tables, not for bugs.
-TOL_INT4_MEAN_COS = 0.98
-TOL_INT4_MIN_COS = 0.95
-# int2 (ternary) is not a close copy: the quickstart model measured mean 0.863, min 0.779 on the parity set
-# (STS-B dev: mean 0.860, min 0.773); an 8-dim test table measured min 0.697. These bounds catch a broken
-# decode (cosine near 0), not quality, which the quality grid measures instead.
-TOL_INT2_MEAN_COS = 0.75
-TOL_INT2_MIN_COS = 0.5
+"""Least cosine of the reference's vectors to a float16 (or other non-float32) source's own encoder."""
+# Each variant's tolerances against the reference are in its record: `runtimes.variants.Variant.mean_cosine`,
+# `min_cosine` and `row_error`.
 
 
 @dataclass
@@ -56,24 +48,32 @@ class ParityRow:
 
     @property
     def passed(self) -> bool:
+        """The measured value is within its tolerance."""
         return self.value <= self.tolerance if self.at_most else self.value >= self.tolerance
 
     def to_dict(self) -> dict[str, Any]:
+        """The row as the manifest's `parity.rows` records it, with its verdict."""
         return {**asdict(self), "passed": self.passed}
 
 
 @dataclass
 class ParityReport:
+    """What `static-edge check` measured: its rows and notes, stored in the manifest's `parity` key."""
+
     reference: str
+    """The encoder the bundle was compared with, and the source model."""
     texts: int
+    """How many parity texts were encoded (0 when the tables were refused before any text ran)."""
     rows: list[ParityRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
+        """Every row is within its tolerance."""
         return all(row.passed for row in self.rows)
 
     def failures(self) -> list[ParityRow]:
+        """The rows outside their tolerance."""
         return [row for row in self.rows if not row.passed]
 
     @classmethod
@@ -84,6 +84,7 @@ class ParityReport:
         return cls(recorded.get("reference", ""), int(recorded.get("texts", 0)), rows, list(recorded.get("notes", [])))
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as the manifest's `parity` key records it, stamped with the time of the check."""
         return {
             "passed": self.passed,
             "reference": self.reference,
@@ -110,6 +111,7 @@ def numpy_tolerance(tokens: int, largest_value: float = 1.0) -> float:
 
 
 def max_abs(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest absolute difference between two arrays, computed in float64."""
     return float(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).max())
 
 
@@ -133,29 +135,35 @@ def check_bundle(
     if pruned:
         # The bundle holds a corpus's tokens only: the reference is the source's rows of those tokens.
         source = restrict_to_tokenizer(source, Tokenizer.from_file(str(bundle / TOKENIZER_FILE)))
-    dims, normalize = manifest.dims, manifest.normalize
 
     trust_rows, trust_notes, refused = _trust_rows(bundle, manifest, source, recorded_source=reference is None)
     if refused is not None:
         # the runtimes refuse such a table: report it instead of failing inside them
-        note = refused
-        report = ParityReport(reference=source.model_id, texts=0, rows=trust_rows, notes=[*trust_notes, note])
-        if write:
-            _record(bundle, manifest, report)
-        return report
+        report = ParityReport(reference=source.model_id, texts=0, rows=trust_rows, notes=[*trust_notes, refused])
+    else:
+        report = ParityReport(reference=f"{own_encoder_name(source)} ({source.model_id})", texts=len(texts))
+        report.notes.extend(trust_notes)
+        _measure(report, bundle, manifest, source, texts, pruned)
+        report.rows.extend(trust_rows)
+    if write:
+        _record(bundle, manifest, report)
+    return report
 
+
+def _measure(
+    report: ParityReport, bundle: Path, manifest: Manifest, source: StaticSource, texts: list[str], pruned: bool
+) -> None:
+    """Add the parity rows (tokenizer, source, numpy, pooling, each variant against fp32) and their notes."""
     ort = {v: load(bundle, variant=v) for v in manifest.variants}
     vectors = {v: model.encode(texts, batch_size=len(texts)) for v, model in ort.items()}
-    report = ParityReport(reference=f"{own_encoder_name(source)} ({source.model_id})", texts=len(texts))
+    first = ort[REFERENCE.name]
     rows = report.rows
-    report.notes.extend(trust_notes)
 
-    bundle_ids = [ort["fp32"].tokenizer.counted_ids(ids) for ids in ort["fp32"].tokenizer.encode(texts)]
+    bundle_ids = [first.tokenizer.counted_ids(ids) for ids in first.tokenizer.encode(texts)]
     mismatched = sum(a != b for a, b in zip(bundle_ids, source.encode_ids(texts), strict=True))
     rows.append(ParityRow("bundle tokenizer vs source tokenizer", "texts with other ids", mismatched, 0, True))
 
-    exact = source.reference_encode(texts, dims=dims, normalize=normalize)
-    own = None if pruned else own_encode(source, texts, dims, normalize)
+    own = None if pruned else own_encode(source, texts, manifest.dims, manifest.normalize)
     if pruned:
         report.notes.append(
             "pruned vocabulary: compared with the mean of the source's rows for the kept tokens "
@@ -163,88 +171,63 @@ def check_bundle(
         )
     elif own is None:
         report.notes.append(f"{own_encoder_name(source)} is not installed: compared with the float32 table mean")
-    if own is not None and source.table.dtype == np.float32:
-        rows.append(
-            ParityRow(
-                f"fp32 onnxruntime vs {own_encoder_name(source)}",
-                "max abs diff",
-                max_abs(vectors["fp32"], own),
-                TOL_SOURCE_ABS,
-                True,
-            )
-        )
-    else:
-        rows.append(
-            ParityRow(
-                "fp32 onnxruntime vs float32 mean of the source table",
-                "max abs diff",
-                max_abs(vectors["fp32"], exact),
-                TOL_SOURCE_ABS,
-                True,
-            )
-        )
-        if own is not None:
-            rows.append(
-                ParityRow(
-                    f"fp32 onnxruntime vs {own_encoder_name(source)} ({source.table.dtype} source)",
-                    "min cosine",
-                    float(rowwise_cosine(vectors["fp32"], own).min()),
-                    TOL_FP16_SOURCE_COS,
-                    False,
-                )
-            )
+    rows.extend(_source_rows(vectors[REFERENCE.name], source, texts, manifest, own))
 
-    longest = max(len(ids) for ids in ort["fp32"].tokenizer.encode(texts))
-    for variant in manifest.variants:
+    longest = max(len(ids) for ids in first.tokenizer.encode(texts))
+    rows.extend(_numpy_rows(bundle, manifest.variants, texts, vectors, longest))
+    pair = f"masked mean of token_embeddings vs sentence_embedding ({REFERENCE.name})"
+    rows.append(ParityRow(pair, "max abs diff", _pooling_gap(first, texts), TOL_POOLING_ABS, True))
+    rows.extend(variant_rows(vectors))
+
+
+def _source_rows(
+    vectors: np.ndarray, source: StaticSource, texts: list[str], manifest: Manifest, own: np.ndarray | None
+) -> list[ParityRow]:
+    """The reference variant's vectors against the source: its own encoder when it is float32, else the float32
+    mean of its table (and the own encoder by cosine, when installed)."""
+    name = REFERENCE.name
+    if own is not None and source.table.dtype == np.float32:
+        pair = f"{name} onnxruntime vs {own_encoder_name(source)}"
+        return [ParityRow(pair, "max abs diff", max_abs(vectors, own), TOL_SOURCE_ABS, True)]
+    exact = source.reference_encode(texts, dims=manifest.dims, normalize=manifest.normalize)
+    pair = f"{name} onnxruntime vs float32 mean of the source table"
+    rows = [ParityRow(pair, "max abs diff", max_abs(vectors, exact), TOL_SOURCE_ABS, True)]
+    if own is not None:
+        pair = f"{name} onnxruntime vs {own_encoder_name(source)} ({source.table.dtype} source)"
+        cosine = float(rowwise_cosine(vectors, own).min())
+        rows.append(ParityRow(pair, "min cosine", cosine, TOL_FP16_SOURCE_COS, False))
+    return rows
+
+
+def _numpy_rows(
+    bundle: Path, variants: list[str], texts: list[str], vectors: dict[str, np.ndarray], longest: int
+) -> list[ParityRow]:
+    """The numpy runtime against onnxruntime, for each variant."""
+    rows = []
+    for variant in variants:
         numpy_model = load(bundle, variant=variant, backend="numpy")
         numpy_vectors = numpy_model.encode(texts, batch_size=len(texts))
-        rows.append(
-            ParityRow(
-                f"numpy vs onnxruntime ({variant})",
-                "max abs diff",
-                max_abs(numpy_vectors, vectors[variant]),
-                numpy_tolerance(longest, numpy_model.largest_value()),
-                True,
-            )
-        )
+        gap = max_abs(numpy_vectors, vectors[variant])
+        tolerance = numpy_tolerance(longest, numpy_model.largest_value())
+        rows.append(ParityRow(f"numpy vs onnxruntime ({variant})", "max abs diff", gap, tolerance, True))
+    return rows
 
-    rows.append(
-        ParityRow(
-            "masked mean of token_embeddings vs sentence_embedding (fp32)",
-            "max abs diff",
-            _pooling_gap(ort["fp32"], texts),
-            TOL_POOLING_ABS,
-            True,
-        )
-    )
 
-    if "fp16" in vectors:
-        rows.append(
-            ParityRow(
-                "fp16 vs fp32",
-                "min cosine",
-                float(rowwise_cosine(vectors["fp16"], vectors["fp32"]).min()),
-                TOL_FP16_COS,
-                False,
-            )
-        )
-    if "int8" in vectors:
-        cos = rowwise_cosine(vectors["int8"], vectors["fp32"])
-        rows.append(ParityRow("int8 vs fp32", "mean cosine", float(cos.mean()), TOL_INT8_MEAN_COS, False))
-        rows.append(ParityRow("int8 vs fp32", "min cosine", float(cos.min()), TOL_INT8_MIN_COS, False))
-    for variant, mean_tol, min_tol in (
-        ("int4", TOL_INT4_MEAN_COS, TOL_INT4_MIN_COS),
-        ("int2", TOL_INT2_MEAN_COS, TOL_INT2_MIN_COS),
-    ):
-        if variant in vectors:
-            cos = rowwise_cosine(vectors[variant], vectors["fp32"])
-            rows.append(ParityRow(f"{variant} vs fp32", "mean cosine", float(cos.mean()), mean_tol, False))
-            rows.append(ParityRow(f"{variant} vs fp32", "min cosine", float(cos.min()), min_tol, False))
-
-    rows.extend(trust_rows)
-    if write:
-        _record(bundle, manifest, report)
-    return report
+def variant_rows(vectors: dict[str, np.ndarray]) -> list[ParityRow]:
+    """Each variant's vectors against the reference's: mean and min cosine, at the tolerances of its record
+    (`Variant.mean_cosine`, `Variant.min_cosine`)."""
+    rows = []
+    for name, own in vectors.items():
+        record = VARIANTS[name]
+        if record is REFERENCE:
+            continue
+        cos = rowwise_cosine(own, vectors[REFERENCE.name])
+        pair = f"{name} vs {REFERENCE.name}"
+        if record.mean_cosine is not None:
+            rows.append(ParityRow(pair, "mean cosine", float(cos.mean()), record.mean_cosine, False))
+        if record.min_cosine is not None:
+            rows.append(ParityRow(pair, "min cosine", float(cos.min()), record.min_cosine, False))
+    return rows
 
 
 def _record(bundle: Path, manifest: Manifest, report: ParityReport) -> None:

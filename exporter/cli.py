@@ -6,16 +6,17 @@ import argparse
 from pathlib import Path
 
 from static_edge.runtimes.console import console, done
+from static_edge.runtimes.variants import REFERENCE, VARIANTS
 
 
 def add_export_arguments(p: argparse.ArgumentParser) -> None:
+    """The `export` command's options."""
     p.add_argument("model", help="model folder (Sentence Transformers StaticEmbedding or model2vec) or hub id")
     p.add_argument("-o", "--output", type=Path, help="bundle folder to write (default: ./<model>-static-edge)")
     p.add_argument("--dims", type=int, help="keep the first N dimensions (Matryoshka slice; default: all)")
-    p.add_argument("--int8", action="store_true", help="also write the int8 table (one scale per row)")
-    p.add_argument("--fp16", action="store_true", help="also write the float16 table")
-    p.add_argument("--int4", action="store_true", help="also write the packed 4-bit table (one scale per row)")
-    p.add_argument("--int2", action="store_true", help="also write the ternary 2-bit table (never the default)")
+    for variant in VARIANTS.values():
+        if variant is not REFERENCE:  # always written
+            p.add_argument(f"--{variant.name}", action="store_true", help=f"also write the {variant.summary}")
     p.add_argument(
         "--vocab-from",
         type=Path,
@@ -37,16 +38,14 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    """Export the model, print the sizes and digest, and (`--web`, `--check`) write the page and run the check."""
     from static_edge.exporter.bundle_export import ExportOptions, export
     from static_edge.exporter.report import print_bundle_sizes, print_digest
 
     output = args.output or Path(f"{Path(str(args.model).rstrip('/')).name}-static-edge")
     options = ExportOptions(
         dims=args.dims,
-        int8=args.int8,
-        fp16=args.fp16,
-        int4=args.int4,
-        int2=args.int2,
+        extra_variants=[name for name in VARIANTS if getattr(args, name, False)],
         vocab_from=args.vocab_from,
         max_vocab=args.max_vocab,
         normalize=args.normalize,
@@ -67,12 +66,14 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def add_check_arguments(p: argparse.ArgumentParser) -> None:
+    """The `check` command's options."""
     p.add_argument("bundle", type=Path)
     p.add_argument("--reference", help="source model to compare with (default: the manifest's source)")
     p.add_argument("--no-write", action="store_true", help="do not store the report in the manifest")
 
 
 def run_check(args: argparse.Namespace) -> int:
+    """Run `check` on the bundle; 0 when every tolerance is met."""
     return run_check_report(args.bundle, args.reference, write=not args.no_write)
 
 

@@ -16,13 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from static_edge.runtimes.bundle import VARIANT_FILES, BundleError, Manifest, inside_bundle, read_manifest
+from static_edge.runtimes.bundle import (
+    VARIANT_FILES,
+    BundleError,
+    Manifest,
+    inside_bundle,
+    read_manifest,
+    resolve_variant,
+)
 from static_edge.runtimes.staging import write_file_atomic
+from static_edge.runtimes.variants import VARIANTS
 
 CARD_FILE = "README.md"
 TAGS = ["static-embeddings", "onnx", "transformers.js", "fastembed", "static-edge", "sentence-similarity"]
-JS_DTYPES = {"fp32": "fp32", "fp16": "fp16", "int8": "q8", "int4": "q4"}
-"""transformers.js `dtype` that loads each variant's file (onnx/model.onnx, model_fp16.onnx, model_quantized.onnx)."""
 EXAMPLE_TEXTS = ["A static model averages token vectors.", "Static embeddings run anywhere."]
 
 
@@ -170,13 +176,15 @@ def usage_snippets(manifest: Manifest, info: CardInfo) -> dict[str, str]:
     """language -> code that loads this bundle and encodes two texts, as printed in the card."""
     model = info.model_id
     variant = manifest.default_variant
+    js_dtype = VARIANTS[variant].transformers_js_dtype
+    cpu_variant = resolve_variant(manifest, None)
     texts = repr(EXAMPLE_TEXTS)
     normalize = "true" if manifest.normalize else "false"
     python = "\n".join(
         [
             "from static_edge import load",
             "",
-            f'model = load("{model}", variant="{variant}")  # without variant=: fp32, the fastest on a CPU',
+            f'model = load("{model}", variant="{variant}")  # without variant=: {cpu_variant}, the fastest on a CPU',
             f"vectors = model.encode({texts})",
             f"print(vectors.shape)  # (2, {manifest.dims})",
         ]
@@ -194,7 +202,7 @@ def usage_snippets(manifest: Manifest, info: CardInfo) -> dict[str, str]:
         [
             *js_setup,
             "",
-            f"const extractor = await pipeline('feature-extraction', '{model}', {{ dtype: '{JS_DTYPES[variant]}' }});",
+            f"const extractor = await pipeline('feature-extraction', '{model}', {{ dtype: '{js_dtype}' }});",
             f"const output = await extractor({texts}, {{ pooling: 'mean', normalize: {normalize} }});",
             f"console.log(output.dims);  // [2, {manifest.dims}]",
         ]

@@ -42,6 +42,8 @@ class PublishError(StaticEdgeError):
 
 @dataclass(frozen=True)
 class PushResult:
+    """What `push_bundle` uploaded: the repo, the commit that pins it, and the files sent."""
+
     repo_id: str
     commit: str
     commit_url: str
@@ -167,6 +169,7 @@ def _upload(api, repo_id: str, operations: list, message: str, private: bool, re
 
 
 def add_push_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `push` command's options."""
     parser.add_argument("bundle", type=Path, help="bundle folder written by `static-edge export`")
     parser.add_argument("repo_id", help="hub repo to upload to, namespace/name (created when missing)")
     parser.add_argument("--private", action="store_true", help="create the repo private")
@@ -176,6 +179,7 @@ def add_push_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_push(args: argparse.Namespace) -> int:
+    """Upload the bundle and print the commit to pin."""
     from static_edge.runtimes.console import console, done
 
     with console.status(f"uploading {args.bundle} to {args.repo_id}"):

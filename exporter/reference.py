@@ -9,6 +9,7 @@ from static_edge.runtimes.embedder import l2_normalize
 
 
 def own_encoder_name(source: StaticSource) -> str:
+    """The name of the library the source was made for, as the parity report names it."""
     return "Sentence Transformers" if source.kind == "sentence-transformers" else "model2vec"
 
 

@@ -10,9 +10,11 @@ from rich.text import Text
 
 from static_edge.exporter.check import ParityReport
 from static_edge.runtimes.bundle import VARIANT_FILES, bundle_digest, read_manifest
+from static_edge.runtimes.variants import REFERENCE
 
 
 def human_bytes(size: float) -> str:
+    """A byte count in decimal units (B, KB, MB, GB)."""
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1000 or unit == "GB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
@@ -21,19 +23,22 @@ def human_bytes(size: float) -> str:
 
 
 def print_bundle_sizes(bundle: Path, console: Console) -> None:
+    """A table of each variant's file and size, relative to the reference's."""
     manifest = read_manifest(bundle)
     sizes = manifest.variant_bytes()
     table = Table(title=f"{bundle}: {manifest.vocab_size} tokens x {manifest.dims} dims")
     table.add_column("variant")
     table.add_column("file")
     table.add_column("size", justify="right")
-    table.add_column("vs fp32", justify="right")
+    table.add_column(f"vs {REFERENCE.name}", justify="right")
     for variant, size in sizes.items():
-        table.add_row(variant, VARIANT_FILES[variant], human_bytes(size), f"{100 * size / sizes['fp32']:.1f}%")
+        share = f"{100 * size / sizes[REFERENCE.name]:.1f}%"
+        table.add_row(variant, VARIANT_FILES[variant], human_bytes(size), share)
     console.print(table)
 
 
 def print_parity(report: ParityReport, console: Console) -> None:
+    """The parity report as a table of rows with their verdicts, then its notes and the overall verdict."""
     table = Table(title=f"parity on {report.texts} texts; reference: {report.reference}")
     table.add_column("pair")
     table.add_column("metric")

@@ -61,10 +61,12 @@ class StaticSource:
 
     @property
     def vocab_size(self) -> int:
+        """Rows of the table."""
         return int(self.table.shape[0])
 
     @property
     def dims(self) -> int:
+        """Columns of the table."""
         return int(self.table.shape[1])
 
     def encode_ids(self, texts: list[str]) -> list[list[int]]:

@@ -7,8 +7,8 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
-# transformers.js names its model files by dtype: q8 -> model_quantized.onnx, the wasm default.
-TRANSFORMERS_JS_DTYPES = {"fp32": "fp32", "fp16": "fp16", "int8": "q8", "int4": "q4"}
+from static_edge.runtimes.variants import VARIANTS
+
 _ROLE_CANDIDATES = {
     "pad_token": ("[PAD]", "<pad>", "<|padding|>", "[pad]"),
     "unk_token": ("[UNK]", "<unk>", "<|unk|>", "[unk]"),
@@ -80,5 +80,5 @@ def model_config(
         "vocab_size": vocab_size,
         "pad_token_id": pad_token_id,
         "max_position_embeddings": int(max_length) if max_length is not None else 1_000_000,
-        "transformers.js_config": {"dtype": TRANSFORMERS_JS_DTYPES[default_variant]},
+        "transformers.js_config": {"dtype": VARIANTS[default_variant].transformers_js_dtype},
     }

@@ -61,6 +61,7 @@ class PruningRecord:
     """Corpus texts whose token ids differ from the full vocabulary's (0 without a limit)."""
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as the manifest stores it."""
         return dict(self.__dict__)
 
 

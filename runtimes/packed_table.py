@@ -18,6 +18,9 @@ INT4_MAX = 7
 INT2_OFFSET = 1
 INT2_MAX = 1
 OFFSETS = {4: INT4_OFFSET, 2: INT2_OFFSET}
+"""bits -> the field value that stands for zero: one entry per packed width of `runtimes.variants.VARIANTS`."""
+LIMITS = {4: INT4_MAX, 2: INT2_MAX}
+"""bits -> the largest |q| the exporter packs at that width."""
 
 
 def packed_width(dims: int, bits: int) -> int:
@@ -35,8 +38,7 @@ def pack_bits(values: np.ndarray, bits: int) -> np.ndarray:
     values = np.asarray(values)
     if values.ndim != 2:
         raise ValueError(f"expected a 2-D table, got shape {values.shape}")
-    offset = OFFSETS[bits]
-    limit = offset - 1 if bits == 4 else offset
+    offset, limit = OFFSETS[bits], LIMITS[bits]
     if values.size and (values.min() < -limit or values.max() > limit):
         raise ValueError(f"int{bits} values must lie in [-{limit}, {limit}]")
     per_byte = 8 // bits

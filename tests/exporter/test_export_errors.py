@@ -56,14 +56,12 @@ def test_hub_id_offline_gives_clear_error(monkeypatch):
 
 
 def test_failed_export_leaves_nothing_behind(tmp_path, st_wordpiece, monkeypatch):
-    import importlib
-
-    export_module = importlib.import_module("static_edge.exporter.bundle_export")
+    from static_edge.exporter.quantization import QUANTIZERS
 
     def explode(*args, **kwargs):
         raise RuntimeError("disk full while writing the int8 graph")
 
-    monkeypatch.setattr(export_module, "quantize_rows_int8", explode)
+    monkeypatch.setitem(QUANTIZERS, "int8", explode)
     with pytest.raises(RuntimeError, match="disk full"):
         export(st_wordpiece, tmp_path / "out", ExportOptions(int8=True))
     assert _leftovers(tmp_path) == []
