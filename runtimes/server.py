@@ -28,7 +28,7 @@ from static_edge.runtimes.bundle import VARIANT_FILES
 from static_edge.runtimes.console import console, warning_line
 from static_edge.runtimes.embedder import available_cores
 from static_edge.runtimes.errors import InputError
-from static_edge.runtimes.loopback import LOOPBACK_HOST_NAMES, is_loopback
+from static_edge.runtimes.loopback import LOOPBACK_HOSTS, is_loopback
 from static_edge.runtimes.server_app import ServerLimits, create_app
 
 API_KEY_VARIABLE = "STATIC_EDGE_API_KEY"
@@ -209,7 +209,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         sha256=args.sha256,
         threads=threads,
         limits=limits,
-        allowed_hosts=list(LOOPBACK_HOST_NAMES) if loopback else None,
+        allowed_hosts=list(LOOPBACK_HOSTS) if loopback else None,
         api_key=api_key,
         cors_origins=args.cors_origin,
         access_log=not args.no_access_log,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from static_edge.runtimes.loopback import is_loopback, is_loopback_host_header
+from static_edge.runtimes.loopback import is_loopback, loopback_host_header
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LOCALHOST", "ip6-localhost"])
@@ -21,7 +21,7 @@ def test_other_bind_addresses_are_not_loopback(host):
     "header", ["127.0.0.1", "127.0.0.1:8000", "localhost", "LocalHost:1", "[::1]", "[::1]:65535", " localhost "]
 )
 def test_loopback_host_headers(header):
-    assert is_loopback_host_header(header)
+    assert loopback_host_header(header)
 
 
 @pytest.mark.parametrize(
@@ -30,4 +30,4 @@ def test_loopback_host_headers(header):
      "localhost:123456", "127.0.0.2", "[::2]:80", "localhost@evil.example"],
 )  # fmt: skip
 def test_other_host_headers_are_refused(header):
-    assert not is_loopback_host_header(header)
+    assert not loopback_host_header(header)
