@@ -21,3 +21,13 @@ class InputTypeError(StaticEdgeError, TypeError):
 
 class OutputFolderError(StaticEdgeError):
     """An output folder that cannot be written or replaced safely."""
+
+
+class DataError(StaticEdgeError, ValueError):
+    """An input data file (training pairs, an evaluation set, a text corpus) that is missing, empty, unreadable or
+    lacks the rows or columns its use needs."""
+
+
+class ModelLoadError(StaticEdgeError, ValueError):
+    """A model named by the user (a teacher, a model to start from or to evaluate, a tokenizer) that cannot be
+    loaded: no such folder and not on the hub (or offline), or not a model of the kind asked for."""
