@@ -1,0 +1,61 @@
+"""The browser runtime's variant record (runtimes/web/variants.js) holds the rows of Python's
+`static_edge.runtimes.variants.VARIANTS`: a variant added or changed on one side only fails here."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from static_edge.runtimes.variants import VARIANTS
+from static_edge.runtimes.web_page import WEB_SOURCE
+
+SHARED_FIELDS = {
+    "name": "name",
+    "file": "file",
+    "dtype": "dtype",
+    "onnx_type": "onnxType",
+    "bits": "bits",
+    "scaled": "scaled",
+    "transformers_js_dtype": "transformersJsDtype",
+}
+PRINT_RECORD = """
+const { VARIANTS, VARIANT_FILES } = await import(process.argv[1]);
+process.stdout.write(JSON.stringify({ VARIANTS, VARIANT_FILES }));
+"""
+
+
+@pytest.fixture(scope="module")
+def js_record() -> dict:
+    """VARIANTS and VARIANT_FILES as variants.js exports them, read by Node."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    result = subprocess.run(
+        [node, "--input-type=module", "-e", PRINT_RECORD, (WEB_SOURCE / "variants.js").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def test_variants_js_has_the_python_rows_in_their_order(js_record):
+    python = [{js: getattr(v, py) for py, js in SHARED_FIELDS.items()} for v in VARIANTS.values()]
+    assert list(js_record["VARIANTS"]) == list(VARIANTS)
+    assert list(js_record["VARIANTS"].values()) == python
+
+
+def test_every_shared_field_is_compared(js_record):
+    """A field added to the Python record that the browser also needs shows up here, not as a silent gap."""
+    python_only = {"cpu_rank", "summary", "mean_cosine", "min_cosine", "row_error"}
+    assert {f.name for f in dataclasses.fields(next(iter(VARIANTS.values())))} == set(SHARED_FIELDS) | python_only
+    assert set(js_record["VARIANTS"]["fp32"]) == set(SHARED_FIELDS.values())
+
+
+def test_variant_files_derive_from_the_record(js_record):
+    assert js_record["VARIANT_FILES"] == {name: v.file for name, v in VARIANTS.items()}
