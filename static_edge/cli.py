@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,15 +48,32 @@ COMMANDS: tuple[Command, ...] = (
     Command("demo", "static_edge.demo_app.cli", "start the Streamlit demo", "demo"),
 )
 
-EXTRA_MODULES: dict[str, tuple[str, ...]] = {
-    "train": ("torch", "sentence_transformers", "model2vec", "datasets", "scipy", "matplotlib"),
-    "bench": ("torch", "sentence_transformers", "model2vec", "matplotlib"),
-    "demo": ("streamlit", "pandas", "altair"),
-    "serve": ("fastapi", "uvicorn", "orjson", "prometheus_client"),
-    "hub": ("huggingface_hub",),
-    "ray": ("ray", "pyarrow"),
-}
-"""What each extra installs that its commands import: the install hint is derived from this and `COMMANDS`."""
+PACKAGE = "static-edge"
+"""The distribution whose metadata (pyproject.toml's optional-dependencies, as installed) names each extra's needs."""
+
+
+def extra_requirements(extra: str) -> list[str]:
+    """The distributions `pip install static-edge[extra]` adds on this platform, read from the installed package's
+    metadata, so the install hint never drifts from pyproject.toml; [] when the metadata cannot be read."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    from packaging.requirements import Requirement  # a dependency of huggingface_hub, in the base install
+
+    try:
+        lines = metadata(PACKAGE).get_all("Requires-Dist") or []
+    except PackageNotFoundError:
+        return []
+    names: list[str] = []
+    for line in lines:
+        requirement = Requirement(line)
+        marker = requirement.marker
+        if marker is None or not marker.evaluate({"extra": extra}) or marker.evaluate({"extra": ""}):
+            continue  # a base requirement, another extra's, or one for another platform
+        if requirement.name == PACKAGE:  # an extra made of extras (`all`)
+            names += [name for inner in sorted(requirement.extras) for name in extra_requirements(inner)]
+        else:
+            names.append(requirement.name)
+    return list(dict.fromkeys(names))
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -73,13 +89,23 @@ def missing_extra(command: Command) -> str | None:
     """The install hint for a command whose extra is not installed, or None when it is."""
     if command.extra is None:
         return None
-    missing = [m for m in EXTRA_MODULES.get(command.extra, ()) if importlib.util.find_spec(m) is None]
+    missing = [name for name in extra_requirements(command.extra) if not _installed(name)]
     if not missing:
         return None
     return (
         f"`static-edge {command.name}` needs the {command.extra} extra (missing: {', '.join(missing)}); "
         f"install it with: pip install 'static-edge[{command.extra}]' (from a clone: pip install '.[{command.extra}]')"
     )
+
+
+def _installed(distribution: str) -> bool:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version(distribution)
+    except PackageNotFoundError:
+        return False
+    return True
 
 
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
