@@ -86,7 +86,7 @@ def build_graph(
         rows, weights = OUTPUT_TOKENS, "counted"
     elif table.dtype in (np.int8, np.uint8):
         if scales is None:
-            raise ValueError(f"an {'int8' if table.dtype == np.int8 else f'int{bits}'} table needs its row scales")
+            raise ValueError(f"a quantized table (dtype {table.dtype}) needs its row scales")
         inits.append(numpy_helper.from_array(scales.astype(np.float32), SCALES_INITIALIZER))
         inits.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), "axis_last"))
         if table.dtype == np.int8:

@@ -1,0 +1,132 @@
+"""The Variant record is complete: every row has a quantizer, an unpacker, a file the exporter writes, the runtimes
+load and `check` passes, and no code outside the record spells a variant's name."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from static_edge.exporter import ExportOptions, check_bundle, export
+from static_edge.exporter.bundle_export import ExportError
+from static_edge.exporter.cli import add_export_arguments
+from static_edge.exporter.quantization import QUANTIZERS
+from static_edge.runtimes import load, read_manifest
+from static_edge.runtimes.bundle import CPU_VARIANT_ORDER, resolve_variant
+from static_edge.runtimes.bundle_checks import read_graph_facts
+from static_edge.runtimes.packed_table import LIMITS, OFFSETS, pack_bits, packed_width, unpack_bits
+from static_edge.runtimes.variants import REFERENCE, VARIANTS
+
+REPO = Path(__file__).resolve().parents[2]
+RECORD_FILES = {"runtimes/variants.py", "exporter/quantization.py"}
+"""Where a variant's name may be spelled: the record and the quantizer map."""
+PRECISION_FILES = {
+    "runtimes/cli.py",
+    "runtimes/corpus_io.py",
+    "runtimes/vector_precisions.py",
+    "runtimes/web_corpus.py",
+}
+"""Files where "int8" names a precision of encoded vectors (`--precision int8`), not a table variant."""
+
+
+@pytest.fixture(scope="module")
+def every_variant_bundle(tmp_path_factory, st_wordpiece) -> Path:
+    options = ExportOptions(dims=64, extra_variants=tuple(VARIANTS))
+    return export(st_wordpiece, tmp_path_factory.mktemp("variants") / "b", options)
+
+
+def test_quantizer_map_has_exactly_the_record_rows():
+    assert list(QUANTIZERS) == list(VARIANTS)
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_quantizer_writes_the_recorded_table_type(name):
+    record = VARIANTS[name]
+    table = np.random.default_rng(0).normal(size=(11, 9)).astype(np.float32)
+    values, scales = QUANTIZERS[name](table)
+    assert onnx.helper.np_dtype_to_tensor_dtype(values.dtype) == record.onnx_type
+    assert (scales is not None) == record.scaled
+    assert values.shape == (11, packed_width(9, record.bits) if record.packed else 9)
+    if scales is not None:
+        assert scales.dtype == np.float32 and scales.shape == (11,)
+
+
+@pytest.mark.parametrize("name", [v.name for v in VARIANTS.values() if v.packed])
+def test_packed_variant_has_an_unpacker_whose_codes_reach_its_peak(name):
+    record = VARIANTS[name]
+    assert record.bits in OFFSETS and record.bits in LIMITS
+    every_byte = np.arange(256, dtype=np.uint8)[:, None]
+    codes = unpack_bits(every_byte, 8 // record.bits, record.bits)
+    assert int(np.abs(codes.astype(np.int64)).max()) == record.code_peak
+    values = np.random.default_rng(1).integers(-LIMITS[record.bits], LIMITS[record.bits] + 1, size=(5, 13))
+    np.testing.assert_array_equal(unpack_bits(pack_bits(values, record.bits), 13, record.bits), values)
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_every_variant_is_exported_recorded_and_loaded_by_both_runtimes(every_variant_bundle, name):
+    record = VARIANTS[name]
+    manifest = read_manifest(every_variant_bundle)
+    assert manifest.variants == list(VARIANTS)
+    assert manifest.files[record.file]["dtype"] == record.dtype
+    facts = read_graph_facts(every_variant_bundle / record.file)
+    assert facts.element_type == record.onnx_type
+    assert facts.columns == (packed_width(64, record.bits) if record.packed else 64)
+    ort = load(every_variant_bundle, variant=name).encode(["a record per variant"])
+    numpy = load(every_variant_bundle, variant=name, backend="numpy").encode(["a record per variant"])
+    np.testing.assert_allclose(numpy, ort, atol=1e-5)
+
+
+def test_check_passes_with_the_recorded_tolerance_rows(every_variant_bundle):
+    report = check_bundle(every_variant_bundle, write=False)
+    assert report.passed, [r.to_dict() for r in report.failures()]
+    for record in VARIANTS.values():
+        rows = {r.metric: r.tolerance for r in report.rows if r.pair == f"{record.name} vs {REFERENCE.name}"}
+        expected = {"mean cosine": record.mean_cosine, "min cosine": record.min_cosine}
+        assert rows == {metric: tol for metric, tol in expected.items() if tol is not None}
+        assert any(r.pair == f"numpy vs onnxruntime ({record.name})" for r in report.rows)
+        row_error = [r for r in report.rows if r.pair.startswith(f"{record.name} table vs {REFERENCE.name} table")]
+        assert [r.tolerance for r in row_error] == ([record.row_error] if record.row_error is not None else [])
+
+
+def test_defaults_follow_the_record(every_variant_bundle):
+    manifest = read_manifest(every_variant_bundle)
+    loadable = [v for v in VARIANTS.values() if v.transformers_js_dtype is not None]
+    assert manifest.default_variant == loadable[-1].name  # the smallest that transformers.js loads
+    config = json.loads((every_variant_bundle / "config.json").read_text())
+    assert config["transformers.js_config"]["dtype"] == loadable[-1].transformers_js_dtype
+    assert (
+        resolve_variant(manifest, None) == CPU_VARIANT_ORDER[0] == min(VARIANTS.values(), key=lambda v: v.cpu_rank).name
+    )
+
+
+def test_export_flags_come_from_the_record():
+    parser = argparse.ArgumentParser()
+    add_export_arguments(parser)
+    others = [v.name for v in VARIANTS.values() if v is not REFERENCE]
+    args = parser.parse_args(["model", *(f"--{name}" for name in others)])
+    assert all(getattr(args, name) for name in others)
+    assert ExportOptions(**{others[-1]: True}).variants == [REFERENCE.name, others[-1]]
+    with pytest.raises(TypeError, match="variant flags"):
+        ExportOptions(int9=True)
+    with pytest.raises(ExportError, match="unknown variants"):
+        ExportOptions(extra_variants=["int9"])
+
+
+def test_no_variant_name_is_spelled_outside_the_record():
+    found = []
+    for folder in ("runtimes", "exporter"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            relative = path.relative_to(REPO).as_posix()
+            if relative in RECORD_FILES:
+                continue
+            allowed = {"int8"} if relative in PRECISION_FILES else set()
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                value = getattr(node, "value", None) if isinstance(node, ast.Constant) else None
+                if isinstance(value, str) and value in VARIANTS and value not in allowed:
+                    found.append(f"{relative}:{node.lineno} {value!r}")
+    assert not found, "variant names belong in runtimes/variants.py: " + ", ".join(found)
