@@ -7,11 +7,13 @@ from pathlib import Path
 
 from static_edge.runtimes.bundle import VARIANT_FILES
 from static_edge.runtimes.console import console, done
-from static_edge.runtimes.corpus_io import FILE_CHUNK_SIZE
+from static_edge.runtimes.corpus_readers import FILE_CHUNK_SIZE, INPUT_FORMATS
 from static_edge.runtimes.errors import InputError
+from static_edge.runtimes.vector_precisions import PRECISIONS
 
 
 def add_encode_arguments(p: argparse.ArgumentParser) -> None:
+    """`static-edge encode BUNDLE TEXT...` (print vectors), or with -o a corpus file to a vectors file."""
     p.add_argument("bundle", type=Path)
     p.add_argument(
         "texts", nargs="+", metavar="TEXT", help="texts whose vectors to print; with -o: one INPUT corpus file instead"
@@ -27,6 +29,7 @@ def add_encode_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_encode(args: argparse.Namespace) -> int:
+    """Print the first dims of each text's vector, or with -o encode a corpus file (`run_encode_file`)."""
     import numpy as np
 
     from static_edge.runtimes import load
@@ -49,9 +52,7 @@ def add_encode_file_arguments(p: argparse.ArgumentParser) -> None:
         "arrive as they are written (no --resume); Parquet must be a file. A .gz suffix is gunzipped.",
     )
     f.add_argument("-o", "--output", type=Path, help="vectors file to write: .parquet, .npy or .jsonl")
-    f.add_argument(
-        "--input-format", choices=["text", "jsonl", "csv", "parquet"], help="(default: from the suffix; - is text)"
-    )
+    f.add_argument("--input-format", choices=list(INPUT_FORMATS), help="(default: from the suffix; - is text)")
     f.add_argument("--column", help="text column of JSONL, CSV or Parquet input (default: text; with --no-header: 0)")
     f.add_argument("--id-column", help="column whose values become the output ids (default: the row number)")
     f.add_argument(
@@ -60,7 +61,7 @@ def add_encode_file_arguments(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="the CSV has no line of column names: --column and --id-column are numbers counted from 0",
     )
-    f.add_argument("--precision", choices=["float32", "float16", "int8", "binary"], default="float32")
+    f.add_argument("--precision", choices=list(PRECISIONS), default="float32")
     f.add_argument("--batch-size", type=int, default=1024, help="texts per onnxruntime run")
     f.add_argument(
         "--chunk-size", type=int, default=FILE_CHUNK_SIZE, help="texts read, tokenized and written at a time"
@@ -82,8 +83,9 @@ def add_encode_file_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_encode_file(args: argparse.Namespace) -> int:
+    """`static-edge encode BUNDLE INPUT -o OUTPUT`: stream the corpus into the vectors file (`encode_file`)."""
     from static_edge.runtimes import load
-    from static_edge.runtimes.corpus_io import CorpusReader
+    from static_edge.runtimes.corpus_readers import CorpusReader
     from static_edge.runtimes.encode_files import encode_file
     from static_edge.runtimes.tokenization import use_threads
 

@@ -21,11 +21,12 @@ from typing import Any
 
 from static_edge.runtimes.bundle import MANIFEST_FILE, sha256_file
 from static_edge.runtimes.console import warning_line
-from static_edge.runtimes.corpus_io import FILE_CHUNK_SIZE, CorpusReader, PartWriter, output_format
+from static_edge.runtimes.corpus_readers import FILE_CHUNK_SIZE, CorpusReader
 from static_edge.runtimes.embedder import StaticEmbedder
 from static_edge.runtimes.errors import InputError, OutputFolderError, StaticEdgeError
 from static_edge.runtimes.pipeline import WriteBehind
 from static_edge.runtimes.staging import exit_on_sigterm, output_lock
+from static_edge.runtimes.vector_writers import PartWriter, output_format, part_writer
 
 PROGRESS_FILE = "progress.json"
 OUTPUT_IN_PROGRESS = "output.partial"
@@ -42,6 +43,7 @@ class EncodeSummary:
 
     @property
     def texts_per_second(self) -> float:
+        """Texts encoded per second by this run (resumed rows not counted)."""
         return (self.rows - self.resumed_rows) / max(self.seconds, 1e-9)
 
 
@@ -122,7 +124,7 @@ def encode_file(
     from tqdm.auto import tqdm
 
     output = Path(output).absolute()
-    writer = PartWriter(output_format(output), precision, model.dims, _parquet_metadata(model, precision))
+    writer = part_writer(output_format(output), precision, model.dims, _parquet_metadata(model, precision))
     if chunk_size < 1:
         raise InputError(f"chunk_size must be at least 1, got {chunk_size}")
     if not reader.is_stream and output.resolve() == reader.path.resolve():

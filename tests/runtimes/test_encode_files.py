@@ -198,7 +198,7 @@ def test_bad_inputs_and_outputs_are_one_line_errors(st_bundle, tmp_path, capsys)
 
 
 def test_resume_knows_the_input_by_its_bytes_and_a_failure_says_what_it_kept(st_bundle, expected, tmp_path, capsys):
-    from static_edge.runtimes.corpus_io import JoinedSink
+    from static_edge.runtimes.vector_writers import JoinedSink
 
     corpus = write_input(tmp_path, "text")
     original = corpus.read_bytes()

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from static_edge.runtimes import load
-from static_edge.runtimes.corpus_io import CorpusReader
+from static_edge.runtimes.corpus_readers import CorpusReader
 from static_edge.runtimes.errors import InputError
 
 STATIC_EDGE = str(Path(sys.executable).parent / "static-edge")
@@ -134,3 +134,71 @@ def test_reader_checks_a_file_before_any_text_is_encoded(tmp_path):
     (tmp_path / "a.txt").write_text("one\ntwx\n")  # same size
     assert CorpusReader(tmp_path / "a.txt").sha256() != same
     assert CorpusReader(Path("-")).sha256() is None and CorpusReader(Path("-")).count() is None
+
+
+def _parquet(path: Path, **columns) -> Path:
+    pq.write_table(pa.table(columns), path, row_group_size=4)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["text", "jsonl", "csv", "tsv", "parquet"])
+def test_each_format_reads_its_texts_ids_and_count(tmp_path, fmt):
+    texts = ["one", "two, with a comma", 'three "quoted"', "", "five\rcarriage"]
+    ids = [f"k{i}" for i in range(len(texts))]
+    if fmt == "text":
+        path = tmp_path / "in.txt"
+        path.write_bytes("\r\n".join(texts[:4]).encode() + b"\n" + texts[4].encode())  # no end on the last line
+        options = {}
+    elif fmt == "jsonl":
+        path = tmp_path / "in.jsonl"
+        lines = [json.dumps({"text": t, "key": k}) for t, k in zip(texts, ids, strict=True)]
+        path.write_text("\n".join(lines[:2] + ["  "] + lines[2:]) + "\n")  # a blank line is no row
+        options = {"id_column": "key"}
+    elif fmt == "parquet":
+        path = _parquet(tmp_path / "in.parquet", key=ids, text=texts)
+        options = {"id_column": "key"}
+    else:
+        path = tmp_path / f"in.{fmt}"
+        with path.open("w", newline="") as f:
+            writer = csv.writer(f, delimiter="\t" if fmt == "tsv" else ",")
+            writer.writerow(["key", "text"])
+            writer.writerows(zip(ids, texts, strict=True))
+        options = {"id_column": "key"}
+    reader = CorpusReader(path, **options)
+    assert reader.fmt == ("csv" if fmt == "tsv" else fmt)
+    chunks = list(reader.chunks(2))
+    assert [len(chunk) for _, chunk in chunks] == [2, 2, 1]
+    assert [t for _, chunk in chunks for t in chunk] == texts
+    want_ids = list(range(len(texts))) if fmt == "text" else ids
+    assert [i for chunk_ids, _ in chunks for i in chunk_ids] == want_ids
+    assert [i for chunk_ids, _ in reader.chunks(2, skip=3) for i in chunk_ids] == want_ids[3:]
+    # a line count for the progress bar (a blank JSONL line counts), none where rows may span lines
+    assert reader.count() == {"csv": None, "tsv": None, "jsonl": len(texts) + 1}.get(fmt, len(texts))
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "options", "message"),
+    [
+        ("text.txt", b"a\n\xff\n", {}, "is not UTF-8 text (invalid start byte"),
+        ("text.txt.gz", gzip.compress(b"a\nb\n")[:-6], {}, "is not a complete gzip file"),
+        ("json.jsonl", b'{"text": "a"}\n{"text": "b"\n', {}, "line 2 is not JSON: Expecting ',' delimiter"),
+        ("array.jsonl", b'["a"]\n', {}, "line 1 is not a JSON object"),
+        ("number.jsonl", b'{"text": 7}\n', {}, "line 1: 'text' is int, not a string"),
+        ("noid.jsonl", b'{"text": "a", "id": null}\n', {"id_column": "id"}, "line 1 has no id in 'id'"),
+        ("column.csv", b"body\nx\n", {}, "has no column 'text'; its columns are ['body']"),
+        ("short.csv", b"a,b\nx\n", {"header": False, "column": "1"}, "row 2 has no column 1"),
+        ("bytes.parquet", b"PAR1" + bytes(64) + b"PAR1", {}, "is not a readable Parquet file"),
+    ],
+)
+def test_each_format_refuses_malformed_input_with_one_input_error(tmp_path, name, data, options, message):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(InputError) as caught:
+        list(CorpusReader(path, **options).chunks(1))
+    assert message in str(caught.value) and str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_parquet_text_column_of_another_type_is_refused(tmp_path):
+    path = _parquet(tmp_path / "numbers.parquet", text=[1, 2])
+    with pytest.raises(InputError, match="row 1: 'text' is int, not a string"):
+        CorpusReader(path)

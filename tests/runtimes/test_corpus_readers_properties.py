@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from static_edge.runtimes.corpus_io import CorpusReader
+from static_edge.runtimes.corpus_readers import CorpusReader
 from static_edge.runtimes.errors import InputError
 
 # Unicode text without surrogates (not encodable) and without NUL (csv refuses it); lines may hold any of it
