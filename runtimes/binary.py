@@ -108,6 +108,7 @@ class BinaryIndex:
 
     @classmethod
     def from_vectors(cls, vectors: np.ndarray) -> BinaryIndex:
+        """The index of float vectors [n, dims], each binarized (`to_ubinary`)."""
         vectors = np.asarray(vectors)
         return cls(to_ubinary(vectors), vectors.shape[1])
 
@@ -116,6 +117,7 @@ class BinaryIndex:
 
     @property
     def nbytes(self) -> int:
+        """Bytes the packed bits take."""
         return int(self.bits.nbytes)
 
     def search(self, queries: np.ndarray, k: int = 10, rescore: int | None = None) -> tuple[np.ndarray, np.ndarray]:

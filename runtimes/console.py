@@ -25,6 +25,7 @@ class LiteralStatus(Status):
         super().__init__(_literal(status), **kwargs)
 
     def update(self, status: RenderableType | None = None, **kwargs: Any) -> None:
+        """Change the message (printed literally) or rich's other spinner settings."""
         super().update(_literal(status), **kwargs)
 
 
@@ -32,6 +33,7 @@ class LiteralConsole(Console):
     """A console whose `status()` spinner prints its messages literally too."""
 
     def status(self, status: RenderableType, **kwargs: Any) -> Status:
+        """A spinner showing `status` literally, as rich's `Console.status` takes it."""
         return LiteralStatus(status, console=self, **kwargs)
 
 

@@ -35,6 +35,10 @@ class BundleEncoder:
         self.column, self.output_column = column, output_column
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        """The batch with the vectors of its text column appended as `output_column` (a fixed-size list column).
+
+        :raises InputError: when the batch has no text column.
+        """
         import pyarrow as pa
 
         from static_edge.runtimes.errors import InputError
