@@ -98,13 +98,25 @@ def create_app(
     :param cors_origins: origins whose pages may call the server (their preflight is answered); none by default.
     :param access_log: write one JSON line per request to stderr.
     """
-    from fastapi import FastAPI
-    from starlette.middleware.cors import CORSMiddleware
-    from starlette.middleware.trustedhost import TrustedHostMiddleware
-
     limits = limits or ServerLimits()
     metrics = ServerMetrics.create()
-    batcher = MicroBatcher(
+    batcher = _batcher(model, limits, metrics)
+    routes = _Routes(model, model_name, limits, batcher, metrics)
+    app = _framework_app(routes, batcher, allowed_hosts, cors_origins)
+    # with CORS the framework's middleware must answer for every route; without it the embedding routes go direct
+    direct = (
+        {} if cors_origins else {path: endpoint for path, endpoint, methods in routes.table() if methods == ["POST"]}
+    )
+    paths = frozenset(path for path, _, _ in routes.table())
+    log = AccessLog() if access_log else None
+    served = ServedApp(app, metrics, paths, api_key, log, direct, allowed_hosts)
+    served.batcher = batcher
+    return served
+
+
+def _batcher(model: "StaticEmbedder", limits: ServerLimits, metrics: ServerMetrics) -> MicroBatcher:
+    """The micro-batcher every embedding route queues on, sized by `limits`."""
+    return MicroBatcher(
         model,
         TokenLimits(limits.max_tokens_per_text, limits.max_tokens_per_request),
         max_batch_texts=limits.max_batch_texts,
@@ -113,6 +125,15 @@ def create_app(
         observe=metrics.observe_batch,
     )
 
+
+def _framework_app(
+    routes: "_Routes", batcher: MicroBatcher, allowed_hosts: list[str] | None, cors_origins: list[str] | None
+) -> Any:
+    """The FastAPI app of every route, with the Host and CORS middleware; it starts and stops the batcher."""
+    from fastapi import FastAPI
+    from starlette.middleware.cors import CORSMiddleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
     @asynccontextmanager
     async def lifespan(_app: Any) -> Any:
         batcher.start()
@@ -120,7 +141,6 @@ def create_app(
         await batcher.stop()  # uvicorn has drained in-flight requests by now
 
     app = FastAPI(title="static-edge", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
-    routes = _Routes(model, model_name, limits, batcher, metrics)
     for path, endpoint, methods in routes.table():
         app.router.add_route(path, endpoint, methods=methods)
     if cors_origins:
@@ -132,15 +152,7 @@ def create_app(
         )
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
-    log = AccessLog() if access_log else None
-    # with CORS the framework's middleware must answer for every route; without it the embedding routes go direct
-    direct = (
-        {} if cors_origins else {path: endpoint for path, endpoint, methods in routes.table() if methods == ["POST"]}
-    )
-    paths = frozenset(path for path, _, _ in routes.table())
-    served = ServedApp(app, metrics, paths, api_key, log, direct, allowed_hosts)
-    served.batcher = batcher
-    return served
+    return app
 
 
 class _Routes:
