@@ -7,12 +7,26 @@ from pathlib import Path
 
 import pytest
 
-from static_edge.runtimes.web_page import CHROMIUM, CHROMIUM_ARGS, node_modules
+from static_edge.runtimes.web_page import node_modules
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "require_browser_tools"]
 
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium, which the browser tests drive through playwright."""
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # without these, Chromium keeps trying to reach Google's services, which a closed network refuses
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 
 def require_browser_tools() -> None:
+    """Skip (fail on CI) when Chromium or the npm packages the browser tests need are missing."""
     missing = [] if Path(CHROMIUM).exists() else [f"{CHROMIUM} (apt-get install chromium)"]
     try:
         node_modules()

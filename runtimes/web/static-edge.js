@@ -11,7 +11,7 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { StaticEmbedder as CoreEmbedder } from "./embedder.js";
 
 export { VARIANT_FILES, bundleDigest, cosine, hamming, packBinary, sha256Hex } from "./embedder.js";
-export { VectorIndex } from "./vector-index.js";
+export { CorpusIndex, VectorIndex, quantizeQuery } from "./vector-index.js";
 export { WorkerEmbedder } from "./worker-embedder.js";
 
 export class StaticEmbedder extends CoreEmbedder {

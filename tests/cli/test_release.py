@@ -17,7 +17,7 @@ import pytest
 import static_edge
 from static_edge.exporter import ExportOptions, export
 from static_edge.runtimes import load
-from static_edge.runtimes.web_page import serving as served
+from static_edge.runtimes.web_server import serving as served
 
 REPO = Path(__file__).resolve().parents[2]
 WEB = REPO / "runtimes" / "web"

@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 import numpy as np
 from playwright.sync_api import Error as PlaywrightError
 
-from static_edge.runtimes.web_page import serving as served
+from static_edge.runtimes.web_server import serving as served
 
 __all__ = ["PAGE_READY", "LocalOnlyPage", "served"]
 

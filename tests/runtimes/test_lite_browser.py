@@ -166,7 +166,9 @@ def test_page_refuses_a_manifest_whose_hashes_were_rewritten_when_pinned(chromiu
     (copy / "static_edge.json").write_text(json.dumps(manifest))
     try:
         page = LocalOnlyPage(chromium)
-        page.open(f"{base}/{copy.name}/web/index.html")  # unpinned, the rewritten hashes pass
+        # unpinned, the rewritten hashes pass; the corpus vectors, made by the original bundle, then refuse it
+        error = page.open(f"{base}/{copy.name}/web/index.html", expect_error=True)
+        assert error is not None and "the corpus was encoded by bundle" in error
         error = page.open(f"{base}/{copy.name}/web/index.html?sha256={pin}", expect_error=True)
         assert error is not None and "not the one you pinned" in error
         page.close()
@@ -189,7 +191,7 @@ def test_worker_embedder_matches_the_page_engine(chromium, lite_site):
 def test_binary_packing_and_hamming_ranking_match_python(chromium, lite_site):
     """ubinary codes equal np.packbits(x > 0); a binary VectorIndex ranks like Hamming distance in numpy."""
     _, base, bundles = lite_site
-    page = open_page(chromium, base, "wordpiece", "?binary=1")
+    page = open_page(chromium, base, "wordpiece")
     corpus = json.loads((bundles["wordpiece"] / "web" / "corpus.json").read_text())
     python = load(bundles["wordpiece"], variant="int4")
     codes = page.page.evaluate(
@@ -198,7 +200,12 @@ def test_binary_packing_and_hamming_ranking_match_python(chromium, lite_site):
     expected = to_ubinary(python.encode(PARITY_TEXTS))
     assert np.array_equal(np.array(codes, dtype=np.uint8).reshape(expected.shape), expected)
     query = "the weather forecast for tomorrow"
-    hits = page.page.evaluate("async (q) => window.staticEdge.index.search(q, 10)", query)
+    hits = page.page.evaluate(
+        "async ([q, texts]) => { const {VectorIndex} = await import('./static-edge.js');"
+        " const index = new VectorIndex(window.staticEdge.model, {binary: true});"
+        " await index.add(texts); return index.search(q, 10); }",
+        [query, corpus],
+    )
     distances = hamming_distances(to_ubinary(python.encode([query])), to_ubinary(python.encode(corpus)))[0]
     order = np.lexsort((np.arange(len(distances)), distances))[:10]  # by distance, ties by index (binary.py)
     assert [hit["index"] for hit in hits] == order.tolist()

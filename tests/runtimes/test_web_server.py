@@ -28,9 +28,9 @@ from static_edge.runtimes.web_page import (
     NODE_MODULES_ENV,
     ORT_VENDOR_FILES,
     PAGE_FILES,
-    serve_folder,
     write_web_page,
 )
+from static_edge.runtimes.web_server import serve_folder
 
 
 @pytest.fixture(scope="module")
