@@ -113,6 +113,13 @@ def add_web_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--ort", action="store_true", help="also vendor onnxruntime-web for ?engine=ort (needs npm ci in runtimes/web)"
     )
+    p.add_argument(
+        "--vectors",
+        choices=("auto", "int8", "binary"),
+        default="auto",
+        help="how the page ships the corpus vectors: int8, binary (sign bits ranked first, int8 rescores) "
+        "or auto (binary above 8 MiB of int8 vectors)",
+    )
 
 
 def run_web(args: argparse.Namespace) -> int:
@@ -126,24 +133,26 @@ def run_web(args: argparse.Namespace) -> int:
             corpus = args.corpus.read_text(encoding="utf-8").splitlines()
         except UnicodeDecodeError as err:
             raise InputError(f"corpus file {args.corpus} is not UTF-8 text (byte {err.start})") from err
-    write_page(args.bundle, corpus, args.ort, hint=not args.serve)
+    write_page(args.bundle, corpus, args.ort, hint=not args.serve, vectors=args.vectors)
     if args.serve:
         _serve(args.bundle, args.port)
     return 0
 
 
-def write_page(bundle: Path, corpus: list[str] | None, ort: bool = False, hint: bool = True) -> None:
+def write_page(
+    bundle: Path, corpus: list[str] | None, ort: bool = False, hint: bool = True, vectors: str = "auto"
+) -> None:
     """Write BUNDLE/web/ and, with `hint`, say how to serve it (a served page prints its own address)."""
     from static_edge.runtimes.web_page import write_web_page
 
-    web = write_web_page(bundle, corpus, ort=ort)
+    web = write_web_page(bundle, corpus, ort=ort, vectors=vectors)
     done("wrote", f"{web}/index.html")
     if hint:
         console.print(f"serve it with: static-edge web {bundle} --serve, then open http://127.0.0.1:8000/web/")
 
 
 def _serve(bundle: Path, port: int) -> None:
-    from static_edge.runtimes.web_page import serve_folder
+    from static_edge.runtimes.web_server import serve_folder
 
     with serve_folder(bundle, port) as server:
         console.print(f"serving http://127.0.0.1:{server.server_address[1]}/web/ (Ctrl+C stops)")
