@@ -22,6 +22,8 @@ from static_edge.runtimes.bundle import sha256_file
 from static_edge.runtimes.bundle_checks import first_non_finite_row
 from static_edge.runtimes.embedder import l2_normalize
 from static_edge.runtimes.errors import StaticEdgeError
+from static_edge.runtimes.hub import is_hub_id, snapshot
+from static_edge.runtimes.model_folders import MODULES_FILE
 
 SourceKind = Literal["sentence-transformers", "model2vec"]
 
@@ -102,7 +104,7 @@ def read_source(model: str | os.PathLike[str], revision: str | None = None) -> S
     path = Path(model)
     model_id = str(model)
     if not path.exists():
-        if _looks_like_local_path(model_id):
+        if not is_hub_id(model_id):
             raise FileNotFoundError(f"model folder not found: {path}")
         path = download(model_id, revision)
         source = read_folder(path, model_id=model_id, revision=resolved_commit(path, revision))
@@ -122,17 +124,11 @@ def resolved_commit(snapshot: Path, revision: str | None) -> str | None:
     return revision
 
 
-def _looks_like_local_path(model: str) -> bool:
-    return model.startswith((".", "/", "~")) or model.count("/") != 1 or os.sep + os.sep in model
-
-
 def download(repo_id: str, revision: str | None = None) -> Path:
     """Fetch a model's files from the Hugging Face hub (or its local cache when offline or unreachable).
 
     :raises SourceModelError: when the hub cannot provide it, with the hub's reason.
     """
-    from static_edge.runtimes.hub import snapshot
-
     return snapshot(repo_id, revision, _HUB_FILES, SourceModelError, "model folder")
 
 
@@ -182,7 +178,7 @@ def _modules(path: Path) -> list[dict[str, str]]:
 
     :raises SourceModelError: for a file that is not a list of such objects, or a module path leaving the folder.
     """
-    modules_file = path / "modules.json"
+    modules_file = path / MODULES_FILE
     if not modules_file.is_file():
         return []
     modules = _read_json(modules_file)

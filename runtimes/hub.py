@@ -24,6 +24,9 @@ from static_edge.runtimes.staging import current_umask
 # letters, digits, "-", "_" and "."; no "--" or "..", not starting or ending with "-" or ".".
 _NAME = r"(?![.-])(?!.*(--|\.\.))[\w.-]{1,96}(?<![.-])"
 HUB_ID = re.compile(rf"^{_NAME}/{_NAME}$")
+DEFAULT_CACHE = Path(os.environ.get("STATIC_EDGE_CACHE", Path.home() / ".cache" / "static-edge"))
+"""static-edge's own cache folder (assembled teachers, ONNX baselines): $STATIC_EDGE_CACHE, else
+~/.cache/static-edge. Downloaded bundles go to `bundle_cache()`."""
 BUNDLE_PATTERNS = ["*.json", "onnx/*", "README.md"]
 """What a bundle repo holds that `load` needs (and its card); other files in the repo are not downloaded."""
 

