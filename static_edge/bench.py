@@ -1,23 +1,22 @@
 """`static-edge bench`: encode throughput of a bundle against the encoders users would run instead, in one run.
 
-    static-edge bench BUNDLE -o RESULTS [--baseline MODEL ...] [--texts FILE] [--transformer-onnx]
+    static-edge bench BUNDLE -o RESULTS [--baseline MODEL ...] [--texts FILE]
 
 Every encoder sees the same texts with the same thread count; throughput is the median of several
 timed runs after a warm-up. Slow encoders (transformers) are timed on the first texts of the same
-list, enough for about a second per run; the count is recorded.
+list, enough for about a second per run; the count is recorded. The repository's speed table adds two baselines
+on top of these (benchmarks/measure/speed.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +24,6 @@ from static_edge.runtimes import load, read_manifest
 from static_edge.runtimes.speed import sentences_per_second
 
 BATCH_SIZES = (1, 32, 1024)
-DEFAULT_CACHE = Path(os.environ.get("STATIC_EDGE_CACHE", Path.home() / ".cache" / "static-edge"))
 Encode = Callable[[Sequence[str], int], object]
 
 
@@ -40,19 +38,18 @@ class Measurement:
     sentences_per_second: float
 
 
-def _static_encoders(bundle: Path, threads: int) -> dict[str, Encode]:
+def static_encoders(bundle: Path, threads: int) -> dict[str, Encode]:
     """Our runtimes on the bundle, plus the same model through Sentence Transformers and model2vec."""
     encoders: dict[str, Encode] = {}
     manifest = read_manifest(bundle)
     for variant in [v for v in ("fp32", "int8") if v in manifest.variants]:
         model = load(bundle, variant=variant, threads=threads)
         encoders[f"static-edge onnxruntime {variant}"] = lambda t, b, m=model: m.encode(t, batch_size=b)
-    encoders["onnxruntime, naive padding (before)"] = _naive_onnxruntime(bundle, manifest.variants[-1], threads)
     numpy_model = load(bundle, variant=manifest.variants[-1], backend="numpy")
     encoders[f"static-edge numpy {numpy_model.variant}"] = lambda t, b: numpy_model.encode(t, batch_size=b)
 
     # The peers run the very same model: the bundle's own (sliced) fp32 table and tokenizer.
-    st, m2v = _peer_models(bundle)
+    st, m2v = peer_models(bundle)
     encoders["Sentence Transformers StaticEmbedding (torch)"] = lambda t, b: st.encode(
         list(t), batch_size=b, convert_to_numpy=True
     )
@@ -64,31 +61,7 @@ def _static_encoders(bundle: Path, threads: int) -> dict[str, Encode]:
     return encoders
 
 
-def _naive_onnxruntime(bundle: Path, variant: str, threads: int) -> Encode:
-    """The first version of the runtime, kept as the 'before' of the speed work: padded batches built
-    from Python lists in input order (no length sorting), default session options."""
-    import onnxruntime as ort
-
-    model = load(bundle, variant=variant)
-    session = ort.InferenceSession(str(model.model_file), providers=["CPUExecutionProvider"])
-    tokenizer = model.tokenizer.tokenizer
-
-    def encode(texts: Sequence[str], batch_size: int) -> np.ndarray:
-        out = []
-        for start in range(0, len(texts), batch_size):
-            rows = [
-                e.ids for e in tokenizer.encode_batch(list(texts[start : start + batch_size]), add_special_tokens=False)
-            ]
-            width = max(1, max(len(r) for r in rows))
-            ids = np.array([r + [0] * (width - len(r)) for r in rows], dtype=np.int64)
-            mask = np.array([[1] * len(r) + [0] * (width - len(r)) for r in rows], dtype=np.int64)
-            out.append(session.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})[0])
-        return np.concatenate(out)
-
-    return encode
-
-
-def _peer_models(bundle: Path):
+def peer_models(bundle: Path) -> tuple[Any, Any]:
     """Sentence Transformers' StaticEmbedding and model2vec's StaticModel over the bundle's fp32 table."""
     from model2vec import StaticModel
     from tokenizers import Tokenizer
@@ -105,7 +78,8 @@ def _peer_models(bundle: Path):
     return st, m2v
 
 
-def _transformer_encoders(baselines: Sequence[str], onnx_dirs: dict[str, Path]) -> dict[str, Encode]:
+def transformer_encoders(baselines: Sequence[str]) -> dict[str, Encode]:
+    """Each `--baseline` transformer through Sentence Transformers (torch), named `NAME (torch)`."""
     from sentence_transformers import SentenceTransformer
 
     encoders: dict[str, Encode] = {}
@@ -113,8 +87,6 @@ def _transformer_encoders(baselines: Sequence[str], onnx_dirs: dict[str, Path]) 
         name, path = parse_baseline(spec)
         model = SentenceTransformer(str(path), device="cpu")
         encoders[f"{name} (torch)"] = lambda t, b, m=model: m.encode(list(t), batch_size=b, convert_to_numpy=True)
-        if name in onnx_dirs:
-            encoders[f"{name} (onnxruntime, optimum export)"] = _onnx_transformer(onnx_dirs[name], Path(path))
     return encoders
 
 
@@ -122,80 +94,6 @@ def parse_baseline(spec: str) -> tuple[str, str]:
     """`NAME=PATH` or `PATH` (named after its folder)."""
     name, sep, path = spec.partition("=")
     return (name, path) if sep else (Path(spec).name, spec)
-
-
-def _onnx_transformer(onnx_dir: Path, model_dir: Path) -> Encode:
-    """An optimum-exported transformer run with onnxruntime: tokenize, run, mean-pool, normalize."""
-    import onnxruntime as ort
-    from tokenizers import Tokenizer
-
-    session = ort.InferenceSession(str(onnx_dir / "model.onnx"), providers=["CPUExecutionProvider"])
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokenizer.enable_truncation(384)
-    inputs = {i.name for i in session.get_inputs()}
-
-    def encode(texts: Sequence[str], batch_size: int) -> np.ndarray:
-        out = []
-        for start in range(0, len(texts), batch_size):
-            tokenizer.enable_padding()
-            enc = tokenizer.encode_batch(list(texts[start : start + batch_size]))
-            ids = np.array([e.ids for e in enc], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in inputs:
-                feeds["token_type_ids"] = np.zeros_like(ids)
-            hidden = session.run(None, feeds)[0]
-            pooled = (hidden * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
-            out.append(pooled / np.linalg.norm(pooled, axis=1, keepdims=True))
-        return np.concatenate(out)
-
-    return encode
-
-
-def export_transformer_onnx(model_dirs: Sequence[str], cache: Path) -> dict[str, Path]:
-    """Export transformers to ONNX with optimum-cli, in a separate cached virtual environment.
-
-    optimum-onnx needs transformers < 4.58, Sentence Transformers 6 needs >= 5: they cannot share
-    one environment, so the export runs in `cache/optimum-venv` and only the ONNX files come back.
-    """
-    venv = cache / "optimum-venv"
-    python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "torch==2.13.0",
-                "optimum-onnx[onnxruntime]==0.1.0",
-                "transformers<4.58",
-            ],
-            check=True,
-        )
-    out: dict[str, Path] = {}
-    for spec in model_dirs:
-        name, model_dir = parse_baseline(spec)
-        target = cache / "onnx-baselines" / name
-        if not (target / "model.onnx").is_file():
-            subprocess.run(
-                [
-                    str(venv / "bin" / "optimum-cli"),
-                    "export",
-                    "onnx",
-                    "--model",
-                    str(model_dir),
-                    "--task",
-                    "feature-extraction",
-                    str(target),
-                ],
-                check=True,
-                env={**os.environ, "HF_HUB_OFFLINE": "1"},
-            )
-        out[name] = target
-    return out
 
 
 def measure(
@@ -229,6 +127,7 @@ def measure(
 
 
 def _seconds(fn: Callable[[], object]) -> float:
+    """Wall seconds of one call (at least a microsecond)."""
     start = time.perf_counter()
     fn()
     return max(time.perf_counter() - start, 1e-6)
@@ -300,6 +199,7 @@ def write_results(
 
 
 def _plot(results: list[Measurement], path: Path, batch_sizes: Sequence[int]) -> None:
+    """One panel per text set: sentences/s per encoder and batch size, log scale."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -348,14 +248,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-sizes", default="1,32,1024")
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: one per core)")
-    parser.add_argument(
-        "--transformer-onnx",
-        action="store_true",
-        help="also time the baselines exported to ONNX with optimum (separate cached venv)",
-    )
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (median taken)")
     parser.add_argument("--min-seconds", type=float, default=1.0, help="least time per run for slow encoders")
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the optimum venv and exports go")
 
 
 def bench_command(args: argparse.Namespace) -> str:
@@ -365,38 +259,46 @@ def bench_command(args: argparse.Namespace) -> str:
     words += [w for b in args.baseline for w in ("--baseline", b)]
     words += [w for t in args.texts for w in ("--texts", str(t))]
     words += ["--batch-sizes", args.batch_sizes, "--threads", str(args.threads), "--repeats", str(args.repeats)]
-    words += ["--min-seconds", str(args.min_seconds)] + (["--transformer-onnx"] if args.transformer_onnx else [])
+    words += ["--min-seconds", str(args.min_seconds)]
     return shlex.join(words)
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    """Time every encoder and write speed.md, speed.json and speed.png to `--output`."""
-    from static_edge.runtimes.console import console, done
+def text_sets(files: Sequence[Path]) -> dict[str, list[str]]:
+    """Each `--texts` file's non-blank lines by the file's stem (default: the sample corpus, five times)."""
     from static_edge.runtimes.samples import sample_corpus
 
-    text_sets = {p.stem: [t for t in p.read_text(encoding="utf-8").splitlines() if t.strip()] for p in args.texts}
-    text_sets = text_sets or {"sample corpus x5": sample_corpus() * 5}
-    batches = [int(b) for b in args.batch_sizes.split(",")]
-    encoders = _static_encoders(args.bundle, args.threads)
-    onnx_dirs = export_transformer_onnx(args.baseline, args.cache) if args.transformer_onnx and args.baseline else {}
-    transformers = _transformer_encoders(args.baseline, onnx_dirs)
-    encoders.update(transformers)
+    sets = {p.stem: [t for t in p.read_text(encoding="utf-8").splitlines() if t.strip()] for p in files}
+    return sets or {"sample corpus x5": sample_corpus() * 5}
+
+
+def time_and_write(args: argparse.Namespace, encoders: dict[str, Encode], slow: set[str], command: str) -> Path:
+    """Time `encoders` (those in `slow` on fewer texts) on the `--texts` sets and write speed.md, speed.json and
+    speed.png to `--output`; ratios are to all-mpnet-base-v2 (torch) when it is a baseline, else to our fp32."""
+    from static_edge.runtimes.console import console, done
 
     def show(m: Measurement) -> None:
         console.print(f"{m.encoder:52s} {m.texts:22s} batch {m.batch_size:5d}: {m.sentences_per_second:12,.0f}/s")
 
+    batches = [int(b) for b in args.batch_sizes.split(",")]
     results = measure(
         encoders,
-        text_sets,
+        text_sets(args.texts),
         batches,
-        slow=set(transformers),
+        slow=slow,
         min_seconds=args.min_seconds,
         repeats=args.repeats,
         progress=show,
     )
-    command = bench_command(args)
-    reference = next((name for name in transformers if "mpnet" in name and "torch" in name), None)
+    reference = next((name for name in encoders if name in slow and "mpnet" in name and "torch" in name), None)
     reference = reference or "static-edge onnxruntime fp32"
     md = write_results(results, args.output, command, environment(), reference, batches)
     done("wrote", f"{md}, {md.with_suffix('.png')}")
+    return md
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Time every encoder and write speed.md, speed.json and speed.png to `--output`."""
+    encoders = static_encoders(args.bundle, args.threads)
+    transformers = transformer_encoders(args.baseline)
+    time_and_write(args, encoders | transformers, set(transformers), bench_command(args))
     return 0

@@ -1,6 +1,6 @@
 """Binary (ubinary) search against float search: recall@10, nDCG@10, index size and search time.
 
-    python -m benchmarks.measure.binary_recall BUNDLE --data ../shared/data --out benchmarks/results [--dims 128,256,384]
+    python -m benchmarks.measure.binary_recall BUNDLE --data ../shared/data [--dims 128,256,384]
 
 Two corpora: SciFact (5,183 abstracts, its 809 train queries, judged) and the SNLI dev premises (the
 unique ones; queries: the first 1,000 hypotheses, unjudged). For each Matryoshka slice of the bundle's
@@ -12,13 +12,12 @@ Writes binary_recall.md / .json / .png.
 
 from __future__ import annotations
 
-import argparse
-import shlex
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks import common
 
 K = 10
 RESCORE = 4
@@ -62,6 +61,7 @@ def _timed(fn, repeats: int = 3):
 
 
 def run(bundle: Path, data: Path, dims: list[int], variant: str | None) -> list[dict]:
+    """One row per corpus and dims: index sizes, recall@10 (and nDCG@10 where judged), time per query."""
     from static_edge.runtimes import load
     from static_edge.runtimes.binary import BinaryIndex
     from static_edge.runtimes.embedder import l2_normalize
@@ -106,12 +106,8 @@ def run(bundle: Path, data: Path, dims: list[int], variant: str | None) -> list[
 
 
 def _plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    """Recall@10 against float search by dims, binary and rescored, one colour per corpus."""
+    fig, ax = common.figure(size=(7, 4.5), dpi=110)
     for i, corpus in enumerate(dict.fromkeys(r["corpus"] for r in rows)):
         sub = [r for r in rows if r["corpus"] == corpus]
         dims = [r["dims"] for r in sub]
@@ -125,33 +121,30 @@ def _plot(rows: list[dict], path: Path) -> None:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title("binary (ubinary) search vs float search")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    common.save(fig, path, dpi=110)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    """Measure every corpus and dims, write binary_recall.md, .json and .png."""
+    parser = common.parser(__doc__)
     parser.add_argument("bundle", type=Path)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data", type=Path, default=common.DATA)
     parser.add_argument("--dims", default="128,256,384")
     parser.add_argument("--variant", help="bundle variant to encode with (default: the bundle's default)")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--model-note", default="", help="what the bundle is, for the results file")
     args = parser.parse_args()
     from static_edge.runtimes import load
-    from static_edge.runtimes.results import write_results
 
     full = load(args.bundle, variant=args.variant).dims
     dims = sorted({min(int(d), full) for d in args.dims.split(",")})
     rows = run(args.bundle, args.data, dims, args.variant)
-    command = "python -m benchmarks.measure.binary_recall " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    md = write_results(
+    common.publish(
         args.out,
         "binary_recall",
+        "benchmarks.measure.binary_recall",
         title="Binary (ubinary) vectors: recall@10 against float search",
-        command=command,
         rows=rows,
+        plot=lambda path: _plot(rows, path),
         notes=[
             f"Bundle: `{args.bundle}` {args.model_note}".strip(),
             "Recall@10: the share of the exact float top-10 (cosine) that the binary search also returns. "
@@ -161,8 +154,6 @@ def main() -> None:
             "Plot: binary_recall.png",
         ],
     )
-    _plot(rows, args.out / "binary_recall.png")
-    print(f"wrote {md}")
 
 
 if __name__ == "__main__":

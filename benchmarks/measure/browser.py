@@ -24,16 +24,27 @@ Writes browser.json, browser.md and browser.png into --out; every number is from
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import os
-import shlex
 import statistics
-import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
+from benchmarks import common
+
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium, driven through playwright (never `playwright install`)."""
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # without these, Chromium keeps trying to reach Google's services, which a closed network refuses
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 QUERIES = [
     "is it going to rain tomorrow?",
     "cheap flights to the coast",
@@ -191,7 +202,8 @@ def run(bundle: Path, rounds: int, variants: list[str] | None) -> dict:
     from tqdm import tqdm
 
     from static_edge.runtimes import load
-    from static_edge.runtimes.web_page import CHROMIUM, CHROMIUM_ARGS, serving, write_web_page
+    from static_edge.runtimes.web_page import write_web_page
+    from static_edge.runtimes.web_server import serving
 
     manifest = load(bundle).manifest
     start_load = os.getloadavg()[0]
@@ -305,13 +317,8 @@ def write_results(result: dict, command: str, out: Path) -> None:
 
 def plot(rows: list[dict], path: Path) -> None:
     """Cold transfer, median query and load() per configuration, with the issue's targets as lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     labels = [r["label"] for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 0.45 * len(rows) + 2), sharey=True)
+    fig, axes = common.figure(3, (16, 0.45 * len(rows) + 2), sharey=True)
     y = range(len(rows))
     axes[0].barh([i + 0.2 for i in y], [r["cold_bytes"] / 1e6 for r in rows], height=0.4, label="raw")
     axes[0].barh([i - 0.2 for i in y], [r["cold_gzip_bytes"] / 1e6 for r in rows], height=0.4, label="gzip")
@@ -331,24 +338,20 @@ def plot(rows: list[dict], path: Path) -> None:
     axes[0].set_yticks(list(y), labels)
     axes[0].invert_yaxis()
     fig.suptitle("static-edge in headless Chromium: lite engine vs onnxruntime-web")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    common.save(fig, path, dpi=110)
 
 
 def main() -> None:
     """The command line: measure BUNDLE and write the results."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = common.parser(__doc__)
     parser.add_argument("bundle", type=Path)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--rounds", type=int, default=20, help="each of the 10 queries is timed this many times")
     parser.add_argument("--variants", nargs="+", help="variants for the lite engine (default: all in the bundle)")
     parser.add_argument("--built-with", default="", help="the command that built the bundle, for the table's notes")
     args = parser.parse_args()
     result = run(args.bundle, args.rounds, args.variants)
-    command = "python -m benchmarks.measure.browser " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result["built_with"] = args.built_with
-    write_results(result, command, args.out)
+    write_results(result, common.command_line("benchmarks.measure.browser"), args.out)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,24 @@
-"""Corpora for the corpus-scale benchmark: one million short sentences and the SciFact abstracts.
+"""Texts the measurements time, from ../shared/data (never shipped): short sentences, SciFact abstracts, and the
+speed table's two text files.
 
-Built from /work/shared/data (never shipped): STS-B English and the multi30k captions, repeated with a seeded
-perturbation (a word dropped, two words swapped, a number appended) so the million lines are not verbatim repeats.
+The short sentences are STS-B English and the multi30k captions, repeated with a seeded perturbation (a word
+dropped, two words swapped, a number appended) so a million lines are not verbatim repeats.
 
     python -m benchmarks.measure.corpus --lines 1000000 -o /tmp/short-1m.txt
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import gzip
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-DATA = Path("/work/shared/data")
+from benchmarks import common
+
+DATA = common.DATA
 
 
 def base_sentences(data: Path = DATA) -> list[str]:
@@ -58,7 +60,20 @@ def scifact_abstracts(data: Path = DATA) -> list[str]:
         return [f"{d['title']} {d['text']}".strip() for d in map(json.loads, f)]
 
 
-def write_lines(path: Path, texts: Iterator[str]) -> Path:
+def speed_text_files(data: Path, folder: Path) -> list[Path]:
+    """The speed table's texts: STS-B dev sentences (unique) and the first 2,000 SciFact abstracts, one a line."""
+    sentences = []
+    with open(data / "sts" / "stsb-en-dev.csv", encoding="utf-8", newline="") as handle:
+        for row in csv.reader(handle):
+            sentences += row[:2]
+    folder.mkdir(parents=True, exist_ok=True)
+    short = write_lines(folder / "stsb-dev-sentences.txt", dict.fromkeys(s.replace("\n", " ") for s in sentences))
+    with gzip.open(data / "retrieval" / "scifact" / "corpus.jsonl.gz", "rt", encoding="utf-8") as handle:
+        abstracts = [json.loads(line)["text"].replace("\n", " ") for line in handle]
+    return [short, write_lines(folder / "scifact-abstracts.txt", abstracts[:2000])]
+
+
+def write_lines(path: Path, texts: Iterable[str]) -> Path:
     """One text a line, UTF-8."""
     with path.open("w", encoding="utf-8") as f:
         for text in texts:
@@ -67,11 +82,13 @@ def write_lines(path: Path, texts: Iterator[str]) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Write --lines short sentences to --output."""
+    parser = common.parser(__doc__, out=None)
     parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
-    write_lines(args.output, short_sentences(args.lines))
+    write_lines(args.output, short_sentences(args.lines, data=args.data))
     print(f"wrote {args.lines:,} lines to {args.output}")
 
 

@@ -5,7 +5,7 @@ model and texts, batch-1 speed, peak memory of the streaming file encode, and Ra
 
 Every engine runs in a fresh subprocess on the same text file (so peak RSS is its own), timed around `encode`
 after a warm-up. "1 core" pins the process to one CPU with taskset and turns tokenizer threads off. The peers
-run the bundle's own fp32 table and tokenizer (static_edge.bench), so all engines compute the same vectors.
+run the bundle's own fp32 table and tokenizer (static_edge.bench.peer_models), so all engines compute the same vectors.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import common
 from benchmarks.measure.corpus import scifact_abstracts, short_sentences, write_lines
-from static_edge.runtimes.results import write_results
 
 ENGINES = {
     "static-edge encode, all cores": ("static-edge", {}, False),
@@ -40,6 +40,7 @@ ENGINES = {
 
 
 def peak_rss_mb() -> float:
+    """This process' peak RSS so far, MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -53,9 +54,9 @@ def worker(engine: str, bundle: Path, texts_file: Path, one_core: bool) -> dict:
         encode = model.encode
         library = model.tokenizer.library
     else:
-        from static_edge.bench import _peer_models
+        from static_edge.bench import peer_models
 
-        st, m2v = _peer_models(bundle)
+        st, m2v = peer_models(bundle)
         if engine == "model2vec":
             encode = lambda t: m2v.encode(t, batch_size=1024, use_multiprocessing=True)  # noqa: E731
         else:
@@ -85,6 +86,7 @@ def cpu_seconds() -> float:
 
 
 def batch_one(encode, texts: list[str]) -> float:
+    """Texts/s encoding one text per call, after 200 warm-up calls."""
     for text in texts[:200]:
         encode([text])
     start = time.perf_counter()
@@ -94,6 +96,7 @@ def batch_one(encode, texts: list[str]) -> float:
 
 
 def run_engine(name: str, bundle: Path, texts_file: Path) -> dict:
+    """`worker` for one engine in a fresh process (pinned to one CPU for the 1-core row)."""
     engine, env, one_core = ENGINES[name]
     command = [sys.executable, "-m", "benchmarks.measure.corpus_scale", "--worker", engine, "--bundle", str(bundle)]
     command += ["--texts-file", str(texts_file)] + (["--one-core"] if one_core else [])
@@ -118,6 +121,7 @@ def cli_peak_rss(bundle: Path, texts_file: Path, work: Path) -> dict:
 
 
 def ray_rows(bundle: Path, texts_file: Path, work: Path, lines: int) -> list[dict]:
+    """`encode_parquet` with 1 and 2 actors on the first `lines` texts, as four Parquet files."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     import ray
@@ -146,51 +150,31 @@ def ray_rows(bundle: Path, texts_file: Path, work: Path, lines: int) -> list[dic
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle", type=Path, required=True)
-    parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--ray-lines", type=int, default=200_000)
-    parser.add_argument("--work", type=Path, default=Path("/tmp/corpus_scale"))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--texts-file", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--one-core", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(worker(args.worker, args.bundle, args.texts_file, args.one_core)))
-        return
-
-    args.work.mkdir(parents=True, exist_ok=True)
-    short = write_lines(args.work / f"short-{args.lines}.txt", short_sentences(args.lines))
-    short_100k = write_lines(args.work / "short-100000.txt", short_sentences(100_000))
-    scifact = write_lines(args.work / "scifact.txt", (t.replace("\n", " ") for t in scifact_abstracts()))
-    load_before = os.getloadavg()
+def engine_rows(bundle: Path, corpora: dict[str, Path]) -> tuple[list[dict], list[dict]]:
+    """Every engine on every corpus (one row each), and the batch-1 rates on the short sentences."""
     rows, batch1 = [], []
-    for corpus, path in ((f"{args.lines:,} short sentences", short), ("SciFact abstracts (5,183)", scifact)):
+    for corpus, path in corpora.items():
         for name in ENGINES:
             print(f"{corpus}: {name}", flush=True)
-            r = run_engine(name, args.bundle, path)
+            r = run_engine(name, bundle, path)
             rows.append({"texts": corpus, "engine": name, "texts/s": r["texts"] / r["seconds"], "seconds": r["seconds"],
                          "CPU s / wall s": r["cores_busy"], "peak RSS MB": r["peak_rss_mb"],
                          "tokenizer": r["tokenizer"]})  # fmt: skip
             if "batch1_per_s" in r and corpus.endswith("short sentences"):
                 batch1.append({"engine": name, "texts/s at batch 1": r["batch1_per_s"]})
             print(rows[-1], flush=True)
-    memory = []
-    for path in (short_100k, short):
-        r = cli_peak_rss(args.bundle, path, args.work)
-        memory.append({"command": f"static-edge encode BUNDLE {path.name} -o out.parquet", **r})
-        print(memory[-1], flush=True)
-    ray_table = ray_rows(args.bundle, short, args.work, args.ray_lines)
-    load_after = os.getloadavg()
+    return rows, batch1
+
+
+def notes(rows: list[dict], load_before: tuple[float, ...], load_after: tuple[float, ...]) -> list[str]:
+    """The conditions of the run and the ratios between engines on the short sentences."""
 
     def rate(engine: str) -> float:
         return next(r["texts/s"] for r in rows if r["engine"] == engine and r["texts"].endswith("short sentences"))
 
     all_core, one_core = rate("static-edge encode, all cores"), rate("static-edge encode, 1 core")
     m2v = rate("model2vec StaticModel (use_multiprocessing=True)")
-    notes = [
+    return [
         f"nproc: {os.cpu_count()}; load average (1, 5, 15 min) before: {tuple(round(x, 1) for x in load_before)}, "
         f"after: {tuple(round(x, 1) for x in load_after)}. The 2 cores were shared with other work during the run, "
         "so ratios between engines (each run once, back to back) are the meaningful numbers.",
@@ -203,32 +187,59 @@ def main() -> None:
         "and tokenizer. The tokenizer column says which library tokenized (nanotoken only where its ids are "
         "identical, see tokenizer_compare.md).",
     ]
+
+
+def main() -> None:
+    """Every engine on both corpora, the file encode's memory and Ray Data; writes corpus_scale.md/.json/.png."""
+    parser = common.parser(__doc__)
+    parser.add_argument("--bundle", type=Path, required=True)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--ray-lines", type=int, default=200_000)
+    parser.add_argument("--data", type=Path, default=common.DATA)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/corpus_scale"))
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--texts-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--one-core", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.bundle, args.texts_file, args.one_core)))
+        return
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    short = write_lines(args.work / f"short-{args.lines}.txt", short_sentences(args.lines, data=args.data))
+    fewer = min(100_000, args.lines)
+    short_fewer = write_lines(args.work / f"short-{fewer}.txt", short_sentences(fewer, data=args.data))
+    abstracts = (t.replace("\n", " ") for t in scifact_abstracts(args.data))
+    scifact = write_lines(args.work / "scifact.txt", abstracts)
+    load_before = os.getloadavg()
+    corpora = {f"{args.lines:,} short sentences": short, "SciFact abstracts (5,183)": scifact}
+    rows, batch1 = engine_rows(args.bundle, corpora)
+    memory = []
+    for path in dict.fromkeys((short_fewer, short)):
+        r = cli_peak_rss(args.bundle, path, args.work)
+        memory.append({"command": f"static-edge encode BUNDLE {path.name} -o out.parquet", **r})
+        print(memory[-1], flush=True)
+    ray_table = ray_rows(args.bundle, short, args.work, args.ray_lines)
     ray_title = f"Ray Data, {args.ray_lines:,} short sentences, Parquet in and out, local cluster of 2 CPUs"
     sections = {"Batch 1 (one text per call, 3,000 calls)": batch1,
                 "Peak RSS of the streaming file encode (GNU time)": memory, ray_title: ray_table}  # fmt: skip
-    write_results(args.out, "corpus_scale", title="Corpus scale: encode throughput, memory and Ray Data",
-                  command=f"python -m benchmarks.measure.corpus_scale --bundle {args.bundle} --lines {args.lines}",
-                  rows=rows, notes=notes, sections=sections)  # fmt: skip
-    plot(rows, args.out / "corpus_scale.png")
-    print(f"wrote {args.out / 'corpus_scale.md'}")
+    common.publish(args.out, "corpus_scale", "benchmarks.measure.corpus_scale",
+                   title="Corpus scale: encode throughput, memory and Ray Data", rows=rows,
+                   notes=notes(rows, load_before, os.getloadavg()), sections=sections,
+                   plot=lambda path: plot(rows, path))  # fmt: skip
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Texts/s per engine, one panel per corpus."""
     corpora = list(dict.fromkeys(r["texts"] for r in rows))
-    fig, axes = plt.subplots(1, len(corpora), figsize=(12, 3.5))
+    fig, axes = common.figure(len(corpora), (12, 3.5))
     for ax, corpus in zip(np.atleast_1d(axes), corpora, strict=True):
         subset = [r for r in rows if r["texts"] == corpus]
         ax.barh([r["engine"] for r in subset], [r["texts/s"] for r in subset], color="tab:blue")
         ax.set_title(corpus)
         ax.set_xlabel("texts/s (higher is better)")
         ax.invert_yaxis()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    common.save(fig, path, dpi=120)
 
 
 if __name__ == "__main__":

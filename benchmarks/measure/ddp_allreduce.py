@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+
+from benchmarks import common
 
 VOCAB = 105_879  # bert-base-multilingual-uncased, the multilingual static model's vocabulary
 TABLE_DIMS = (256, 1024)
@@ -25,6 +27,7 @@ TOUCHED_ROWS = (8_000, 20_000)  # distinct tokens in one batch of 2,048 pairs: s
 
 
 def _median_seconds(fn, reps: int = 5) -> float:
+    """Median seconds of `fn()` over `reps` calls after one warm-up, the processes in step (a barrier each)."""
     import torch.distributed as dist
 
     fn()
@@ -37,14 +40,14 @@ def _median_seconds(fn, reps: int = 5) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def worker(result_file: Path) -> None:
+def worker(result_file: Path, table_dims: Sequence[int] = TABLE_DIMS) -> None:
     """Run inside each of the 2 processes; rank 0 writes the timings."""
     import torch
     import torch.distributed as dist
 
     dist.init_process_group("gloo")
     rows = []
-    for dims in TABLE_DIMS:
+    for dims in table_dims:
         dense = torch.randn(VOCAB, dims)
         rows.append(
             {
@@ -70,31 +73,40 @@ def worker(result_file: Path) -> None:
     dist.destroy_process_group()
 
 
+def plot(rows: list[dict], path: Path) -> None:
+    """Milliseconds per all-reduce, one bar per gradient."""
+    fig, ax = common.figure(size=(7, 3.5), dpi=120)
+    ax.barh([r["gradient"] for r in rows], [r["all-reduce (ms)"] for r in rows], color="tab:blue")
+    ax.set_xlabel("ms per all-reduce (median of 5), 2 gloo processes")
+    ax.invert_yaxis()
+    common.save(fig, path)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/training"))
+    """Time the all-reduces in 2 gloo processes; write ddp_allreduce.md, .json and .png."""
+    parser = common.parser(__doc__, out=common.RESULTS / "training")
+    parser.add_argument("--table-dims", default=",".join(map(str, TABLE_DIMS)), help="comma-separated table widths")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    table_dims = [int(d) for d in args.table_dims.split(",")]
     if args.worker:
-        worker(args.worker)
+        worker(args.worker, table_dims)
         return
-    from static_edge.runtimes.results import write_results
-
     args.out.mkdir(parents=True, exist_ok=True)
     raw = args.out / "ddp_allreduce.raw.json"
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run([*launcher, "-m", "benchmarks.measure.ddp_allreduce", "--worker", str(raw)], check=True, env=env)
+    module = ["-m", "benchmarks.measure.ddp_allreduce", "--worker", str(raw), "--table-dims", args.table_dims]
+    subprocess.run([*launcher, *module], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     rows = json.loads(raw.read_text())
     raw.unlink()
     load = os.getloadavg()
-    command = "python -m benchmarks.measure.ddp_allreduce " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    write_results(
+    md = common.publish(
         args.out,
         "ddp_allreduce",
+        "benchmarks.measure.ddp_allreduce",
         title="One all-reduce of a static table's gradient across 2 gloo processes (CPU)",
-        command=command,
         rows=rows,
+        plot=lambda path: plot(rows, path),
         notes=[
             f"Load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min); "
             "the machine's 2 cores were shared, so read the ratios, not the absolute times.",
@@ -102,19 +114,7 @@ def main() -> None:
         ],
         data={"load_average": load},
     )
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.5), dpi=120)
-    ax.barh([r["gradient"] for r in rows], [r["all-reduce (ms)"] for r in rows], color="tab:blue")
-    ax.set_xlabel("ms per all-reduce (median of 5), 2 gloo processes")
-    ax.invert_yaxis()
-    fig.tight_layout()
-    fig.savefig(args.out / "ddp_allreduce.png")
-    plt.close(fig)
-    print((args.out / "ddp_allreduce.md").read_text())
+    print(md.read_text())
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ keeps every core busy (one spinning worker per core). Peak RSS is the command's 
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import os
@@ -19,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks import common
 from benchmarks.measure.corpus import short_sentences, write_lines
-from static_edge.runtimes.results import write_results
 
 SCENARIOS = ("1 core", "all cores", "all cores, busy machine")
 MEASURE = (
@@ -76,7 +75,7 @@ def count_lines(path: Path) -> int:
 
 def main() -> None:
     """Run the three scenarios, write benchmarks/results/encode_file_scale.md/.json and its PNG."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.parser(__doc__)
     parser.add_argument("--bundle", type=Path, required=True)
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument(
@@ -85,25 +84,23 @@ def main() -> None:
         default=Path("/dev/shm/static-edge-encode-file-scale"),
         help="input and output folder (default in memory: the rows measure the cores, not the disk)",
     )
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--data", type=Path, default=common.DATA)
     args = parser.parse_args()
     if shutil.which("taskset") is None:
         raise SystemExit("taskset (util-linux) is needed for the one-core row")
     args.work.mkdir(parents=True, exist_ok=True)
     texts = args.work / f"short-{args.lines}.txt"
     if not texts.exists():
-        write_lines(texts, short_sentences(args.lines))
+        write_lines(texts, short_sentences(args.lines, data=args.data))
     rows = []
     for variant in VARIANTS:
         for scenario in SCENARIOS:
             rows.append(run_encode(args.bundle, texts, args.work / "out.parquet", scenario, variant))
             print(json.dumps(rows[-1]), flush=True)
-    write_results(args.out, "encode_file_scale", title="static-edge encode: a corpus file on one core and on all",
-                  command=f"python -m benchmarks.measure.encode_file_scale --bundle {args.bundle} --lines {args.lines}",
-                  rows=rows, notes=notes(args.bundle, texts, rows))  # fmt: skip
-    plot(rows, args.out / "encode_file_scale.png")
+    common.publish(args.out, "encode_file_scale", "benchmarks.measure.encode_file_scale",
+                   title="static-edge encode: a corpus file on one core and on all", rows=rows,
+                   notes=notes(args.bundle, texts, rows), plot=lambda path: plot(rows, path))  # fmt: skip
     shutil.rmtree(args.work, ignore_errors=True)
-    print(f"wrote {args.out / 'encode_file_scale.md'}")
 
 
 def notes(bundle: Path, texts: Path, rows: list[dict]) -> list[str]:
@@ -136,12 +133,7 @@ def pick(rows: list[dict], variant: str, scenario: str) -> float:
 
 def plot(rows: list[dict], path: Path) -> None:
     """Texts/s and peak RSS per scenario."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
+    fig, (left, right) = common.figure(2, (10, 3.2))
     names = [f"{r['variant']}, {r['scenario']}" for r in rows]
     left.barh(names, [r["texts/s"] for r in rows])
     left.set_xlabel("texts/s")
@@ -149,8 +141,7 @@ def plot(rows: list[dict], path: Path) -> None:
     right.axvline(500, color="gray", linestyle="--", label="500 MB")
     right.set_xlabel("peak RSS MB")
     right.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    common.save(fig, path, dpi=120)
 
 
 if __name__ == "__main__":

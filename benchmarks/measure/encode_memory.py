@@ -16,25 +16,22 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks import common
+from benchmarks.common import status_mb
 from benchmarks.measure.corpus import short_sentences, write_lines
-from static_edge.runtimes.results import write_results
 
-
-def status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise KeyError(field)
+SIZES = (100_000, 1_000_000)
 
 
 def worker(bundle: Path, texts_file: Path, lines: int) -> dict:
+    """In this (fresh) process: the peak RSS of encoding the first `lines` texts, and what it is made of."""
     from static_edge.runtimes import load
 
     with texts_file.open(encoding="utf-8") as f:
         texts = [next(f).rstrip("\n") for _ in range(lines)]
     model = load(bundle)
     model.encode(texts[:1000])
-    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    common.reset_peak_rss()
     before = status_mb("VmRSS")
     start = time.perf_counter()
     vectors = model.encode(texts)
@@ -55,23 +52,27 @@ def worker(bundle: Path, texts_file: Path, lines: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Each size in a fresh process; writes encode_memory.md, .json and .png."""
+    parser = common.parser(__doc__)
     parser.add_argument("--bundle", type=Path, required=True)
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated numbers of texts")
+    parser.add_argument("--data", type=Path, default=common.DATA)
     parser.add_argument("--work", type=Path, default=Path("/tmp/corpus_scale"))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    texts_file = args.work / "short-1000000.txt"
+    sizes = [int(s) for s in args.sizes.split(",")]
+    texts_file = args.work / f"short-{max(sizes)}.txt"
     if args.worker:
         print(json.dumps(worker(args.bundle, texts_file, args.worker)))
         return
     args.work.mkdir(parents=True, exist_ok=True)
     if not texts_file.is_file():
-        write_lines(texts_file, short_sentences(1_000_000))
+        write_lines(texts_file, short_sentences(max(sizes), data=args.data))
     rows = []
-    for lines in (100_000, 1_000_000):
+    for lines in sizes:
         command = [sys.executable, "-m", "benchmarks.measure.encode_memory", "--bundle", str(args.bundle), "--worker"]
-        done = subprocess.run([*command, str(lines), "--work", str(args.work)], capture_output=True, text=True)
+        command += [str(lines), "--work", str(args.work), "--sizes", args.sizes]
+        done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(done.stderr)
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -81,22 +82,15 @@ def main() -> None:
         "ids and one onnxruntime batch at a time beyond the output array it returns.",
     ]
     title = "Peak memory of encode: the output array plus a bounded rest"
-    command = f"python -m benchmarks.measure.encode_memory --bundle {args.bundle}"
-    write_results(args.out, "encode_memory", title=title, command=command, rows=rows, notes=notes)
-    plot(rows, args.out / "encode_memory.png")
-    print(f"wrote {args.out / 'encode_memory.md'}")
+    common.publish(args.out, "encode_memory", "benchmarks.measure.encode_memory", title=title, rows=rows,
+                   notes=notes, plot=lambda path: plot(rows, path))  # fmt: skip
 
 
 def plot(rows: list[dict], path: Path) -> None:
     """Stacked bars: RSS before encode, the output array, and what encode held beyond it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     labels = [f"{r['texts']:,} texts" for r in rows]
     parts = ("RSS before encode MB", "output array MB", "beyond the output MB")
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = common.figure(size=(6, 3))
     left = [0.0] * len(rows)
     for part in parts:
         values = [r[part] for r in rows]
@@ -104,8 +98,7 @@ def plot(rows: list[dict], path: Path) -> None:
         left = [a + b for a, b in zip(left, values, strict=True)]
     ax.set_xlabel("peak RSS, MB")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    common.save(fig, path, dpi=120)
 
 
 if __name__ == "__main__":

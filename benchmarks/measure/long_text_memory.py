@@ -19,8 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks import common
+from benchmarks.common import status_mb
 from static_edge.runtimes.embedder import PIECE_TOKENS
-from static_edge.runtimes.results import write_results
 
 SIZES = (10_000, 100_000, 1_000_000)
 BACKENDS = ("onnxruntime", "numpy")
@@ -29,24 +30,16 @@ MODES = ("pieces", "whole")
 TARGET_MB = 300
 
 
-def status_mb(field: str) -> float:
-    """A /proc/self/status memory field in MB (VmRSS: now; VmHWM: the peak since the last reset)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise KeyError(field)
-
-
 def peak_since_reset(action) -> tuple[float, float, object]:
     """Run `action()`; return its peak RSS above the RSS before it (MB), its seconds, and its result."""
-    Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+    common.reset_peak_rss()
     idle = status_mb("VmRSS")
     start = time.perf_counter()
     result = action()
     return status_mb("VmHWM") - idle, time.perf_counter() - start, result
 
 
-def worker(bundle: Path, backend: str, tokens: int, mode: str) -> dict:
+def worker(bundle: Path, backend: str, tokens: int, mode: str, data: Path = common.DATA) -> dict:
     """One case, in this (fresh) process: the peaks of tokenize and encode on one text of about `tokens` tokens."""
     from benchmarks.measure.corpus import scifact_abstracts
     from static_edge.runtimes import embedder, load, tokenization
@@ -55,7 +48,7 @@ def worker(bundle: Path, backend: str, tokens: int, mode: str) -> dict:
         embedder.PIECE_TOKENS = tokenization.LONG_TEXT_CHARS = sys.maxsize
     model = load(bundle, backend=backend)
     model.encode(["a warm-up sentence", "and a second one"] * 100)
-    abstracts = scifact_abstracts()
+    abstracts = scifact_abstracts(data)
     per_abstract = model.tokenize(abstracts[:200])[1].mean()
     text = " ".join(abstracts[i % len(abstracts)] for i in range(int(tokens / per_abstract) + 1))
     idle = status_mb("VmRSS")
@@ -75,10 +68,10 @@ def worker(bundle: Path, backend: str, tokens: int, mode: str) -> dict:
     }
 
 
-def run_case(bundle: Path, backend: str, tokens: int, mode: str, library: str) -> dict:
+def run_case(bundle: Path, backend: str, tokens: int, mode: str, library: str, data: Path) -> dict:
     """`worker` in a fresh process (`library` "tokenizers" switches nanotoken off)."""
     command = [sys.executable, "-m", "benchmarks.measure.long_text_memory", "--bundle", str(bundle)]
-    command += ["--worker", backend, str(tokens), mode]
+    command += ["--data", str(data), "--worker", backend, str(tokens), mode]
     env = {"STATIC_EDGE_TOKENIZER": "tokenizers"} if library == "tokenizers" else {}
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env})
     if done.returncode != 0:
@@ -88,21 +81,22 @@ def run_case(bundle: Path, backend: str, tokens: int, mode: str, library: str) -
 
 def main() -> None:
     """Every case, then the table and the plot."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.parser(__doc__)
     parser.add_argument("--bundle", type=Path, required=True)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated text lengths in tokens")
+    parser.add_argument("--data", type=Path, default=common.DATA)
     parser.add_argument("--worker", nargs=3, metavar=("BACKEND", "TOKENS", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         backend, tokens, mode = args.worker
-        print(json.dumps(worker(args.bundle, backend, int(tokens), mode)))
+        print(json.dumps(worker(args.bundle, backend, int(tokens), mode, args.data)))
         return
     rows = []
     for mode in MODES:
         for library in LIBRARIES:
             for backend in BACKENDS:
-                for tokens in SIZES:
-                    rows.append(run_case(args.bundle, backend, tokens, mode, library))
+                for tokens in map(int, args.sizes.split(",")):
+                    rows.append(run_case(args.bundle, backend, tokens, mode, library, args.data))
                     print(rows[-1], flush=True)
     notes = [
         f"Target (issue 21): one text of 1,000,000 tokens under {TARGET_MB} MB above the idle process on both "
@@ -116,20 +110,13 @@ def main() -> None:
         "dims] float32 arrays and the tokenizers Encoding of 4 pieces of text.",
     ]
     title = "Peak memory of one long text: in pieces vs whole"
-    command = f"python -m benchmarks.measure.long_text_memory --bundle {args.bundle}"
-    write_results(args.out, "long_text_memory", title=title, command=command, rows=rows, notes=notes)
-    plot(rows, args.out / "long_text_memory.png")
-    print(f"wrote {args.out / 'long_text_memory.md'}")
+    common.publish(args.out, "long_text_memory", "benchmarks.measure.long_text_memory", title=title, rows=rows,
+                   notes=notes, plot=lambda path: plot(rows, path))  # fmt: skip
 
 
 def plot(rows: list[dict], path: Path) -> None:
     """Encode's peak RSS above idle against the text's tokens, one line per backend, tokenizer and mode."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = common.figure()
     for mode in MODES:
         for library in LIBRARIES:
             for backend in BACKENDS:
@@ -145,8 +132,7 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set(xscale="log", yscale="log", xlabel="tokens in the text", ylabel="encode peak RSS above idle, MB")
     ax.set_title("One long text: peak memory of encode")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    common.save(fig, path, dpi=120)
 
 
 if __name__ == "__main__":

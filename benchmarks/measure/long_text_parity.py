@@ -13,45 +13,20 @@ text repeats one sentence (every partial sum grows the same way), a "4-word cycl
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
+from benchmarks import common
+from benchmarks.measure.small_model import random_source
 from static_edge.exporter.bundle_export import ExportOptions, write_bundle
 from static_edge.exporter.check import numpy_tolerance
-from static_edge.exporter.sources import StaticSource
 from static_edge.runtimes import load
-from static_edge.runtimes.results import write_results
-from static_edge.runtimes.samples import sample_corpus
 
 LENGTHS = (1_000, 4_000, 16_000, 64_000, 200_000)
 SENTENCE = "the quick brown fox jumps over the lazy dog near the river bank"
-
-
-def _source(dims: int) -> StaticSource:
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=2000, special_tokens=["[PAD]", "[UNK]"], show_progress=False)
-    tokenizer.train_from_iterator(sample_corpus(), trainer)
-    table = np.random.default_rng(0).normal(0, 0.1, (tokenizer.get_vocab_size(), dims)).astype(np.float32)
-    return StaticSource(
-        table=table,
-        tokenizer=tokenizer,
-        kind="sentence-transformers",
-        normalize=False,
-        mask_unknown=False,
-        unk_token_id=tokenizer.token_to_id("[UNK]"),
-        max_length=None,
-        path=Path("."),
-        model_id="benchmark-random-table",
-        revision=None,
-        weights_sha256=hashlib.sha256(table.tobytes()).hexdigest(),
-    )
 
 
 def _text(kind: str, tokens: int, vocab: list[str], rng: np.random.Generator) -> str:
@@ -62,8 +37,9 @@ def _text(kind: str, tokens: int, vocab: list[str], rng: np.random.Generator) ->
     return " ".join(rng.choice(vocab, tokens))
 
 
-def measure(lengths: tuple[int, ...] = LENGTHS, dims: int = 256) -> list[dict]:
-    source = _source(dims)
+def measure(lengths: Sequence[int] = LENGTHS, dims: int = 256) -> list[dict]:
+    """One row per bundle (normalized or not), variant, text kind and length: the gaps and the tolerance."""
+    source = random_source(dims)
     vocab = [w for w in source.tokenizer.get_vocab() if w.isalpha()]
     rng = np.random.default_rng(1)
     rows = []
@@ -104,12 +80,8 @@ def measure(lengths: tuple[int, ...] = LENGTHS, dims: int = 256) -> list[dict]:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    """Measured gaps against the text's tokens, with the tolerance bound as a line."""
+    fig, ax = common.figure()
     for key, style in (("numpy vs onnxruntime", "o"), ("numpy vs exact", "x")):
         ax.scatter([r["tokens"] for r in rows], [float(r[key]) for r in rows], marker=style, label=key)
     tokens = np.logspace(2, np.log10(max(r["tokens"] for r in rows)), 50)
@@ -119,21 +91,22 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set(xscale="log", yscale="log", xlabel="tokens in the text", ylabel="max abs diff of the sentence vector")
     ax.set_title("numpy runtime vs onnxruntime on one long text (fp32 and int8, 256 dims)")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    common.save(fig, path, dpi=120)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    """Measure every case; write long_text_parity.md, .json and .png."""
+    parser = common.parser(__doc__)
+    parser.add_argument("--lengths", default=",".join(map(str, LENGTHS)), help="comma-separated text lengths in tokens")
     args = parser.parse_args()
-    rows = measure()
-    md = write_results(
+    rows = measure([int(n) for n in args.lengths.split(",")])
+    common.publish(
         args.out,
         "long_text_parity",
+        "benchmarks.measure.long_text_parity",
         title="numpy runtime vs onnxruntime by text length",
-        command="python -m benchmarks.measure.long_text_parity",
         rows=rows,
+        plot=lambda path: plot(rows, path),
         notes=[
             "onnxruntime sums a text's rows in float32 in sequence (its MatMul), so its error against the exact "
             "mean grows with the length; numpy's sum stays within about 1e-7 of it. The tolerance is the float32 "
@@ -141,8 +114,6 @@ def main() -> None:
             "column 'bound / measured' says how far inside it each row is."
         ],
     )
-    plot(rows, args.out / "long_text_parity.png")
-    print(f"wrote {md}")
 
 
 if __name__ == "__main__":

@@ -13,17 +13,17 @@ lacks). Writes NAME.md, NAME.json and a quality-vs-size Pareto plot NAME.png.
 
 from __future__ import annotations
 
-import argparse
-import shlex
-import sys
 import tempfile
 from pathlib import Path
+
+from benchmarks import common
 
 VARIANTS = ("fp32", "fp16", "int8", "int4", "int2")
 MARKERS = {"fp32": "o", "fp16": "s", "int8": "^", "int4": "D", "int2": "v"}
 
 
 def _evaluation_sets(data: Path):
+    """STS-B dev and SciFact (train queries)."""
     from static_edge.trainer.evaluate import read_beir, read_sts
 
     sts = {"stsb-en-dev": read_sts(data / "sts" / "stsb-en-dev.csv")}
@@ -73,6 +73,7 @@ def grid(
     prune_dims: int,
     prune_limit: int | None = None,
 ) -> list[dict]:
+    """Every dims x variant of `model`, then the pruned exports at `prune_dims`: one row each."""
     from static_edge.exporter import ExportOptions, export
 
     sts, retrieval = _evaluation_sets(data)
@@ -111,9 +112,8 @@ def _label(row: dict) -> str:
     return f"{row['dims']} {row['dtype']}" + ("" if row["vocab"] == "full" else f" ({row['vocab']})")
 
 
-def write(rows: list[dict], out: Path, name: str, command: str, model: Path, model_note: str) -> Path:
-    from static_edge.runtimes.results import write_results
-
+def write(rows: list[dict], out: Path, name: str, model: Path, model_note: str) -> Path:
+    """NAME.md, NAME.json (with every measurement) and the Pareto plot NAME.png in `out`."""
     table = [
         {
             "dims": r["dims"],
@@ -136,26 +136,21 @@ def write(rows: list[dict], out: Path, name: str, command: str, model: Path, mod
         "PCA-distilled table it can score above fp32 because it evens out the dimensions' variances.",
         f"Plot: {name}.png",
     ]
-    md = write_results(
+    return common.publish(
         out,
         name,
+        "benchmarks.measure.quality_grid",
         title="Size and quality per dims x dtype, and pruned vocabularies",
-        command=command,
         rows=table,
         notes=notes,
         data={"model": str(model), "measurements": rows},
+        plot=lambda path: _plot(rows, path),
     )
-    _plot(rows, out / f"{name}.png")
-    return md
 
 
 def _plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5), dpi=110)
+    """Quality against model file size per dtype (labels: dims), with the Pareto front; STS and SciFact panels."""
+    fig, axes = common.figure(2, (13, 5), dpi=110)
     for ax, key, label in (
         (axes[0], "sts_spearman", "STS-B dev Spearman x100"),
         (axes[1], "scifact_ndcg10", "SciFact nDCG@10 x100"),
@@ -190,17 +185,15 @@ def _plot(rows: list[dict], path: Path) -> None:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
     fig.suptitle("quality vs size: Matryoshka dims (labels) x dtype; hollow black = pruned vocabulary")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    common.save(fig, path, dpi=110)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    """Measure the grid; write NAME.md, NAME.json and NAME.png."""
+    parser = common.parser(__doc__)
     parser.add_argument("model", type=Path)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data", type=Path, default=common.DATA)
     parser.add_argument("--dims", default="32,64,128,256,512,768")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--name", default="quality_grid", help="results file name (NAME.md, NAME.json, NAME.png)")
     parser.add_argument("--prune-corpus", type=Path, help="also prune to this corpus (one text per line)")
     parser.add_argument("--prune-limit", type=int, help="use only the first N texts of --prune-corpus")
@@ -215,8 +208,7 @@ def main() -> None:
         rows = grid(
             args.model, args.data, dims, Path(tmp), args.prune_corpus, min(args.prune_dims, full), args.prune_limit
         )
-    command = "python -m benchmarks.measure.quality_grid " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    print(f"wrote {write(rows, args.out, args.name, command, args.model, args.model_note)}")
+    write(rows, args.out, args.name, args.model, args.model_note)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ runs 128 clients against a small `--max-queued-texts` to show excess load answer
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -23,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import common
 from benchmarks.measure.corpus import short_sentences
-from static_edge.runtimes.results import write_results
 
 SINGLE_LEVELS = (1, 2, 4, 8, 16, 32, 64, 128)
 BATCH_LEVELS = (1, 2, 4, 8)
@@ -121,6 +120,18 @@ def parse_wrk(output: str) -> dict[str, float]:
     }
 
 
+def write_script(path: Path, texts: list[str], per_request: int) -> Path:
+    """A wrk script cycling through 64 request bodies of `per_request` texts each (base64 output)."""
+    bodies = [
+        json.dumps(
+            {"model": "bench", "input": texts[i * per_request : (i + 1) * per_request], "encoding_format": "base64"}
+        )
+        for i in range(64)
+    ]
+    path.write_text(lua_script(bodies), encoding="utf-8")
+    return path
+
+
 def run_wrk(url: str, script: Path, concurrency: int, seconds: float) -> dict[str, float]:
     """One wrk run at `concurrency` open connections."""
     command = [
@@ -173,30 +184,17 @@ def overload_row(bundle: Path, script: Path, seconds: float) -> dict:
 
 def main() -> None:
     """Run the sweep, write benchmarks/results/server.md/.json and server.png."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.parser(__doc__)
     parser.add_argument("--bundle", type=Path, required=True)
     parser.add_argument("--seconds", type=float, default=5, help="load time per level")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--before", metavar="REV", help="also run runtimes/server.py as of this git revision")
+    parser.add_argument("--data", type=Path, default=common.DATA)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
-    texts = list(short_sentences(20_000))
+    texts = list(short_sentences(20_000, data=args.data))
     with tempfile.TemporaryDirectory() as tmp:
-        scripts = {}
-        for per_request in (1, 256):
-            bodies = [
-                json.dumps(
-                    {
-                        "model": "bench",
-                        "input": texts[i * per_request : (i + 1) * per_request],
-                        "encoding_format": "base64",
-                    }
-                )
-                for i in range(64)
-            ]
-            scripts[per_request] = Path(tmp) / f"post-{per_request}.lua"
-            scripts[per_request].write_text(lua_script(bodies), encoding="utf-8")
+        scripts = {n: write_script(Path(tmp) / f"post-{n}.lua", texts, n) for n in (1, 256)}
         rows = []
         if args.before:
             source = subprocess.run(["git", "show", f"{args.before}:runtimes/server.py"], capture_output=True,
@@ -206,17 +204,15 @@ def main() -> None:
         for name, extra in SERVERS.items():
             rows += sweep(args.bundle, name, scripts, args.seconds, extra)
         rows.append(overload_row(args.bundle, scripts[1], args.seconds))
-    write_results(
+    common.publish(
         args.out,
         "server",
+        "benchmarks.measure.server_load",
         title="static-edge serve: micro-batching under load",
-        command=f"python -m benchmarks.measure.server_load --bundle {args.bundle} --seconds {args.seconds:g}"
-        + (f" --before {args.before}" if args.before else ""),
         rows=rows,
         notes=notes(rows),
+        plot=lambda path: plot(rows, path),
     )
-    plot(rows, args.out / "server.png")
-    print(f"wrote {args.out / 'server.md'}")
 
 
 def notes(rows: list[dict]) -> list[str]:
@@ -252,12 +248,7 @@ def notes(rows: list[dict]) -> list[str]:
 
 def plot(rows: list[dict], path: Path) -> None:
     """Requests/s and p99 by clients, batched vs unbatched, single-text requests."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, (left, right) = common.figure(2, (10, 3.5))
     for name in dict.fromkeys(r["server"] for r in rows if not r["server"].startswith("overload")):
         subset = [r for r in rows if r["server"] == name and r["texts per request"] == 1]
         levels = [r["clients"] for r in subset]
@@ -269,8 +260,7 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.set_ylabel(label)
         ax.legend(fontsize=7)
     right.set_yscale("log")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    common.save(fig, path, dpi=120)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Tokenizer alternatives: identical ids on every text of the shared corpora, and their speed.
 
-Each candidate runs in its own process (benchmarks/measure/tokenizer_worker.py) under the interpreter of a throwaway venv
-that has it installed, so trying a library never touches the project's environment:
+Each candidate runs in its own process (benchmarks/measure/tokenizer_worker.py) under the interpreter of a
+throwaway venv that has it installed, so trying a library never touches the project's environment:
 
     python -m venv /tmp/tokvenv && /tmp/tokvenv/bin/pip install numpy tokenizers==0.23.3 kitoken nanotoken morpheme
     python -m benchmarks.measure.tokenizer_compare --bundle quickstart/bundle-256-int8 --venv /tmp/tokvenv
@@ -12,7 +12,6 @@ if its ids equal the baseline's on every text.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import gzip
 import json
@@ -24,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import common
 from benchmarks.measure.corpus import DATA, scifact_abstracts, short_sentences
-from static_edge.runtimes.results import write_results
 
 CANDIDATES = ("tokenizers", "kitoken", "nanotoken", "morpheme")
 WORKER = Path(__file__).with_name("tokenizer_worker.py")
@@ -58,6 +57,7 @@ def corpus_texts(data: Path = DATA) -> Iterator[str]:
 
 
 def run_worker(python: str, candidate: str, tokenizer: Path, texts: Path, speed: int, prefix: Path) -> dict:
+    """tokenizer_worker.py for one candidate under `python`: its report, or its last error line."""
     command = [python, str(WORKER), candidate, str(tokenizer), str(texts), str(speed), str(prefix)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -66,14 +66,18 @@ def run_worker(python: str, candidate: str, tokenizer: Path, texts: Path, speed:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Compare every candidate with the runtime's tokenizer; write tokenizer_compare.md, .json and .png."""
+    parser = common.parser(__doc__)
     parser.add_argument("--bundle", type=Path, required=True, help="bundle whose tokenizer.json is compared")
     parser.add_argument("--venv", type=Path, required=True, help="throwaway venv with the candidates installed")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--speed-texts", type=int, default=100_000, help="short sentences in the speed set")
+    parser.add_argument("--limit", type=int, help="compare only the first N unique texts (a quick run)")
     args = parser.parse_args()
 
-    speed_texts = list(short_sentences(100_000)) + scifact_abstracts()
-    all_texts = list(dict.fromkeys([*speed_texts, *corpus_texts()]))
+    speed_texts = list(short_sentences(args.speed_texts, data=args.data)) + scifact_abstracts(args.data)
+    all_texts = list(dict.fromkeys([*speed_texts, *corpus_texts(args.data)]))[: args.limit]
+    speed_texts = speed_texts[: len(all_texts)]
     work = Path(tempfile.mkdtemp(prefix="tokcompare-"))
     texts_file = work / "texts.jsonl"
     texts_file.write_text("".join(json.dumps(t) + "\n" for t in all_texts), encoding="utf-8")
@@ -103,11 +107,9 @@ def main() -> None:
         "(100k short sentences + SciFact abstracts), batches of 4096, each library's default threading.",
         "A candidate is adopted only if its ids equal the runtime's on every text.",
     ]
-    write_results(args.out, "tokenizer_compare", title="Tokenizer alternatives: identical ids and speed",
-                  command=f"python -m benchmarks.measure.tokenizer_compare --bundle {args.bundle} --venv {args.venv}",
-                  rows=rows, notes=notes)  # fmt: skip
-    _plot(rows, args.out / "tokenizer_compare.png")
-    print(f"wrote {args.out / 'tokenizer_compare.md'}")
+    common.publish(args.out, "tokenizer_compare", "benchmarks.measure.tokenizer_compare",
+                   title="Tokenizer alternatives: identical ids and speed", rows=rows, notes=notes,
+                   plot=lambda path: _plot(rows, path))  # fmt: skip
 
 
 def _speed(report: dict, texts: list[str]) -> dict:
@@ -131,19 +133,14 @@ def _differing_rows(base_ids: np.ndarray, base_starts: np.ndarray, ids: np.ndarr
 
 
 def _plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Texts/s per tokenizer; red where its ids differ from the runtime's."""
     measured = [r for r in rows if "texts/s" in r]
-    fig, ax = plt.subplots(figsize=(7, 3))
+    fig, ax = common.figure(size=(7, 3))
     colors = ["tab:blue" if r["identical"] in ("-", "all") else "tab:red" for r in measured]
     ax.barh([r["tokenizer"] for r in measured], [r["texts/s"] for r in measured], color=colors)
     ax.set_xlabel("texts/s (higher is better); red: ids differ from the runtime's")
     ax.invert_yaxis()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    common.save(fig, path, dpi=120)
 
 
 if __name__ == "__main__":

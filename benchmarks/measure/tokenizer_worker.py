@@ -7,8 +7,8 @@ Standalone (numpy and the candidate library only), so it runs under a throwaway 
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import time
 from collections.abc import Callable
 from importlib import metadata
@@ -46,11 +46,22 @@ def rows_encoder(candidate: str, tokenizer_json: str) -> tuple[Callable[[list[st
 
 
 def main() -> None:
-    candidate, tokenizer_json, texts_file, speed_count, prefix = sys.argv[1:6]
+    """Time 3 passes over the speed texts, save every text's ids (OUT_PREFIX.ids.npy, .lengths.npy), print a report."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name in ("candidate", "tokenizer_json", "texts_jsonl", "speed_count", "out_prefix"):
+        parser.add_argument(name)
+    args = parser.parse_args()
+    candidate, tokenizer_json, texts_file, prefix = (
+        args.candidate,
+        args.tokenizer_json,
+        args.texts_jsonl,
+        args.out_prefix,
+    )
+    speed_count = int(args.speed_count)
     with open(texts_file, encoding="utf-8") as f:
         texts = [json.loads(line) for line in f]
     encode, package = rows_encoder(candidate, tokenizer_json)
-    speed_texts = texts[: int(speed_count)]
+    speed_texts = texts[:speed_count]
     seconds = []
     for _ in range(3):
         start = time.perf_counter()

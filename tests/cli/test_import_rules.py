@@ -102,7 +102,8 @@ def test_load_and_encode_with_torch_blocked(tmp_path, st_bundle, backend):
 
 
 def _imports(path: Path, package: str) -> set[str]:
-    """Every module a file imports (absolute names; relative imports resolved against `package`)."""
+    """Every module a file imports (absolute names; relative imports resolved against `package`; for
+    `from A import B` both A and A.B, since B may be a submodule)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
@@ -110,9 +111,11 @@ def _imports(path: Path, package: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                found.add(f"{base}.{node.module}" if node.module else base)
+                module = f"{base}.{node.module}" if node.module else base
             else:
-                found.add(node.module or "")
+                module = node.module or ""
+            # `from package import name`: name may be a submodule (kept as package.name) or an attribute
+            found.update([module, *(f"{module}.{alias.name}" for alias in node.names if alias.name != "*")])
         elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
             "import_module",
             "__import__",
@@ -143,12 +146,73 @@ def test_the_folders_are_the_installed_packages():
     assert Path(static_edge.runtimes.__file__).parent == PACKAGE_FOLDERS["static_edge.runtimes"]
 
 
+TEST_HELPERS = tuple(p.stem for p in (REPO / "tests").glob("*.py") if p.stem != "conftest")
+"""The tests' helper modules (model_builders, server_support, ...), imported by their bare names."""
+
+
 @pytest.mark.parametrize("package", sorted(PACKAGE_FOLDERS))
-def test_imports_are_namespaced_and_never_benchmarks(package):
-    """Our code is imported as static_edge.<pkg> only, and nothing installed imports the uninstalled benchmarks."""
+def test_imports_are_namespaced_and_never_benchmarks_or_test_helpers(package):
+    """Our code is imported as static_edge.<pkg> only, and nothing installed imports the uninstalled benchmarks,
+    the tests or a test helper."""
+    assert {"model_builders", "server_support"} <= set(TEST_HELPERS)
     for file, names in _imports_by_file(package).items():
-        bad = sorted(n for n in names if n.split(".")[0] in (*BARE_NAMES, "benchmarks", "tests"))
+        bad = sorted(n for n in names if n.split(".")[0] in (*BARE_NAMES, "benchmarks", "tests", *TEST_HELPERS))
         assert bad == [], f"{file} imports {bad}"
+
+
+def _benchmark_modules() -> dict[str, Path]:
+    """Every module under benchmarks/ by its dotted name (benchmarks.measure.speed -> its file)."""
+    files = sorted((REPO / "benchmarks").rglob("*.py"))
+    return {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): p for p in files}
+
+
+def test_benchmarks_have_no_import_cycle():
+    """No benchmark module imports, directly or through others, a module that imports it back (function-level
+    imports count: a cycle there is the same tangle, only deferred)."""
+    modules = _benchmark_modules()
+    assert {"benchmarks.common", "benchmarks.recipes.english", "benchmarks.measure.speed"} <= set(modules)
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        graph[name] = sorted(n for n in _imports(path, package) if n in modules and n != name)
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, route = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    return [*route, start]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*route, nxt]))
+        return None
+
+    cycles = [route for name in graph if (route := cycle_from(name))]
+    assert cycles == [], " -> ".join(cycles[0]) if cycles else ""
+
+
+def test_recipe_functions_fit_one_screen():
+    """No function in benchmarks/recipes/ is over 60 lines (the recipes are read, then rewritten, step by step)."""
+    long = []
+    for path in sorted((REPO / "benchmarks" / "recipes").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 60:
+                long.append(f"{path.name}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert long == []
+
+
+def test_no_block_of_six_lines_repeats_across_benchmark_files():
+    """Shared code lives in one place (benchmarks/common.py, recipes/steps.py, ...): no 6 consecutive code lines
+    (blank lines, imports and docstring quotes aside) appear in two benchmark files."""
+    where: dict[tuple[str, ...], set[str]] = {}
+    for name, path in _benchmark_modules().items():
+        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        code = [line for line in lines if line and not line.startswith(("import ", "from ", '"""'))]
+        for start in range(len(code) - 5):
+            where.setdefault(tuple(code[start : start + 6]), set()).add(name)
+    repeated = {block: files for block, files in where.items() if len(files) > 1}
+    assert not repeated, "\n".join(f"{sorted(files)}:\n  " + "\n  ".join(block) for block, files in repeated.items())
 
 
 def test_runtimes_imports_nothing_of_ours_outside_runtimes_and_never_torch():
