@@ -44,6 +44,23 @@ def test_an_endless_stream_is_read_lazily(st_bundle):
     np.testing.assert_allclose(first[0], second[1], atol=1e-6)  # stream positions 0 and 4 hold the same text
 
 
+@pytest.mark.parametrize("backend", ["onnxruntime", "numpy"])
+def test_encode_chunks_passes_each_tag_with_its_vectors(st_bundle, texts, backend):
+    """A file encode's path: (row ids, texts) in, (row ids, vectors) out, in order, the stream read lazily."""
+    model = load(st_bundle, backend=backend)
+    pieces = [texts[:5], [], texts[5:6], texts[6:40]]
+    tagged = [([f"row{i}"] * len(piece), piece) for i, piece in enumerate(pieces)]
+    out = list(model.encode_chunks(iter(tagged), batch_size=3))
+    assert [tag for tag, _ in out] == [tag for tag, _ in tagged]
+    assert [v.shape for _, v in out] == [(len(p), model.dims) for p in pieces]
+    np.testing.assert_allclose(np.concatenate([v for _, v in out]), model.encode(texts[:40]), atol=1e-6, rtol=0)
+
+    endless = ((i, ["a dog runs in the park"] * 2) for i in itertools.count())
+    assert [tag for tag, _ in itertools.islice(model.encode_chunks(endless), 3)] == [0, 1, 2]
+    with pytest.raises(TypeError, match=r"texts\[6\] is int"):  # the position in the whole stream
+        list(model.encode_chunks([("a", ["x"] * 5), ("b", ["x", 7])]))
+
+
 def test_stream_errors_name_the_position_in_the_whole_stream(st_bundle):
     model = load(st_bundle)
     stream = (text if i != 12 else b"bytes" for i, text in enumerate(["x"] * 20))
