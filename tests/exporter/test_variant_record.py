@@ -130,3 +130,14 @@ def test_no_variant_name_is_spelled_outside_the_record():
                 if isinstance(value, str) and value in VARIANTS and value not in allowed:
                     found.append(f"{relative}:{node.lineno} {value!r}")
     assert not found, "variant names belong in runtimes/variants.py: " + ", ".join(found)
+
+
+def test_the_spec_lists_each_variant_with_its_file_and_tolerances():
+    spec = (REPO / "docs" / "bundle-format.md").read_text(encoding="utf-8")
+    for record in VARIANTS.values():
+        assert f"| `{record.file}` | {'yes' if record is REFERENCE else 'no'} | the `{record.name}` variant" in spec
+        if record is REFERENCE:
+            continue
+        row = next(line for line in spec.splitlines() if line.startswith(f"| {record.name} vs {REFERENCE.name}"))
+        bounds = [tol for tol in (record.mean_cosine, record.min_cosine) if tol is not None]
+        assert "; ".join(f">= {tol:g}" for tol in bounds) in row, row
