@@ -103,17 +103,6 @@ TRANSFORMERS_JS_DTYPES: dict[str, str] = {
 """Variant name -> the transformers.js `dtype` that loads its file (q8 -> model_quantized.onnx, the wasm default)."""
 
 
-def variant(name: str) -> Variant:
-    """The record of variant `name`.
-
-    :raises KeyError: naming the known variants, for an unknown name.
-    """
-    try:
-        return VARIANTS[name]
-    except KeyError:
-        raise KeyError(f"unknown variant {name!r}; choose one of {sorted(VARIANTS)}") from None
-
-
 def _validate() -> None:
     ranks = sorted(v.cpu_rank for v in VARIANTS.values())
     files = {v.file for v in VARIANTS.values()}
