@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -98,14 +99,21 @@ def missing_extra(command: Command) -> str | None:
     )
 
 
-def _installed(distribution: str) -> bool:
-    from importlib.metadata import PackageNotFoundError, version
+def _installed(name: str) -> bool:
+    """The distribution is installed and its top-level modules can be found (one removed or hidden counts as
+    missing)."""
+    from importlib.metadata import PackageNotFoundError, distribution
 
     try:
-        version(distribution)
+        files = distribution(name).files or []
     except PackageNotFoundError:
         return False
-    return True
+    modules = {
+        file.parts[0].split(".")[0]
+        for file in files
+        if file.suffix in (".py", ".so", ".pyd") and not file.parts[0].endswith((".dist-info", ".data", ".."))
+    }
+    return all(importlib.util.find_spec(module) is not None for module in modules if module.isidentifier())
 
 
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
