@@ -33,8 +33,10 @@ BINARY_FILE = "corpus.ubin"
 CORPUS_FORMAT_VERSION = 1
 BINARY_ABOVE_BYTES = 8 * 2**20
 """Above this many bytes of int8 vectors (32,768 passages at 256 dims) the page searches packed bits first."""
-RESCORE = 20
-"""Binary search keeps the best `k * RESCORE` passages by Hamming distance for int8 rescoring."""
+RESCORE = 200
+"""Binary search keeps the best `k * RESCORE` passages by Hamming distance for int8 rescoring: a static model's sign
+bits alone rank poorly (recall@10 0.52 with Sentence Transformers' default of 4 on 100,000 captions, 0.95 with 200),
+and rescoring 2,000 int8 rows costs well under a millisecond in the page."""
 VECTOR_KINDS = ("auto", "int8", "binary")
 
 VectorKind = Literal["auto", "int8", "binary"]
