@@ -1,10 +1,11 @@
 """Bit-packed tables (int4, int2), shared by the exporter (pack) and the numpy runtime (unpack).
 
-Layout (docs/bundle-format.md, "int4" and "int2"): a row of `dims` values holds `ceil(dims * bits / 8)`
-bytes; value `c` of a row sits in byte `c // per_byte` at bit offset `bits * (c % per_byte)`, counted
-from the least significant bit (int4: column 2k is the low nibble of byte k, 2k+1 its high nibble;
-int2: column 4k + j is bits 2j..2j+1 of byte k). A field stores `q + offset` (int4: q in [-7, 7], offset
-8; int2: q in [-1, 1], offset 1), so the offset stands for zero and pads a row's last byte.
+Layout (docs/bundle-format.md, "int4" and "int2"): a byte holds `per_byte = 8 // bits` whole fields, so a row
+of `dims` values holds `ceil(dims / per_byte)` bytes (int4: ceil(dims / 2), int2: ceil(dims / 4)); value `c`
+of a row sits in byte `c // per_byte` at bit offset `bits * (c % per_byte)`, counted from the least
+significant bit (int4: column 2k is the low nibble of byte k, 2k+1 its high nibble; int2: column 4k + j is
+bits 2j..2j+1 of byte k). A field stores `q + offset` (int4: q in [-7, 7], offset 8; int2: q in [-1, 1],
+offset 1), so the offset stands for zero and pads a row's last byte.
 Hand-written because numpy has no sub-byte dtype and the layout must match the ONNX graph and the
 JavaScript reader bit for bit.
 """
@@ -24,8 +25,8 @@ LIMITS = {4: INT4_MAX, 2: INT2_MAX}
 
 
 def packed_width(dims: int, bits: int) -> int:
-    """Bytes per row of a `dims`-column table packed at `bits` bits per value."""
-    return -(-dims * bits // 8)
+    """Bytes per row of a `dims`-column table packed at `bits` bits per value: whole fields per byte, none split."""
+    return -(-dims // (8 // bits))
 
 
 def pack_bits(values: np.ndarray, bits: int) -> np.ndarray:

@@ -141,3 +141,67 @@ def test_the_spec_lists_each_variant_with_its_file_and_tolerances():
         row = next(line for line in spec.splitlines() if line.startswith(f"| {record.name} vs {REFERENCE.name}"))
         bounds = [tol for tol in (record.mean_cosine, record.min_cosine) if tol is not None]
         assert "; ".join(f">= {tol:g}" for tol in bounds) in row, row
+
+
+HYPOTHETICAL_INT3 = r"""
+import json, sys
+from importlib.util import module_from_spec, spec_from_file_location
+from pathlib import Path
+
+record_file, model, out = (Path(arg) for arg in sys.argv[1:4])
+# 1. the row, in runtimes/variants.py (loaded before anything imports the real file)
+end_of_rows = "\n    )\n}  # fmt: skip"
+row = '\n        Variant("int3", "onnx/model_q3.onnx", "int3", 2, 3, True, None, 5, "packed 3-bit table", 0.9, 0.8),'
+source = record_file.read_text(encoding="utf-8")
+assert source.count(end_of_rows) == 1
+spec = spec_from_file_location("static_edge.runtimes.variants", record_file)
+module = module_from_spec(spec)
+sys.modules[spec.name] = module
+exec(compile(source.replace(end_of_rows, row + end_of_rows), str(record_file), "exec"), module.__dict__)
+
+import numpy as np
+from static_edge.cli import main
+from static_edge.exporter.quantization import QUANTIZERS
+from static_edge.runtimes import load, read_manifest
+from static_edge.runtimes.packed_table import LIMITS, OFFSETS, pack_bits
+
+# 2. its unpacker: the field value that stands for zero, and the largest |q| packed
+OFFSETS[3], LIMITS[3] = 4, 3
+
+# 3. its quantizer
+def quantize_rows_int3(table):
+    peak = np.abs(table).max(axis=1)
+    scales = np.where(peak > 0, peak / 3, 1.0).astype(np.float32)
+    return pack_bits(np.clip(np.rint(table / scales[:, None]), -3, 3).astype(np.int8), 3), scales
+
+QUANTIZERS["int3"] = quantize_rows_int3
+
+exported = main(["export", str(model), "--dims", "63", "--int3", "--int8", "-o", str(out)])
+checked = main(["check", str(out)])
+texts = ["three bits a value", "a row of sixty-three values"]
+ort, numpy = (load(out, variant="int3", backend=b).encode(texts) for b in ("onnxruntime", "numpy"))
+manifest = read_manifest(out)
+rows = [r for r in manifest.parity["rows"] if "int3" in r["pair"]]
+result = {"exported": exported, "checked": checked, "gap": float(np.abs(ort - numpy).max()), "rows": rows}
+print(json.dumps({**result, "variants": manifest.variants, "default": manifest.default_variant}))
+"""
+
+
+def test_a_new_variant_is_one_row_its_quantizer_and_its_unpacker(tmp_path, st_wordpiece):
+    """A hypothetical int3, added the way the record says (a row, a quantizer, an unpacker offset) and nothing
+    else: the CLI exports it, both runtimes load and agree, and `check` measures it at the row's tolerances."""
+    import subprocess
+    import sys
+
+    script = [sys.executable, "-c", HYPOTHETICAL_INT3, str(REPO / "runtimes" / "variants.py")]
+    done = subprocess.run(
+        [*script, str(st_wordpiece), str(tmp_path / "b")], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["exported"] == 0 and result["checked"] == 0
+    assert result["variants"] == [REFERENCE.name, "int8", "int3"] and result["default"] == "int8"
+    assert result["gap"] < 1e-5
+    cosines = {(r["metric"], r["tolerance"]) for r in result["rows"] if r["pair"] == "int3 vs fp32"}
+    assert cosines == {("mean cosine", 0.9), ("min cosine", 0.8)}
+    assert all(r["passed"] for r in result["rows"])
