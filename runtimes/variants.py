@@ -91,16 +91,10 @@ REFERENCE: Variant = next(iter(VARIANTS.values()))
 
 VARIANT_FILES: dict[str, str] = {v.name: v.file for v in VARIANTS.values()}
 """Variant name -> ONNX file, in the names transformers.js looks for."""
-VARIANT_DTYPES: dict[str, str] = {v.name: v.dtype for v in VARIANTS.values()}
-"""The dtype recorded in the manifest's `files` entry of each variant."""
 CPU_VARIANT_ORDER: tuple[str, ...] = tuple(sorted(VARIANTS, key=lambda name: VARIANTS[name].cpu_rank))
 """What the Python runtimes load when the caller names no variant: the first the bundle holds (`Variant.cpu_rank`).
 The manifest's `default_variant` (the smallest written) stays what browser runtimes load, where download size
 rules."""
-TRANSFORMERS_JS_DTYPES: dict[str, str] = {
-    v.name: v.transformers_js_dtype for v in VARIANTS.values() if v.transformers_js_dtype is not None
-}
-"""Variant name -> the transformers.js `dtype` that loads its file (q8 -> model_quantized.onnx, the wasm default)."""
 
 
 def _validate() -> None:
