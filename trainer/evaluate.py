@@ -9,23 +9,50 @@ follows BEIR's definition (graded gains, log2 discount, ideal ranking from the j
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
 from static_edge.runtimes.embedder import l2_normalize, rowwise_cosine
+from static_edge.runtimes.errors import DataError, InputError
 
-Encoder = Callable[[list[str]], np.ndarray]
+EncodeFn = Callable[[list[str]], np.ndarray]
+"""texts -> [n, dims] vectors, unnormalized."""
+EncoderKind = Literal["bundle", "Sentence Transformers", "model2vec"]
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """A model loaded for scoring: how it encodes, its full width, what it is and (a bundle) which variant."""
+
+    encode: EncodeFn
+    dims: int
+    kind: EncoderKind
+    variant: str | None = None
+    """The bundle variant that encodes (None for a model folder)."""
+
+    @property
+    def description(self) -> str:
+        """What is scored, for titles and reports: "bundle int8", "Sentence Transformers", "model2vec"."""
+        return f"bundle {self.variant}" if self.kind == "bundle" else self.kind
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        """The vectors of `texts` (an `Encoder` is an `EncodeFn`)."""
+        return self.encode(texts)
 
 
 @dataclass
 class StsData:
+    """Sentence pairs with gold similarity scores."""
+
     sentences1: list[str]
     sentences2: list[str]
     scores: np.ndarray
@@ -33,6 +60,8 @@ class StsData:
 
 @dataclass
 class RetrievalData:
+    """A BEIR retrieval task: the judged queries, the corpus and the relevance judgements (query -> doc -> grade)."""
+
     queries: dict[str, str]
     corpus: dict[str, str]
     qrels: dict[str, dict[str, int]]
@@ -53,20 +82,18 @@ def read_parallel(path: str | os.PathLike[str]) -> dict[str, ParallelData]:
     Rows whose source or target repeats an earlier one are skipped: each sentence must have exactly one
     right answer among the candidates.
 
-    :raises FileNotFoundError: for a missing file.
-    :raises ValueError: when a language has fewer than 2 usable pairs, or a JSONL row lacks "en"/"other".
+    :raises DataError: for a missing or unreadable file, a JSONL row without "en"/"other", or a language with
+        fewer than 2 usable pairs.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"parallel sentences file not found: {path}")
+    path = _existing_file(path, "parallel sentences")
     rows: list[tuple[str, str, str]] = []
     if path.name.endswith((".jsonl", ".jsonl.gz")):
         for number, record in enumerate(_read_jsonl(path), start=1):
             if not isinstance(record.get("en"), str) or not isinstance(record.get("other"), str):
-                raise ValueError(f"{path}: row {number} needs string fields 'en' and 'other'")
+                raise DataError(f"{path}: row {number} needs string fields 'en' and 'other'")
             rows.append((str(record.get("lang", "pairs")), record["en"], record["other"]))
     else:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
+        with _text(path, newline="") as handle:
             for row in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
                 if len(row) >= 2:
                     rows.append(("pairs", row[0], row[1]))
@@ -85,7 +112,7 @@ def read_parallel(path: str | os.PathLike[str]) -> dict[str, ParallelData]:
         data.targets.append(target)
     small = sorted(lang for lang, data in by_lang.items() if len(data.sources) < 2)
     if not by_lang or small:
-        raise ValueError(
+        raise DataError(
             f"{path}: cross-lingual retrieval needs at least 2 aligned pairs per language ({small or 'none'})"
         )
     return by_lang
@@ -103,15 +130,12 @@ def translation_accuracy(sources: np.ndarray, targets: np.ndarray) -> float:
 def read_sts(path: str | os.PathLike[str]) -> StsData:
     """STS pairs from a CSV/TSV file: sentence1, sentence2, score (header optional).
 
-    :raises FileNotFoundError: for a missing file.
-    :raises ValueError: when no row has two texts and a numeric score.
+    :raises DataError: for a missing or unreadable file, or when no row has two texts and a numeric score.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"STS file not found: {path}")
+    path = _existing_file(path, "STS")
     delimiter = "\t" if path.suffix in (".tsv", ".tab") else ","
     s1, s2, scores = [], [], []
-    with open(path, encoding="utf-8-sig", newline="") as handle:
+    with _text(path, newline="") as handle:
         for row in csv.reader(handle, delimiter=delimiter):
             if len(row) < 3:
                 continue
@@ -123,7 +147,7 @@ def read_sts(path: str | os.PathLike[str]) -> StsData:
             s2.append(row[1])
             scores.append(score)
     if not scores:
-        raise ValueError(f"{path} has no rows of the form sentence1, sentence2, score")
+        raise DataError(f"{path} has no rows of the form sentence1, sentence2, score")
     return StsData(s1, s2, np.array(scores))
 
 
@@ -132,39 +156,81 @@ def read_beir(folder: str | os.PathLike[str], split: str = "train") -> Retrieval
 
     Only queries with judgements are kept.
 
-    :raises FileNotFoundError: naming the file that is missing.
+    :raises DataError: naming the file that is missing or unreadable, or a record without `_id` or `text`; or
+        when no query has a judgement.
     """
     folder = Path(folder)
     corpus_file = _first_existing(folder, ["corpus.jsonl.gz", "corpus.jsonl"])
     queries_file = _first_existing(folder, [f"queries_{split}.jsonl", "queries.jsonl"])
     qrels_file = _first_existing(folder, [f"qrels_{split}.tsv", f"qrels/{split}.tsv"])
     corpus = {}
-    for record in _read_jsonl(corpus_file):
-        corpus[str(record["_id"])] = f"{record.get('title', '')} {record.get('text', '')}".strip()
+    for number, record in enumerate(_read_jsonl(corpus_file), start=1):
+        doc_id = _field(record, "_id", corpus_file, number)
+        corpus[str(doc_id)] = f"{record.get('title', '')} {record.get('text', '')}".strip()
     qrels: dict[str, dict[str, int]] = {}
-    with open(qrels_file, encoding="utf-8") as handle:
+    with _text(qrels_file) as handle:
         for line in handle:
             parts = line.rstrip("\n").split("\t")
             if len(parts) < 3 or not parts[2].lstrip("-").isdigit():
                 continue  # header
             qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
-    queries = {str(r["_id"]): r["text"] for r in _read_jsonl(queries_file) if str(r["_id"]) in qrels}
+    queries = {}
+    for number, record in enumerate(_read_jsonl(queries_file), start=1):
+        query_id = str(_field(record, "_id", queries_file, number))
+        if query_id in qrels:
+            queries[query_id] = _field(record, "text", queries_file, number)
+    if not queries:
+        raise DataError(f"{folder}: no query in {queries_file.name} has a judgement in {qrels_file.name}")
     return RetrievalData(queries, corpus, {q: qrels[q] for q in queries})
 
 
+def _field(record: dict[str, Any], name: str, path: Path, number: int) -> Any:
+    """`record[name]`, or a `DataError` naming the file and line that lack it."""
+    if name not in record:
+        raise DataError(f"{path}: line {number} has no {name!r} field")
+    return record[name]
+
+
+def _existing_file(path: str | os.PathLike[str], what: str) -> Path:
+    """`path` as a Path, or a `DataError` when it is not a file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{what} file {path} {'is a folder' if path.is_dir() else 'not found'}")
+    return path
+
+
 def _first_existing(folder: Path, names: list[str]) -> Path:
+    """The first of `names` that is a file in `folder`."""
     for name in names:
         if (folder / name).is_file():
             return folder / name
-    raise FileNotFoundError(f"{folder} has none of {names} (expected the BEIR layout)")
+    raise DataError(f"{folder} has none of {names} (expected the BEIR layout)")
 
 
-def _read_jsonl(path: Path):
+@contextlib.contextmanager
+def _text(path: Path, newline: str | None = None) -> Iterator[Any]:
+    """`path` opened as UTF-8 text (gzip for .gz); a byte that is not UTF-8 or a broken gzip is a `DataError`."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
+    with opener(path, "rt", encoding="utf-8-sig", newline=newline) as handle:
+        try:
+            yield handle
+        except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as err:
+            raise DataError(f"{path} cannot be read as UTF-8 text: {err}") from err
+
+
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The objects of a JSONL(.gz) file, blank lines skipped; a line that is not a JSON object is a `DataError`."""
+    with _text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as err:
+                raise DataError(f"{path}: line {number} is not JSON ({err})") from err
+            if not isinstance(record, dict):
+                raise DataError(f"{path}: line {number} is not a JSON object")
+            yield record
 
 
 def sts_spearman(e1: np.ndarray, e2: np.ndarray, gold: np.ndarray) -> float:
@@ -201,7 +267,7 @@ def ndcg_at_k(
 
 
 def evaluate(
-    encode: Encoder,
+    encode: EncodeFn,
     dims: Sequence[int],
     sts: dict[str, StsData] | None = None,
     retrieval: dict[str, RetrievalData] | None = None,
@@ -229,31 +295,49 @@ def evaluate(
     return results
 
 
-def model_encoder(path: str | os.PathLike[str], variant: str | None = None, batch_size: int = 1024):
-    """(encode, full dims, description) for a bundle folder or a static model folder.
+def load_encoder(path: str | os.PathLike[str], variant: str | None = None, batch_size: int = 1024) -> Encoder:
+    """The `Encoder` of a bundle folder, a static model folder or a model2vec folder or hub id.
 
-    A bundle is read with `runtimes` (so the int8 file's score is measured, not assumed); a model
-    folder with Sentence Transformers, or model2vec for a model2vec folder.
+    A bundle is read with `runtimes` (so the int8 file's score is measured, not assumed); a model folder with
+    Sentence Transformers; anything else with model2vec.
+
+    :param variant: the bundle variant to score (default: the bundle's default); only for a bundle.
+    :raises InputError: for a `variant` of something that is not a bundle.
+    :raises BundleError: for a bundle that cannot be read or lacks `variant`.
+    :raises ModelLoadError: for a `path` that is none of those.
     """
     path = Path(path)
     if (path / "static_edge.json").is_file():
         from static_edge.runtimes import load
 
-        model = load(path, variant=variant)
-        return (lambda texts: model.encode(texts, batch_size=batch_size)), model.dims, f"bundle {model.variant}"
+        bundle = load(path, variant=variant)
+        return Encoder(lambda texts: bundle.encode(texts, batch_size=batch_size), bundle.dims, "bundle", bundle.variant)
+    if variant is not None:
+        raise InputError(f"{path} is not a bundle (it has no static_edge.json): a variant applies to bundles only")
     if (path / "modules.json").is_file():
-        from sentence_transformers import SentenceTransformer
-
+        from static_edge.trainer.loading import load_static_model
         from static_edge.trainer.st_compat import embedding_dimension
 
-        st = SentenceTransformer(str(path), device="cpu")
-        dims = embedding_dimension(st)
+        st = load_static_model(path)
 
         def encode(texts: list[str]) -> np.ndarray:
             return st.encode(texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=False)
 
-        return encode, dims, "Sentence Transformers"
+        return Encoder(encode, embedding_dimension(st), "Sentence Transformers")
     from model2vec import StaticModel
 
-    static = StaticModel.from_pretrained(str(path))
-    return (lambda texts: static.encode(texts, batch_size=batch_size)), static.dim, "model2vec"
+    from static_edge.trainer.loading import load_error
+
+    try:
+        static = StaticModel.from_pretrained(str(path))
+    except (OSError, ValueError, KeyError) as err:  # no such folder or hub id, or not a model2vec model
+        raise load_error("model", path, err) from err
+    return Encoder(lambda texts: static.encode(texts, batch_size=batch_size), static.dim, "model2vec")
+
+
+def model_encoder(
+    path: str | os.PathLike[str], variant: str | None = None, batch_size: int = 1024
+) -> tuple[EncodeFn, int, str]:
+    """`load_encoder` as the tuple (encode, full dims, description) that earlier callers unpack."""
+    encoder = load_encoder(path, variant, batch_size)
+    return encoder.encode, encoder.dims, encoder.description

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from static_edge.trainer.evaluate import Encoder, RetrievalData, StsData, evaluate
+from static_edge.trainer.evaluate import EncodeFn, RetrievalData, StsData, evaluate
 
 Scores = dict[str, dict[int, float]]
 """task ("sts:NAME", "retrieval:NAME") -> dim -> score x100"""
@@ -24,6 +24,8 @@ DEFAULT_TOLERANCE = 0.1
 
 @dataclass(frozen=True)
 class GainRow:
+    """One task at one Matryoshka dim: its score before and after training."""
+
     task: str
     dims: int
     before: float
@@ -31,6 +33,7 @@ class GainRow:
 
     @property
     def change(self) -> float:
+        """After minus before, in score points (x100)."""
         return self.after - self.before
 
 
@@ -43,6 +46,7 @@ class GainReport:
     tolerance: float = DEFAULT_TOLERANCE
 
     def rows(self) -> list[GainRow]:
+        """Every task at every dim, largest dim first within a task."""
         return [
             GainRow(task, dims, self.before[task][dims], score)
             for task, by_dim in self.after.items()
@@ -67,6 +71,7 @@ class GainReport:
         return f"the trained model improved on {better} of {len(rows)} scores and is worse on none"
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data: tolerance, every row with its change, and the rows that fell."""
         return {
             "tolerance": self.tolerance,
             "rows": [
@@ -77,7 +82,7 @@ class GainReport:
         }
 
 
-def model_encoder(model, batch_size: int = 1024) -> Encoder:
+def in_memory_encoder(model, batch_size: int = 1024) -> EncodeFn:
     """encode(texts) of an in-memory SentenceTransformer, unnormalized as its `encode` returns them."""
 
     def encode(texts: list[str]) -> np.ndarray:
@@ -95,7 +100,7 @@ def score_model(
     retrieval: dict[str, RetrievalData] | None = None,
 ) -> Scores:
     """The model's scores on every task at every dim (largest first in the report)."""
-    return evaluate(model_encoder(model), sorted(dims), sts=sts, retrieval=retrieval)
+    return evaluate(in_memory_encoder(model), sorted(dims), sts=sts, retrieval=retrieval)
 
 
 def loss_summary(history: list[dict[str, Any]]) -> str:

@@ -7,12 +7,9 @@ potion models, does the same). Contrastive training (`train`) follows as usual.
 
 The regression runs through Sentence Transformers' trainer with its `EmbedDistillLoss`: cosine distance between
 a learned linear projection of the student's vector (its dimensions -> the teacher's) and the teacher's
-pre-computed vector. The projection is thrown away after training; the table keeps what it learned. What is
-ours: the teacher's vectors are cached on disk by a digest of the teacher and the texts (the teacher pass is the
-slow part: about 100 short sentences/s for all-mpnet-base-v2 on 2 CPU cores), and the other ways to fit them
-(`PretrainConfig.targets`) for comparison. Measured on the English recipe's start (12,000 texts, 1 epoch,
-STS-B dev / SciFact nDCG@10 at 256 dims, from 77.59 / 42.28): projection 78.63 / 43.73, tokenlearn's PCA
-targets 76.48 / 42.64, least-squares aligned targets 75.39 / 41.18; so projection is the default.
+pre-computed vector. The projection is thrown away after training; the table keeps what it learned. The teacher's
+vectors (the slow part) are cached on disk by a digest of the teacher and the texts. Other ways to fit them
+(`PretrainConfig.targets`) are kept for comparison; docs/training.md has the measurements that chose the default.
 
 Why not the `tokenlearn` package itself: it reads its corpus from the Hugging Face hub with `datasets` and
 trains model2vec `StaticModel`s; here the corpus is local text and the model a Sentence Transformers
@@ -25,14 +22,18 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from static_edge.runtimes.errors import DataError, InputError
+
 PRETRAIN_LOG = "pretrain_log.json"
+TARGET_KINDS = ("aligned", "pca", "projection", "raw")
+"""The ways to fit the teacher's vectors (`PretrainConfig.targets`)."""
 
 
 @dataclass
@@ -52,30 +53,55 @@ class PretrainConfig:
     components as targets, as tokenlearn does), "aligned" (the teacher's vectors mapped into the student's
     coordinates by least squares, `aligned_targets`), or "raw" (as they are: the dimensions must match)."""
 
+    def __post_init__(self) -> None:
+        """Refuse values the trainer would reject only after the teacher pass, or accept and train nothing with.
+
+        :raises InputError: naming the first bad value.
+        """
+        from static_edge.trainer.train import check_schedule
+
+        check_schedule(self.epochs, -1, self.batch_size, self.learning_rate, self.warmup_ratio)
+        if self.logging_steps < 1:
+            raise InputError(f"logging steps must be at least 1, got {self.logging_steps}")
+        if self.targets not in TARGET_KINDS:
+            raise InputError(f"unknown targets {self.targets!r}: one of {', '.join(TARGET_KINDS)}")
+
 
 def read_corpus(paths: Iterable[str | os.PathLike[str]], limit: int | None = None) -> list[str]:
     """Distinct non-empty lines of text files (`.gz` read transparently), in order, at most `limit`.
 
-    :raises ValueError: when a file is not UTF-8 (naming its line) or no text is found.
+    :raises DataError: when a file is missing, is not UTF-8 (naming its line) or not gzip, or no text is found.
     """
     import gzip
 
     texts: dict[str, None] = {}
     for path in paths:
+        if not Path(path).is_file():
+            raise DataError(f"corpus file {path} {'is a folder' if Path(path).is_dir() else 'not found'}")
         opener = gzip.open if str(path).endswith(".gz") else open
         with opener(path, "rb") as handle:  # decoded line by line, so an error names its line
-            for number, raw in enumerate(handle, start=1):
+            for number, raw in enumerate(_lines(handle, path), start=1):
                 try:
                     text = raw.decode("utf-8").strip()
                 except UnicodeDecodeError as err:
-                    raise ValueError(f"{path}: line {number} is not UTF-8 ({err.reason})") from err
+                    raise DataError(f"{path}: line {number} is not UTF-8 ({err.reason})") from err
                 if text:
                     texts.setdefault(text, None)
                 if limit is not None and len(texts) >= limit:
                     return list(texts)
     if not texts:
-        raise ValueError("the pre-training corpus has no text")
+        raise DataError("the pre-training corpus has no text")
     return list(texts)
+
+
+def _lines(handle, path: str | os.PathLike[str]) -> Iterator[bytes]:
+    """The raw lines of `handle`; a .gz file that is not gzip is a `DataError`."""
+    import gzip
+
+    try:
+        yield from handle
+    except (gzip.BadGzipFile, EOFError) as err:
+        raise DataError(f"{path} is not a complete gzip file ({err})") from err
 
 
 def texts_digest(teacher: str, texts: Sequence[str]) -> str:
@@ -97,6 +123,8 @@ def teacher_vectors(
     With `cache`, the vectors are kept in `cache/teacher-vectors-<digest>.npy` and reused by any later call
     with the same teacher and texts; the file is written atomically (`staging.write_file_atomic`), so a
     killed run leaves no half-written cache.
+
+    :raises ModelLoadError: when the teacher cannot be loaded.
     """
     key = texts_digest(str(teacher), texts)
     target = Path(cache).expanduser() / f"teacher-vectors-{key[:20]}.npy" if cache is not None else None
@@ -107,9 +135,13 @@ def teacher_vectors(
     from sentence_transformers import SentenceTransformer
 
     from static_edge.trainer.distill import quiet_transformers
+    from static_edge.trainer.loading import load_error
 
     quiet_transformers()
-    model = SentenceTransformer(str(teacher), device="cpu")
+    try:
+        model = SentenceTransformer(str(teacher), device="cpu")
+    except (OSError, ValueError, KeyError) as err:  # not a folder, not on the hub (or offline), not a model
+        raise load_error("teacher", teacher, err) from err
     vectors = model.encode(
         list(texts), batch_size=batch_size, show_progress_bar=True, normalize_embeddings=True, convert_to_numpy=True
     ).astype(np.float32)
@@ -144,9 +176,6 @@ def pca_targets(teacher: np.ndarray, dims: int) -> np.ndarray:
     return (centred @ axes[:dims].T).astype(np.float32)
 
 
-TARGET_KINDS = ("aligned", "pca", "projection", "raw")
-
-
 def pretrain(
     model: Any,
     texts: Sequence[str],
@@ -159,7 +188,7 @@ def pretrain(
     `targets` are the teacher's vectors; `config.targets` says how they are fitted (see `PretrainConfig`).
 
     :returns: the model and the trainer's log history (loss per logging step).
-    :raises ValueError: when texts and targets differ in count, targets are not finite, or ("raw") their
+    :raises InputError: when texts and targets differ in count, targets are not finite, or ("raw") their
         dimensions differ from the model's.
     """
     from datasets import Dataset
@@ -170,19 +199,17 @@ def pretrain(
 
     config = config or PretrainConfig()
     if len(texts) != len(targets):
-        raise ValueError(f"{len(texts)} texts but {len(targets)} teacher vectors")
+        raise InputError(f"{len(texts)} texts but {len(targets)} teacher vectors")
     if not np.isfinite(targets).all():
-        raise ValueError("the teacher vectors hold NaN or infinite values")
+        raise InputError("the teacher vectors hold NaN or infinite values")
     dims = embedding_dimension(model)
-    if config.targets not in TARGET_KINDS:
-        raise ValueError(f"unknown targets {config.targets!r}: one of {', '.join(TARGET_KINDS)}")
     if config.targets == "aligned":
         student = model.encode(list(texts), batch_size=1024, convert_to_numpy=True, show_progress_bar=False)
         targets = aligned_targets(student, targets)
     elif config.targets == "pca":
         targets = pca_targets(targets, dims)
     elif config.targets == "raw" and targets.shape[1] != dims:
-        raise ValueError(f"targets have {targets.shape[1]} dimensions, the model {dims}")
+        raise InputError(f"targets have {targets.shape[1]} dimensions, the model {dims}")
     projection = targets.shape[1] if config.targets == "projection" else None
 
     output = Path(output)

@@ -8,6 +8,7 @@ SentenceTransformerTrainer (checkpoints and resume included).
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from dataclasses import asdict, dataclass
@@ -42,30 +43,57 @@ class TrainConfig:
     """Keep OUTPUT/checkpoints after a finished run (they are removed by default)."""
     mine_hard_negatives: bool = False
 
+    def __post_init__(self) -> None:
+        """Refuse values the trainer would reject only after loading, or accept and train nothing with.
+
+        :raises InputError: naming the first bad value.
+        """
+        check_schedule(self.epochs, self.max_steps, self.batch_size, self.learning_rate, self.warmup_ratio)
+        for name in ("logging_steps", "save_steps", "save_total_limit"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}")
+        weights = self.matryoshka_weights
+        if weights is not None and (not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights)):
+            raise InputError(f"Matryoshka weights must be numbers of at least 0, not all 0, got {weights}")
+
+
+def check_schedule(epochs: float, max_steps: int, batch_size: int, learning_rate: float, warmup_ratio: float) -> None:
+    """The checks `TrainConfig` and `PretrainConfig` share: a run that trains at least one step, sanely.
+
+    :raises InputError: naming the first bad value.
+    """
+    if not (max_steps == -1 or max_steps >= 1):
+        raise InputError(f"max steps must be at least 1 (or -1: as many as the epochs make), got {max_steps}")
+    if max_steps == -1 and not epochs > 0:
+        raise InputError(f"epochs must be above 0, got {epochs}")
+    if batch_size < 1:
+        raise InputError(f"batch size must be at least 1, got {batch_size}")
+    if not (learning_rate > 0 and math.isfinite(learning_rate)):
+        raise InputError(f"learning rate must be above 0, got {learning_rate}")
+    if not 0 <= warmup_ratio < 1:
+        raise InputError(f"warm-up ratio must be at least 0 and below 1, got {warmup_ratio}")
+
 
 def init_model(init: str | os.PathLike[str] | None, tokenizer: str | os.PathLike[str] | None = None, dims: int = 256):
-    """The model to start from: a static model folder (ours or Sentence Transformers), a model2vec
-    folder or hub id, or (init None) a random table over `tokenizer`.
+    """The model to start from: a static model folder (ours or Sentence Transformers), a model2vec folder or hub id,
+    or (init None) a random `dims`-wide table over `tokenizer` (a tokenizer.json, a folder holding one, or a hub id).
 
-    :raises ValueError: when neither `init` nor `tokenizer` is given.
+    :raises InputError: when neither `init` nor `tokenizer` is given, or `dims` is below 1.
+    :raises ModelLoadError: when `init` or `tokenizer` cannot be loaded.
     """
+    from static_edge.trainer.loading import load_static_model, load_tokenizer
+
+    if init is not None:
+        return load_static_model(init, role="model to start from")
+    if tokenizer is None:
+        raise InputError("a random init needs a tokenizer (--tokenizer: a tokenizer.json, a model folder or hub id)")
+    if dims < 1:
+        raise InputError(f"a random init needs at least 1 dimension, got {dims}")
     from sentence_transformers import SentenceTransformer
-    from tokenizers import Tokenizer
 
     from static_edge.trainer.st_compat import StaticEmbedding
 
-    if init is None:
-        if tokenizer is None:
-            raise ValueError("a random init needs a tokenizer (a tokenizer.json or a model folder holding one)")
-        path = Path(tokenizer)
-        file = path / "tokenizer.json" if path.is_dir() else path
-        tok = Tokenizer.from_file(str(file)) if file.is_file() else Tokenizer.from_pretrained(str(tokenizer))
-        tok.no_truncation()
-        tok.no_padding()
-        return SentenceTransformer(modules=[StaticEmbedding(tok, embedding_dim=dims)], device="cpu")
-    if (Path(init) / "modules.json").is_file():  # ours, Sentence Transformers', or a model2vec folder saved with it
-        return SentenceTransformer(str(init), device="cpu")
-    return SentenceTransformer(modules=[StaticEmbedding.from_model2vec(str(init))], device="cpu")
+    return SentenceTransformer(modules=[StaticEmbedding(load_tokenizer(tokenizer), embedding_dim=dims)], device="cpu")
 
 
 def world_size() -> int:
@@ -79,6 +107,7 @@ def is_main_process() -> bool:
 
 
 def default_matryoshka_dims(dims: int) -> list[int]:
+    """Halvings of a `dims`-wide model down to 32, largest first (`dims` alone when it is below 64)."""
     out = [dims]
     while out[-1] // 2 >= 32:
         out.append(out[-1] // 2)

@@ -75,10 +75,12 @@ def test_train_checks_data_and_dims_in_one_line_before_training(tmp_path, tokeni
     pairs = _write(tmp_path / "pairs.jsonl", {"anchor": ["a", "b"], "positive": ["c", "d"]})
     wrong = _write(tmp_path / "wrong.jsonl", {"question_text": ["a"], "reply": ["b"]})
     (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "empty.jsonl").write_text("")
     random_init = ["--tokenizer", str(tokenizer_file), "--dims", "32"]
     cases = {
         "wrong.jsonl has columns ['question_text', 'reply']": ["--data", str(wrong), *random_init],
         "empty.csv is empty": ["--data", str(tmp_path / "empty.csv"), *random_init],
+        "empty.jsonl is empty": ["--data", str(tmp_path / "empty.jsonl"), *random_init],
         "Matryoshka dims [64, 32] must be between 1 and the model's 32 dimensions": [
             "--data", str(pairs), *random_init, "--matryoshka", "64,32",
         ],
@@ -91,5 +93,5 @@ def test_train_checks_data_and_dims_in_one_line_before_training(tmp_path, tokeni
         result = _train(tmp_path, *options)
         assert result.returncode == 2, result.stderr[-2000:]
         assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr[-2000:]
-        assert message in result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
         assert not (tmp_path / "model").exists() and not list(tmp_path.glob(".model*"))

@@ -44,8 +44,11 @@ def test_a_failed_distill_keeps_the_old_model_and_leaves_nothing(tmp_path):
     model = tmp_path / "model"
     model.mkdir()
     (model / "modules.json").write_text("[]")
+    teacher = tmp_path / "teacher"  # a config that passes the teacher check, but no weights: distilling fails
+    teacher.mkdir()
+    (teacher / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 32}))
     with pytest.raises(Exception) as failure:  # model2vec's own error for a teacher it cannot open
-        distill(tmp_path / "no-such-teacher", model, overwrite=True)
+        distill(teacher, model, pca_dims=None, overwrite=True)
     assert not isinstance(failure.value, OutputFolderError)
     assert (model / "modules.json").read_text() == "[]" and _siblings(model) == []
 

@@ -99,7 +99,7 @@ def test_bad_training_data(tmp_path):
     empty.write_text("anchor,positive\n , \n")
     with pytest.raises(DataError, match="no rows"):
         load_pairs(empty)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(DataError, match="missing.parquet not found"):
         load_pairs(tmp_path / "missing.parquet")
     odd = tmp_path / "data.xml"
     odd.write_text("<a/>")
