@@ -46,6 +46,8 @@ MAP_POINTS = 3000
 
 @dataclass(frozen=True)
 class BundleChoice:
+    """A bundle the pickers offer: its label, folder and manifest."""
+
     label: str
     path: str
     manifest: Manifest
@@ -53,11 +55,13 @@ class BundleChoice:
 
 @st.cache_resource(show_spinner=False)
 def get_model(bundle: str, variant: str):
+    """The loaded variant of a bundle, once per app process."""
     return load(bundle, variant=variant)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def encode_corpus(bundle: str, variant: str, corpus: tuple[str, ...]) -> np.ndarray:
+    """The corpus's vectors under a bundle variant, cached per (bundle, variant, corpus)."""
     return get_model(bundle, variant).encode(list(corpus))
 
 
@@ -171,6 +175,7 @@ def variants_panel(choice: BundleChoice, corpus: list[str]) -> None:
 
 
 def similarity_tab(choice: BundleChoice, variant: str, model) -> None:
+    """The Similarity tab: a cosine heatmap of the typed sentences and their pairs, most similar first."""
     label = f"Sentences, one per line (up to {MAX_SIMILARITY_SENTENCES}, {MAX_SENTENCE_CHARS:,} characters each)"
     capped = capped_sentences(st.text_area(label, DEFAULT_SENTENCES, height=150, key="sentences"))
     if capped.notice():
@@ -212,6 +217,7 @@ def similarity_tab(choice: BundleChoice, variant: str, model) -> None:
 
 
 def search_tab(choice: BundleChoice, variant: str, model, corpus: list[str]) -> None:
+    """The Search tab: a query's top results over the corpus, its time, and the corpus map."""
     query = st.text_input("Query", DEFAULT_QUERY, key="query")
     if len(corpus) > 1:
         k = st.slider("Results", 1, min(50, len(corpus)), min(10, len(corpus)), key="k")
@@ -290,6 +296,7 @@ def corpus_map(corpus: list[str], documents: np.ndarray, query: str, query_vecto
 
 
 def compare_tab(options: dict[str, BundleChoice], corpus: list[str]) -> None:
+    """The Compare tab: how far two variants or bundles agree on the same queries and corpus, and their sizes."""
     st.write("Compare two variants (fp32 vs int8, full dims vs a sliced bundle) on the same corpus and queries.")
     left, right = st.columns(2)
     with left:
@@ -321,6 +328,7 @@ def compare_tab(options: dict[str, BundleChoice], corpus: list[str]) -> None:
 
 
 def header(choice: BundleChoice, variant: str) -> None:
+    """The page title and what a static model is."""
     st.title("static-edge demo")
     st.markdown(
         "A **static embedding model** gives every token one vector and a sentence the mean of its tokens' "
@@ -331,6 +339,7 @@ def header(choice: BundleChoice, variant: str) -> None:
 
 
 def main() -> None:
+    """The page: model and corpus in the sidebar, the variants table, then the three tabs."""
     st.set_page_config(page_title="static-edge demo", layout="wide")
     options = bundle_options()
     with st.sidebar:

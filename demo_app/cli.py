@@ -20,6 +20,7 @@ APP = Path(__file__).parent / "app.py"
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `static-edge demo`."""
     parser.add_argument("bundles", nargs="*", type=Path, help=f"bundles to show (default: {DEFAULT_BUNDLE})")
     parser.add_argument("--port", type=int, default=8501)
     parser.add_argument(
@@ -30,6 +31,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def streamlit_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The command line that serves the app headless on `host:port`, with the upload cap and no file watcher."""
     from static_edge.demo_app.corpus import MAX_UPLOAD_MB
 
     return [

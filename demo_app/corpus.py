@@ -34,6 +34,8 @@ class CorpusError(ValueError):
 
 @dataclass(frozen=True)
 class Corpus:
+    """An upload's sentences, after the sentence cap."""
+
     sentences: list[str]
     dropped: int = 0
     """Sentences beyond MAX_SENTENCES that were left out."""

@@ -9,6 +9,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Projection:
+    """A fitted 2-D PCA: call it on vectors to get their map coordinates."""
+
     mean: np.ndarray
     components: np.ndarray
     """[2, dims]: the two directions of largest variance."""
