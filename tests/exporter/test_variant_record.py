@@ -27,7 +27,6 @@ RECORD_FILES = {"runtimes/variants.py", "exporter/quantization.py"}
 """Where a variant's name may be spelled: the record and the quantizer map."""
 PRECISION_FILES = {
     "runtimes/cli.py",
-    "runtimes/corpus_io.py",
     "runtimes/vector_precisions.py",
     "runtimes/web_corpus.py",
 }
