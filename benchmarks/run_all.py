@@ -5,10 +5,10 @@
 
 A full run first makes what the tables measure, when missing: the English recipe at 256 and at 768 dims
 (`--train` retrains them, about 5 minutes each here), the quickstart model and bundle (`static-edge
-quickstart`), and the quickstart model exported at its full 384 dims. Then it runs every measurement named in
-STEPS, in order, each as `python -m benchmarks.measure.NAME ...`; a measurement whose tool is missing here (wrk,
-Chromium, taskset, the tokenizer candidates' venv) is skipped and says so. It goes on past a failed
-measurement and exits non-zero at the end if any failed.
+quickstart`), and the quickstart model exported at its full 384 dims. Then it runs every measurement in NAMES,
+in order, each as `python -m benchmarks.measure.MODULE ...`; one whose tool is missing here (wrk, Chromium,
+taskset, GNU time, the tokenizer candidates' venv) is skipped and says so. It goes on past a failed measurement
+and exits non-zero at the end if any failed.
 
 `--quick` runs every measurement once at toy sizes on a small random model built in seconds (no recipe, no
 teacher download), writing into a temporary folder (or --out), never into benchmarks/results: a check that each
@@ -71,10 +71,16 @@ def speed_options(r: Inputs) -> list[str]:
 
 
 SIZES = {
-    "binary_recall": ["--dims", "64,128,256,384"],
+    "binary_recall": [
+        "--dims",
+        "64,128,256,384",
+        "--model-note",
+        "(fp32, 384 dims: the quickstart model exported whole; smaller dims are Matryoshka slices)",
+    ],
     "server": ["--seconds", "4"],
+    "browser_corpus": ["--kinds", "auto", "int8", "binary"],
 }
-"""Options of a full run beyond each measurement's defaults."""
+"""Options of a full run beyond each measurement's defaults (as the committed tables were made)."""
 QUICK_SIZES = {
     "quality_grid": ["--dims", "32,64", "--prune-dims", "64"],
     "binary_recall": ["--dims", "32,64"],
@@ -86,6 +92,7 @@ QUICK_SIZES = {
     "serve_long_text": ["--words", "100,1000"],
     "server": ["--seconds", "0.5"],
     "browser": ["--rounds", "1", "--variants", "int8"],
+    "browser_corpus": ["--sizes", "1000", "--queries", "3"],
     "tokenizer_compare": ["--limit", "2000", "--speed-texts", "1000"],
     "ddp_allreduce": ["--table-dims", "16"],
 }
@@ -98,12 +105,11 @@ def plan(r: Inputs, chosen: set[str]) -> list[tuple[str, str, list[str]]]:
     work = ["--work", str(r.cache / "work")]
     prune = ["--prune-corpus", str(r.data / "pairs" / "multi30k-captions" / "train.1.en.gz"), "--prune-limit", "10000"]
     grid = [str(r.quickstart_model), *data, *out, "--dims", "32,64,128,256,384", "--name", "quality_grid_quickstart"]
-    wide_note = "(fp32, 384 dims: the quickstart model exported whole; smaller dims are Matryoshka slices)"
     steps = [
         ("speed", "speed", speed_options(r) if "speed" in chosen else []),
         ("quality_grid", "quality_grid", [str(r.grid_model), *data, *out]),
         ("quality_grid_quickstart", "quality_grid", [*grid, *prune, "--model-note", QUICKSTART_NOTE]),
-        ("binary_recall", "binary_recall", [str(r.wide_bundle), *data, *out, "--model-note", wide_note]),
+        ("binary_recall", "binary_recall", [str(r.wide_bundle), *data, *out]),
         ("long_text_parity", "long_text_parity", out),
         ("encode_memory", "encode_memory", [*bundle, *out, *data, *work]),
         ("long_text_memory", "long_text_memory", [*bundle, *out, *data]),
@@ -112,6 +118,7 @@ def plan(r: Inputs, chosen: set[str]) -> list[tuple[str, str, list[str]]]:
         ("serve_long_text", "serve_long_text", [*bundle, *out]),
         ("server", "server_load", [*bundle, *out, *data]),
         ("browser", "browser", [str(r.bundle), *out]),
+        ("browser_corpus", "browser_corpus", [str(r.bundle), *out, *data]),  # after browser: it adds to browser.md
         ("tokenizer_compare", "tokenizer_compare", [*bundle, *out, *data, "--venv", str(r.tokenizer_venv)]),
         ("ddp_allreduce", "ddp_allreduce", ["--out", str(r.out / "training")]),
     ]
@@ -121,18 +128,20 @@ def plan(r: Inputs, chosen: set[str]) -> list[tuple[str, str, list[str]]]:
 
 NAMES = ("speed", "quality_grid", "quality_grid_quickstart", "binary_recall", "long_text_parity", "encode_memory",
          "long_text_memory", "encode_file_scale", "corpus_scale", "serve_long_text", "server", "browser",
-         "tokenizer_compare", "ddp_allreduce")  # fmt: skip
+         "browser_corpus", "tokenizer_compare", "ddp_allreduce")  # fmt: skip
 """Every measurement, in the order a run takes them."""
 
 
 def missing(name: str, r: Inputs) -> str | None:
     """Why a measurement cannot run here (a tool or an input it needs), or None."""
-    from benchmarks.measure.browser import CHROMIUM
+    from benchmarks.measure.chromium import CHROMIUM
 
     tools = {"server": "wrk", "encode_file_scale": "taskset", "corpus_scale": "taskset"}
     if name in tools and shutil.which(tools[name]) is None:
         return f"{tools[name]} is not installed"
-    if name == "browser" and not Path(CHROMIUM).exists():
+    if name == "corpus_scale" and not Path("/usr/bin/time").exists():
+        return "GNU time (/usr/bin/time) is not installed"
+    if name.startswith("browser") and not Path(CHROMIUM).exists():
         return f"{CHROMIUM} is not installed"
     if name == "tokenizer_compare" and r.tokenizer_venv is None:
         return "--tokenizer-venv not given (a venv with the candidate tokenizers installed)"

@@ -32,19 +32,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from benchmarks import common
+from benchmarks.measure.chromium import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-"""Debian's Chromium, driven through playwright (never `playwright install`)."""
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # without these, Chromium keeps trying to reach Google's services, which a closed network refuses
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 QUERIES = [
     "is it going to rain tomorrow?",
     "cheap flights to the coast",

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import resource
-import shutil
 import subprocess
 import sys
 import time
@@ -109,7 +108,7 @@ def run_engine(name: str, bundle: Path, texts_file: Path) -> dict:
 def cli_peak_rss(bundle: Path, texts_file: Path, work: Path) -> dict:
     """Peak RSS (GNU time) of `static-edge encode BUNDLE FILE -o out.parquet` and its rate."""
     out = work / f"{texts_file.stem}.parquet"
-    command = ["/usr/bin/time", "-v", shutil.which("static-edge") or "static-edge", "encode", str(bundle)]
+    command = ["/usr/bin/time", "-v", sys.executable, "-m", "static_edge.cli", "encode", str(bundle)]
     command += [str(texts_file), "-o", str(out), "--force"]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -201,6 +200,8 @@ def main() -> None:
     parser.add_argument("--texts-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--one-core", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not Path("/usr/bin/time").exists():
+        raise SystemExit("GNU time is needed for the peak-RSS rows: apt-get install time")
     if args.worker:
         print(json.dumps(worker(args.worker, args.bundle, args.texts_file, args.one_core)))
         return
