@@ -162,6 +162,7 @@ def run(bundle: Path, sizes: list[int], kinds: list[str], data: Path, n_queries:
                         result = measure(browser, base, copy, queries, baseline)
                     recall = recall_at_10(copy, passages, queries, shipped, manifest)
                     rows.append(row(size, manifest, result, write_s, recall))
+                    rows[-1]["_auto"] = choose_kind(size, manifest_dims) == manifest["vectors"]
                     print(rows[-1], flush=True)
                     shutil.rmtree(copy)
         finally:
@@ -183,7 +184,7 @@ def row(size: int, manifest: dict, result: dict, write_s: float, recall: float) 
         "texts encoded while loading": result["encoded"],
         "median query (ms)": round(statistics.median(times), 2),
         "p95 query (ms)": round(times[max(0, int(0.95 * len(times)) - 1)], 2),
-        "recall@10 vs float32": round(recall, 3),
+        "recall@10 vs float32": f"{recall:.3f}",
         "static-edge web (s)": round(write_s, 1),
         "_encode_in_page_ms": result["encode_in_page_ms"],
         "_transfer": result["transfer"],
@@ -208,10 +209,14 @@ def plot(rows: list[dict], path: Path) -> None:
     common.save(fig, path, dpi=110)
 
 
-def notes(bundle: Path, rows: list[dict], load_average: tuple[float, float], n_queries: int) -> list[str]:
+def notes(
+    bundle: Path, built_with: str, rows: list[dict], load_average: tuple[float, float], n_queries: int
+) -> list[str]:
     """The conditions under the table."""
+    built = f", built with `{built_with}`" if built_with else ""
     out = [
-        f"Bundle: `{bundle}` (the page's default variant, int4, encodes the queries and, in Python, the corpus). "
+        f"Bundle: `{bundle}`{built} (its default variant, which the page loads, encodes the queries and, in Python, "
+        "the corpus). "
         f"Passages: distinct multi30k training captions; {n_queries} queries: validation captions, each timed once "
         "after 3 warm-up queries (encode the query, rank every passage, keep the top 10). Fresh browser profile per "
         "row; the preview server of `static-edge web --serve` on 127.0.0.1, no compression (gzip column: what a "
@@ -219,6 +224,14 @@ def notes(bundle: Path, rows: list[dict], load_average: tuple[float, float], n_q
         f"Machine load average {load_average[0]:.1f} at start, {load_average[1]:.1f} at the end (2 CPU cores shared "
         "with other work: absolute times are inflated; compare rows).",
     ]
+    picks = {r["passages"]: r["vectors"] for r in rows if r["_auto"]}
+    out.append(
+        "What `static-edge web` picks by itself (`--vectors auto`: sign bits above 8 MiB of int8 vectors): "
+        + "; ".join(f"{size:,} passages: {kind}" for size, kind in picks.items())
+        + ". The other rows force the other kind, for comparison. Transfer grows with the corpus (about 360 bytes "
+        "a passage at 256 dims: int8 vectors, sign bits and the text), so a million passages (not measured) would "
+        "be a download of hundreds of MB, not a page."
+    )
     baseline = next((r for r in rows if r["_encode_in_page_ms"]), None)
     if baseline:
         out.append(
@@ -252,6 +265,7 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="+", default=["auto"], choices=["auto", "int8", "binary"])
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--data", type=Path, default=common.DATA)
+    parser.add_argument("--built-with", default="", help="the command that built the bundle, for the notes")
     args = parser.parse_args()
     start = os.getloadavg()[0]
     rows = run(args.bundle, args.sizes, args.kinds, args.data, args.queries)
@@ -264,7 +278,7 @@ def main() -> None:
         title="Browser search at corpus scale: the corpus shipped encoded (headless Debian Chromium)",
         rows=rows,
         columns=columns,
-        notes=notes(args.bundle, rows, load_average, args.queries),
+        notes=notes(args.bundle, args.built_with, rows, load_average, args.queries),
         plot=lambda path: plot(rows, path),
     )
     write_section(args.out, md)

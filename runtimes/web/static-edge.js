@@ -16,9 +16,23 @@ export { WorkerEmbedder } from "./worker-embedder.js";
 
 export class StaticEmbedder extends CoreEmbedder {
   /**
-   * Load a bundle: fetch and verify its files (from Cache Storage on later visits), build the engine.
+   * @overload
+   * @param {string|URL} baseUrl
+   * @param {import("./embedder.js").LoadOptions & {worker: true}} options
+   * @returns {Promise<import("./worker-embedder.js").WorkerEmbedder>}
+   */
+  /**
+   * @overload
+   * @param {string|URL} baseUrl
+   * @param {import("./embedder.js").LoadOptions} [options]
+   * @returns {Promise<CoreEmbedder>}
+   */
+  /**
+   * Load a bundle: fetch and verify its files (from Cache Storage on later visits), build the engine. The
+   * tokenizer class is this package's @huggingface/tokenizers import.
    * @param {string|URL} baseUrl URL of the bundle folder
-   * @param {import("./index").LoadOptions} options
+   * @param {import("./embedder.js").LoadOptions} [options]
+   * @returns {Promise<CoreEmbedder|import("./worker-embedder.js").WorkerEmbedder>}
    */
   static load(baseUrl, options = {}) {
     return super.load(baseUrl, { Tokenizer, ...options });

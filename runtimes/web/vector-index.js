@@ -290,6 +290,8 @@ export class CorpusIndex {
       : null;
     /** @type {VectorEncoder|null} encodes queries; set by `attach` */
     this.embedder = null;
+    /** @type {Uint16Array|null} each passage's Hamming distance to the current query (binary corpus) */
+    this.distances = null;
   }
 
   /** @returns {number} the number of passages */
@@ -365,7 +367,8 @@ export class CorpusIndex {
     const n = this.size;
     if (m >= n) return null;
     const code = packBinary([vector]);
-    const distances = new Uint16Array(n);
+    this.distances ??= new Uint16Array(n); // reused: a query allocates nothing in proportion to the corpus
+    const distances = this.distances;
     if (this.words) {
       const words = this.words;
       const query = new Uint32Array(code.buffer, 0, code.length / 4);
@@ -437,7 +440,7 @@ function folder(url) {
 /**
  * @param {typeof fetch} get
  * @param {URL} url
- * @returns {Promise<Uint8Array>}
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
  */
 async function fetchBytes(get, url) {
   const response = await get(url);
