@@ -1,5 +1,6 @@
-"""Issue 9, classes 1, 6, 7 and 9: an export never destroys what is not a bundle, has one winner, leaves no
-staging folder behind (not even when killed) and writes ordinary permissions."""
+"""The output folder of `static-edge export` (exporter/bundle_export.py, through runtimes/staging.py): an export never
+destroys what is not a bundle, has one winner, leaves no staging folder behind (not even when killed) and writes
+ordinary permissions."""
 
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def _wait_until_staged(process: subprocess.Popen) -> Path:
     return Path(line.split(" ", 1)[1].strip())
 
 
-# class 1: --force replaces a bundle only
+# --force replaces a bundle only
 
 
 def test_force_never_replaces_the_source_model(st_wordpiece, tmp_path, capsys):
@@ -119,7 +120,7 @@ def test_force_replaces_an_existing_bundle(st_wordpiece, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]  # no retired, staging or lock file left
 
 
-# class 6: concurrent exports to one folder
+# concurrent exports to one folder
 
 
 def test_two_concurrent_exports_have_exactly_one_winner(st_wordpiece, tmp_path):
@@ -145,7 +146,7 @@ def test_two_concurrent_exports_have_exactly_one_winner(st_wordpiece, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shared-bundle", "slow_export.py"]
 
 
-# class 9: killed exports leave nothing behind
+# killed exports leave nothing behind
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 130)])
@@ -192,7 +193,7 @@ def test_a_killed_export_leaves_a_folder_the_next_run_cleans(st_wordpiece, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "slow_export.py"]
 
 
-# class 7: ordinary permissions
+# ordinary permissions
 
 
 def _modes(folder: Path) -> tuple[set[int], set[int]]:

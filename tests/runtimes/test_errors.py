@@ -1,5 +1,5 @@
-"""Issue 9, class 11: every error a user can cause is one clear line and a non-zero exit, never a traceback;
-user text and paths print literally, never as console markup."""
+"""Errors (runtimes/errors.py) as the CLI prints them: every error a user can cause is one clear line and a
+non-zero exit, never a traceback; user text and paths print literally, never as console markup."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Issue 9, class 13: numpy and onnxruntime agree on a text of any length, within the documented length rule
-(docs/bundle-format.md#parity-tolerances), and numpy stays at the exact mean."""
+"""The numpy runtime (runtimes/numpy_embedder.py) and onnxruntime agree on a text of any length, within the
+documented length rule (docs/bundle-format.md#parity-tolerances), and numpy stays at the exact mean."""
 
 from __future__ import annotations
 
