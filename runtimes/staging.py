@@ -184,6 +184,7 @@ def staged_folder(
         staging.mkdir(0o777)  # the umask applies, as for any folder the user makes
         try:
             yield staging
+            _check_destination(output, overwrite, replaceable, what)  # a folder may have appeared meanwhile
             _move_into_place(staging, output)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
