@@ -5,12 +5,16 @@
 const POPCOUNT = new Uint8Array(256);
 for (let i = 1; i < 256; i++) POPCOUNT[i] = (i & 1) + POPCOUNT[i >> 1];
 
-/** Bytes per packed vector of `dims` dimensions. */
+/**
+ * Bytes per packed vector of `dims` dimensions.
+ * @param {number} dims
+ */
 export const packedBytes = (dims) => Math.ceil(dims / 8);
 
 /**
  * Pack vectors into one Uint8Array of vectors.length * ceil(dims / 8) bytes.
  * @param {ArrayLike<number>[]} vectors
+ * @returns {Uint8Array}
  */
 export function packBinary(vectors) {
   const dims = vectors.length ? vectors[0].length : 0;
@@ -23,7 +27,15 @@ export function packBinary(vectors) {
   return out;
 }
 
-/** Differing bits of two packed codes: `a` at byte offset `ai`, `b` at `bi`, `width` bytes each. */
+/**
+ * Differing bits of two packed codes: `a` at byte offset `ai`, `b` at `bi`, `width` bytes each.
+ * @param {Uint8Array} a
+ * @param {Uint8Array} b
+ * @param {number} [width]
+ * @param {number} [ai]
+ * @param {number} [bi]
+ * @returns {number}
+ */
 export function hamming(a, b, width = a.length, ai = 0, bi = 0) {
   let distance = 0;
   for (let i = 0; i < width; i++) distance += POPCOUNT[a[ai + i] ^ b[bi + i]];

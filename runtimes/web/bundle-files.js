@@ -3,16 +3,39 @@
 // Cache Storage, so a second visit reads them without a network request for them.
 
 export const MANIFEST_FILE = "static_edge.json";
-export const VARIANT_FILES = Object.freeze({
-  fp32: "onnx/model.onnx",
-  fp16: "onnx/model_fp16.onnx",
-  int8: "onnx/model_quantized.onnx",
-  int4: "onnx/model_q4.onnx",
-  int2: "onnx/model_q2.onnx",
-});
 export const DEFAULT_CACHE = "static-edge-v1";
 
-/** Hex sha256 of bytes (Web Crypto; the page must be a secure context: https or localhost). */
+/**
+ * The parsed static_edge.json: the keys this runtime reads (docs/bundle-format.md); others are kept.
+ * @typedef {object} Manifest
+ * @property {number} format_version
+ * @property {number} dims
+ * @property {number} vocab_size
+ * @property {boolean} normalize
+ * @property {boolean} [mask_unknown]
+ * @property {number|null} [unk_token_id]
+ * @property {number|null} [max_length]
+ * @property {number} [pad_token_id]
+ * @property {string} [default_variant]
+ * @property {string} [pooling]
+ * @property {boolean} [special_tokens]
+ * @property {Record<string, {dtype: string|null, bytes: number, sha256: string}>} files
+ */
+
+/**
+ * Download progress of one bundle file; `cached` when it was read from Cache Storage.
+ * @typedef {object} ProgressEvent
+ * @property {string} file
+ * @property {number} loaded
+ * @property {number} total
+ * @property {boolean} cached
+ */
+
+/**
+ * Hex sha256 of bytes (Web Crypto; the page must be a secure context: https or localhost).
+ * @param {BufferSource} bytes
+ * @returns {Promise<string>}
+ */
 export async function sha256Hex(bytes) {
   const subtle = globalThis.crypto?.subtle;
   if (!subtle) throw new Error("static-edge: Web Crypto is unavailable: serve the page over https or from localhost");
@@ -23,12 +46,17 @@ export async function sha256Hex(bytes) {
 /** Manifest keys that `check` and `eval` rewrite after export; the digest leaves them out. */
 const DIGEST_EXCLUDED_KEYS = new Set(["parity", "quality"]);
 
-/** JSON with keys sorted at every level and no whitespace (Python: sort_keys, separators (",", ":")). */
+/**
+ * JSON with keys sorted at every level and no whitespace (Python: sort_keys, separators (",", ":")).
+ * @param {unknown} value
+ * @returns {string}
+ */
 function canonicalJson(value) {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (value !== null && typeof value === "object") {
-    const keys = Object.keys(value).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(",")}}`;
+    const record = /** @type {Record<string, unknown>} */ (value);
+    const keys = Object.keys(record).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(",")}}`;
   }
   return JSON.stringify(value);
 }
@@ -37,13 +65,19 @@ function canonicalJson(value) {
  * The digest that pins a bundle (docs/bundle-format.md, "Pinning"; Python's `bundle_digest`): sha256 of
  * the manifest's canonical JSON without the report keys. It covers the recorded size and sha256 of every
  * file, so it pins every byte a runtime reads.
- * @param {object} manifest the parsed static_edge.json
+ * @param {Manifest} manifest the parsed static_edge.json
+ * @returns {Promise<string>}
  */
 export async function bundleDigest(manifest) {
   const pinned = Object.fromEntries(Object.entries(manifest).filter(([k]) => !DIGEST_EXCLUDED_KEYS.has(k)));
   return sha256Hex(new TextEncoder().encode(canonicalJson(pinned)));
 }
 
+/**
+ * The named Cache Storage cache, or null where there is none (no name, no Cache Storage, an opaque origin).
+ * @param {string|false|undefined} name
+ * @returns {Promise<Cache|null>}
+ */
 async function openCache(name) {
   if (!name || typeof caches === "undefined") return null;
   try {
@@ -53,10 +87,17 @@ async function openCache(name) {
   }
 }
 
-/** Read a response body into one buffer of exactly `expected` bytes, reporting progress. */
+/**
+ * Read a response body into one buffer of exactly `expected` bytes, reporting progress.
+ * @param {Response} response
+ * @param {string} file
+ * @param {number} expected
+ * @param {((event: ProgressEvent) => void)|undefined} onProgress
+ */
 async function readBody(response, file, expected, onProgress) {
   const out = new Uint8Array(expected);
   let loaded = 0;
+  if (!response.body) throw new Error(`static-edge: ${file} came without a body`);
   const reader = response.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
@@ -75,7 +116,11 @@ async function readBody(response, file, expected, onProgress) {
   return out;
 }
 
-/** A manifest `files` path that stays inside the bundle folder. */
+/**
+ * A manifest `files` path that stays inside the bundle folder.
+ * @param {URL} base
+ * @param {string} path
+ */
 function bundleUrl(base, path) {
   if (typeof path !== "string" || !/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(path) || path.split("/").includes("..")) {
     throw new Error(`static-edge: the manifest names a file outside the bundle: ${JSON.stringify(path)}`);
@@ -86,20 +131,30 @@ function bundleUrl(base, path) {
 export class BundleFiles {
   /**
    * @param {URL} base the bundle folder's URL (ending in "/")
-   * @param {{cache?: string|false, onProgress?: Function, fetch?: Function}} options
+   * @param {{cache?: string|false, onProgress?: (event: ProgressEvent) => void, fetch?: typeof globalThis.fetch}} options
    */
   constructor(base, { cache = DEFAULT_CACHE, onProgress, fetch: fetchFn } = {}) {
     this.base = base;
     this.cacheName = cache;
     this.onProgress = onProgress;
     this.fetch = fetchFn ?? globalThis.fetch.bind(globalThis);
+    /** @type {string[]} files read from Cache Storage */
     this.fromCache = [];
+    /** @type {string[]} files fetched */
     this.fromNetwork = [];
+    /** @type {string} the bundle digest of the manifest, once read */
+    this.digest = "";
+    /** @type {Uint8Array|null} the manifest's bytes as fetched (kept once every file is verified) */
+    this.manifestBytes = null;
+    /** @type {Manifest|null} */
+    this.manifestData = null;
   }
 
   /**
    * Fetch, check against the pin and parse the manifest: from the network (it is small and says whether the
    * bundle changed); offline (the fetch itself fails), the copy kept at the last successful load.
+   * @param {string|null} [pin] the bundle digest it must have
+   * @returns {Promise<Manifest>}
    */
   async manifest(pin) {
     const url = new URL(MANIFEST_FILE, this.base);
@@ -145,8 +200,13 @@ export class BundleFiles {
     return manifest;
   }
 
-  /** The bytes of a file the manifest records, verified; from Cache Storage when a verified copy is there. */
+  /**
+   * The bytes of a file the manifest records, verified; from Cache Storage when a verified copy is there.
+   * @param {string} path
+   * @returns {Promise<Uint8Array>}
+   */
   async bytes(path) {
+    if (!this.manifestData) throw new Error("static-edge: read the manifest before its files");
     const entry = this.manifestData.files[path];
     if (!entry) throw new Error(`static-edge: ${MANIFEST_FILE} has no record of ${path}`);
     const url = bundleUrl(this.base, path);
@@ -181,13 +241,17 @@ export class BundleFiles {
     if (!cache) return;
     const url = new URL(MANIFEST_FILE, this.base);
     try {
-      await cache.put(`${url.href}?static-edge-manifest`, new Response(this.manifestBytes));
+      await cache.put(`${url.href}?static-edge-manifest`, new Response(/** @type {BodyInit} */ (this.manifestBytes)));
     } catch {
       // quota exceeded or storage disabled: only offline loads are lost
     }
   }
 
-  /** A verified JSON file. */
+  /**
+   * A verified JSON file.
+   * @param {string} path
+   * @returns {Promise<any>}
+   */
   async json(path) {
     const text = new TextDecoder().decode(await this.bytes(path));
     try {
@@ -198,21 +262,34 @@ export class BundleFiles {
   }
 }
 
+/**
+ * Keep a verified file in the cache, replacing older versions of it.
+ * @param {Cache} cache
+ * @param {string} href
+ * @param {string} key
+ * @param {Uint8Array} bytes
+ */
 async function storeInCache(cache, href, key, bytes) {
   try {
     for (const old of await cache.keys()) {
       if (old.url.startsWith(`${href}?static-edge-sha256=`) && old.url !== key) await cache.delete(old);
     }
-    await cache.put(key, new Response(bytes, { headers: { "content-type": "application/octet-stream" } }));
+    const headers = { "content-type": "application/octet-stream" };
+    await cache.put(key, new Response(/** @type {BodyInit} */ (bytes), { headers }));
   } catch {
     // quota exceeded or storage disabled: the bundle still works, it is only fetched again next time
   }
 }
 
-const isCount = (v) => Number.isInteger(v) && v >= 0;
+/** @param {unknown} v */
+const isCount = (v) => Number.isInteger(v) && /** @type {number} */ (v) >= 0;
 
-/** Refuse a manifest whose values this runtime would misuse (the graph cross-check comes later). */
+/**
+ * Refuse a manifest whose values this runtime would misuse (the graph cross-check comes later).
+ * @param {any} m the parsed JSON
+ */
 function checkManifest(m) {
+  /** @param {string} what */
   const bad = (what) => {
     throw new Error(`static-edge: ${MANIFEST_FILE} has ${what}`);
   };

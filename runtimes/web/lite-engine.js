@@ -7,23 +7,27 @@
 // plain typed-array loops are kept.
 
 import { DataType, readOnnxGraph, tensorValues } from "./onnx-reader.js";
+import { VARIANTS } from "./variants.js";
 
 export const TABLE_INITIALIZER = "embedding_table";
 export const SCALES_INITIALIZER = "embedding_row_scales";
 export const UNK_INITIALIZER = "unk_token_id";
 const NORM_EPS = 1e-12;
 const FLOAT32_MAX = 3.4028234663852886e38;
-/** The largest |code| a quantized variant's bytes can hold (docs/bundle-format.md#value-range). */
-const CODE_PEAKS = { int8: 128, int4: 8, int2: 2 };
 
-/** The largest table value (in magnitude) whose vectors stay finite in float32, as the Python runtimes rule. */
+/**
+ * The largest table value (in magnitude) whose vectors stay finite in float32, as the Python runtimes rule.
+ * @param {number} dims
+ */
 export function largestSafeValue(dims) {
   return Math.sqrt(FLOAT32_MAX / (2 * dims));
 }
 
-/** float16 bit pattern -> float32 value, for all 65,536 patterns (256 KB, built once). */
+/** float16 bit pattern -> float32 value, for all 65,536 patterns (256 KB, built on first use). */
+/** @type {Float32Array|null} */
 let float16Table = null;
-function float16Values() {
+/** @returns {Float32Array} */
+export function float16Values() {
   if (float16Table) return float16Table;
   float16Table = new Float32Array(65536);
   for (let bits = 0; bits < 65536; bits++) {
@@ -39,32 +43,106 @@ function float16Values() {
   return float16Table;
 }
 
-const EXPECTED = {
-  fp32: { type: DataType.FLOAT, scales: false },
-  fp16: { type: DataType.FLOAT16, scales: false },
-  int8: { type: DataType.INT8, scales: true },
-  int4: { type: DataType.UINT8, scales: true, bits: 4 },
-  int2: { type: DataType.UINT8, scales: true, bits: 2 },
-};
+// Row adders, one per storage layout: sum[d] += the row's value d (times the row's scale, for a scaled table)
+// for d < dims, from the table's values starting at `offset` (the row's first stored element).
 
+/**
+ * @callback RowAdder
+ * @param {Float64Array} sum
+ * @param {ArrayLike<number>} values the whole table's values
+ * @param {number} offset
+ * @param {number} dims
+ * @param {number} scale the row's scale (1 for a float table)
+ * @returns {void}
+ */
+
+/** @type {RowAdder} float32 values */
+export function addFloatRow(sum, values, offset, dims) {
+  for (let d = 0; d < dims; d++) sum[d] += values[offset + d];
+}
+
+/**
+ * The adder of float16 bit patterns (a Uint16Array), looked up in `half` (a closure: faster than a lookup per row).
+ * @param {Float32Array} half float16Values()
+ * @returns {RowAdder}
+ */
+export function halfRowAdder(half) {
+  return (sum, values, offset, dims) => {
+    for (let d = 0; d < dims; d++) sum[d] += half[values[offset + d]];
+  };
+}
+
+/** @type {RowAdder} int8 codes times the row's scale */
+export function addInt8Row(sum, values, offset, dims, scale) {
+  for (let d = 0; d < dims; d++) sum[d] += values[offset + d] * scale;
+}
+
+/** @type {RowAdder} int4: column 2k in the low nibble of byte k, 2k+1 in the high nibble; code = nibble - 8 */
+export function addInt4Row(sum, values, offset, dims, scale) {
+  const pairs = dims >> 1;
+  for (let k = 0; k < pairs; k++) {
+    const byte = values[offset + k];
+    sum[2 * k] += ((byte & 15) - 8) * scale;
+    sum[2 * k + 1] += ((byte >> 4) - 8) * scale;
+  }
+  if (dims & 1) sum[dims - 1] += ((values[offset + pairs] & 15) - 8) * scale;
+}
+
+/** @type {RowAdder} int2: column 4k + j in bits 2j..2j+1 of byte k; code = field - 1 */
+export function addInt2Row(sum, values, offset, dims, scale) {
+  for (let d = 0; d < dims; d++) sum[d] += (((values[offset + (d >> 2)] >> (2 * (d & 3))) & 3) - 1) * scale;
+}
+
+/**
+ * The row adder of a variant's storage layout.
+ * @param {import("./variants.js").VariantRecord} variant
+ * @returns {RowAdder}
+ */
+export function rowAdder(variant) {
+  if (variant.bits === 4) return addInt4Row;
+  if (variant.bits === 2) return addInt2Row;
+  if (variant.onnxType === DataType.FLOAT16) return halfRowAdder(float16Values());
+  return variant.scaled ? addInt8Row : addFloatRow;
+}
+
+/**
+ * An engine runs a bundle's graph on token ids; the lite engine and onnxruntime-web's (ort-engine.js) both
+ * keep this contract, so the embedder never asks which one it has.
+ * @typedef {object} Engine
+ * @property {(idRows: number[][]) => Promise<Float32Array>} embed sentence vectors of token-id rows: one
+ *   Float32Array of idRows.length * dims values
+ * @property {() => Promise<void>} dispose release what the engine holds; it is not used afterwards
+ */
+
+/** @implements {Engine} */
 export class LiteEngine {
   /**
+   * The engine of a variant's verified ONNX file (async to match the Engine contract; it does no I/O).
    * @param {Uint8Array} onnxBytes the variant's ONNX file (already verified against the manifest)
-   * @param {object} manifest the parsed static_edge.json
-   * @param {string} variant "fp32", "fp16", "int8", "int4" or "int2"
+   * @param {import("./bundle-files.js").Manifest} manifest the parsed static_edge.json
+   * @param {import("./variants.js").Variant} variant
+   */
+  static async create(onnxBytes, manifest, variant) {
+    return new LiteEngine(onnxBytes, manifest, variant);
+  }
+
+  /**
+   * @param {Uint8Array} onnxBytes the variant's ONNX file (already verified against the manifest)
+   * @param {import("./bundle-files.js").Manifest} manifest the parsed static_edge.json
+   * @param {import("./variants.js").Variant} variant
    */
   constructor(onnxBytes, manifest, variant) {
-    const expected = EXPECTED[variant];
-    if (!expected) throw new Error(`static-edge: the lite engine does not know the variant ${variant}`);
+    const record = VARIANTS[variant];
+    if (!record) throw new Error(`static-edge: the lite engine does not know the variant ${variant}`);
     const { initializers, ops } = readOnnxGraph(onnxBytes, [TABLE_INITIALIZER, SCALES_INITIALIZER, UNK_INITIALIZER]);
     const table = initializers[TABLE_INITIALIZER];
     if (!table) throw new Error(`static-edge: the ${variant} file has no ${TABLE_INITIALIZER}; was it written by static-edge export?`);
-    if (table.dataType !== expected.type || table.dims.length !== 2) {
+    if (table.dataType !== record.onnxType || table.dims.length !== 2) {
       throw new Error(`static-edge: the ${variant} file's table has data type ${table.dataType} and shape [${table.dims}]`);
     }
     const dims = manifest.dims;
     const [rows, columns] = table.dims;
-    const wantColumns = expected.bits ? Math.ceil((dims * expected.bits) / 8) : dims;
+    const wantColumns = record.bits < 8 ? Math.ceil((dims * record.bits) / 8) : dims;
     if (columns !== wantColumns) {
       throw new Error(`static-edge: the manifest says ${dims} dims but the ${variant} table has ${columns} columns`);
     }
@@ -78,16 +156,18 @@ export class LiteEngine {
     this.dims = dims;
     this.rows = rows;
     this.columns = columns;
-    this.values = tensorValues(table);
-    if (expected.scales) {
+    this.values = /** @type {ArrayLike<number>} */ (tensorValues(table)); // never int64: the type was checked
+    /** @type {Float32Array|null} */
+    this.scales = null;
+    if (record.scaled) {
       const scales = initializers[SCALES_INITIALIZER];
       if (!scales || scales.dataType !== DataType.FLOAT || scales.dims.length !== 1 || scales.dims[0] !== rows) {
         throw new Error(`static-edge: the ${variant} file lacks float32 ${SCALES_INITIALIZER} of ${rows} rows`);
       }
-      this.scales = tensorValues(scales);
+      this.scales = /** @type {Float32Array} */ (tensorValues(scales));
     }
-    if (variant === "fp16") this.halfToFloat = float16Values();
-    this.#checkValues();
+    this.addRow = rowAdder(record);
+    this.#checkValues(record);
     this.normalize = Boolean(manifest.normalize);
     if (ops.has("ReduceL2") !== this.normalize) {
       throw new Error(
@@ -109,16 +189,18 @@ export class LiteEngine {
 
   /**
    * Refuse a table or row scales holding NaN or infinity, or a value whose vectors would overflow float32
-   * (|value| above largestSafeValue(dims); for a quantized table, |row scale| times its largest code), naming
+   * (|value| above largestSafeValue(dims); for a scaled table, |row scale| times its largest code), naming
    * the first bad row, as the Python runtimes do. A float16 value is at most 65504, far inside the bound.
+   * @param {import("./variants.js").VariantRecord} record
    */
-  #checkValues() {
+  #checkValues(record) {
     const values = this.scales ?? this.values;
     const width = this.scales ? 1 : this.dims;
-    const factor = CODE_PEAKS[this.variant] ?? 1;
+    const factor = record.scaled ? 2 ** (record.bits - 1) : 1; // the largest |code| the bytes can hold
     const limit = largestSafeValue(this.dims) / factor;
+    const half = record.onnxType === DataType.FLOAT16 ? float16Values() : null;
     for (let i = 0; i < values.length; i++) {
-      const value = this.variant === "fp16" ? this.halfToFloat[values[i]] : values[i];
+      const value = half ? half[values[i]] : values[i];
       if (Math.abs(value) <= limit) continue; // false for NaN
       const row = Math.floor(i / width);
       if (!Number.isFinite(value)) {
@@ -134,27 +216,36 @@ export class LiteEngine {
   }
 
   /**
-   * Sentence vectors of token-id rows: one Float32Array of rows.length * dims values.
+   * Sentence vectors of token-id rows: one Float32Array of idRows.length * dims values.
    * @param {number[][]} idRows
+   * @returns {Promise<Float32Array>}
    */
-  embed(idRows) {
+  async embed(idRows) {
     const dims = this.dims;
     const out = new Float32Array(idRows.length * dims);
     for (let r = 0; r < idRows.length; r++) this.#embedOne(idRows[r], out, r * dims);
     return out;
   }
 
+  /** Nothing to release: the table is a view of the file's bytes, freed with the engine. */
+  async dispose() {}
+
+  /**
+   * The masked mean of one row's token vectors (L2-normalized when the graph normalizes), written at out[at..].
+   * @param {number[]} ids
+   * @param {Float32Array} out
+   * @param {number} at
+   */
   #embedOne(ids, out, at) {
-    const dims = this.dims;
-    const sum = this.sum;
+    const { dims, sum, addRow, values, scales, columns, rows, unkId } = this;
     sum.fill(0);
     let count = 0;
     for (let t = 0; t < ids.length; t++) {
       const id = ids[t];
-      if (id === this.unkId) continue;
-      if (!(id >= 0 && id < this.rows)) throw new Error(`static-edge: token id ${id} is outside the table's ${this.rows} rows`);
+      if (id === unkId) continue;
+      if (!(id >= 0 && id < rows)) throw new Error(`static-edge: token id ${id} is outside the table's ${rows} rows`);
       count++;
-      this.#addRow(id, sum);
+      addRow(sum, values, id * columns, dims, scales ? scales[id] : 1);
     }
     const scale = 1 / Math.max(count, 1);
     let norm = 0;
@@ -166,49 +257,6 @@ export class LiteEngine {
     if (this.normalize) {
       const inverse = 1 / Math.max(Math.sqrt(norm), NORM_EPS);
       for (let d = 0; d < dims; d++) out[at + d] *= inverse;
-    }
-  }
-
-  #addRow(id, sum) {
-    const dims = this.dims;
-    const values = this.values;
-    switch (this.variant) {
-      case "fp32": {
-        const off = id * dims;
-        for (let d = 0; d < dims; d++) sum[d] += values[off + d];
-        break;
-      }
-      case "fp16": {
-        const off = id * dims;
-        const half = this.halfToFloat;
-        for (let d = 0; d < dims; d++) sum[d] += half[values[off + d]];
-        break;
-      }
-      case "int8": {
-        const off = id * dims;
-        const s = this.scales[id];
-        for (let d = 0; d < dims; d++) sum[d] += values[off + d] * s;
-        break;
-      }
-      case "int4": {
-        // column 2k in the low nibble of byte k, column 2k+1 in the high nibble; value = nibble - 8
-        const off = id * this.columns;
-        const s = this.scales[id];
-        const pairs = dims >> 1;
-        for (let k = 0; k < pairs; k++) {
-          const byte = values[off + k];
-          sum[2 * k] += ((byte & 15) - 8) * s;
-          sum[2 * k + 1] += ((byte >> 4) - 8) * s;
-        }
-        if (dims & 1) sum[dims - 1] += ((values[off + pairs] & 15) - 8) * s;
-        break;
-      }
-      default: {
-        // int2: column 4k + j in bits 2j..2j+1 of byte k; value = field - 1
-        const off = id * this.columns;
-        const s = this.scales[id];
-        for (let d = 0; d < dims; d++) sum[d] += (((values[off + (d >> 2)] >> (2 * (d & 3))) & 3) - 1) * s;
-      }
     }
   }
 }

@@ -30,7 +30,31 @@ const WIRE_FIXED32 = 5;
 
 class OnnxFormatError extends Error {}
 
-/** One protobuf message's fields, in file order: {field, wire, value} (value: Number or [start, end)). */
+/** @typedef {Float32Array | Uint8Array | Int8Array | Uint16Array | BigInt64Array} TensorArray */
+
+/**
+ * One protobuf field: a varint's `value`, or a length-delimited field's bytes [start, end).
+ * @typedef {{field: number, wire: number, value: number, start: number, end: number}} Field
+ */
+
+/**
+ * A tensor initializer as read from the file; `data` is a view of its bytes, never a copy.
+ * @typedef {object} Tensor
+ * @property {string} name
+ * @property {number[]} dims
+ * @property {number} dataType TensorProto.DataType code
+ * @property {Uint8Array|null} data raw_data, or the packed float_data / int32_data / int64_data bytes
+ * @property {number|null} dataField the TensorProto field `data` came from
+ * @property {boolean} external the values are stored outside the file
+ */
+
+/**
+ * One protobuf message's fields, in file order.
+ * @param {Uint8Array} bytes
+ * @param {number} start
+ * @param {number} end
+ * @returns {Generator<Field>}
+ */
 function* fields(bytes, start, end) {
   let pos = start;
   while (pos < end) {
@@ -41,12 +65,12 @@ function* fields(bytes, start, end) {
     if (wire === WIRE_VARINT) {
       let value;
       [value, pos] = varint(bytes, pos, end);
-      yield { field, wire, value };
+      yield { field, wire, value, start: pos, end: pos };
     } else if (wire === WIRE_BYTES) {
       let length;
       [length, pos] = varint(bytes, pos, end);
       if (pos + length > end) throw new OnnxFormatError("a field runs past the end of its message");
-      yield { field, wire, value: [pos, pos + length] };
+      yield { field, wire, value: length, start: pos, end: pos + length };
       pos += length;
     } else if (wire === WIRE_FIXED64) {
       pos += 8;
@@ -59,7 +83,13 @@ function* fields(bytes, start, end) {
   }
 }
 
-/** A varint as a Number (exact up to 2^53, which covers every length and dimension here) and the next position. */
+/**
+ * A varint as a Number (exact up to 2^53, which covers every length and dimension here) and the next position.
+ * @param {Uint8Array} bytes
+ * @param {number} pos
+ * @param {number} end
+ * @returns {[number, number]}
+ */
 function varint(bytes, pos, end) {
   let value = 0;
   let scale = 1;
@@ -73,26 +103,37 @@ function varint(bytes, pos, end) {
   throw new OnnxFormatError("varint longer than 10 bytes");
 }
 
-/** Values of a packed repeated varint field (or one unpacked element). */
+/**
+ * Values of a packed repeated varint field (or one unpacked element).
+ * @param {Uint8Array} bytes
+ * @param {Field} entry
+ */
 function packedVarints(bytes, entry) {
   if (entry.wire === WIRE_VARINT) return [entry.value];
   const out = [];
-  let [pos, end] = entry.value;
-  while (pos < end) {
+  let pos = entry.start;
+  while (pos < entry.end) {
     let value;
-    [value, pos] = varint(bytes, pos, end);
+    [value, pos] = varint(bytes, pos, entry.end);
     out.push(value);
   }
   return out;
 }
 
-/** The tensor's fields; `data` is a view of its raw bytes (raw_data, or packed float_data/int32_data). */
+/**
+ * The tensor's fields; `data` is a view of its raw bytes (raw_data, or packed float_data/int32_data).
+ * @param {Uint8Array} bytes
+ * @param {number} start
+ * @param {number} end
+ * @returns {Tensor}
+ */
 function readTensor(bytes, start, end) {
+  /** @type {Tensor} */
   const tensor = { name: "", dims: [], dataType: 0, data: null, dataField: null, external: false };
   const decoder = new TextDecoder();
   for (const entry of fields(bytes, start, end)) {
     if (entry.field === TENSOR_NAME && entry.wire === WIRE_BYTES) {
-      tensor.name = decoder.decode(bytes.subarray(...entry.value));
+      tensor.name = decoder.decode(bytes.subarray(entry.start, entry.end));
     } else if (entry.field === TENSOR_DIMS) {
       tensor.dims.push(...packedVarints(bytes, entry));
     } else if (entry.field === TENSOR_DATA_TYPE) {
@@ -104,7 +145,7 @@ function readTensor(bytes, start, end) {
       (entry.field === TENSOR_RAW_DATA || entry.field === TENSOR_FLOAT_DATA ||
         entry.field === TENSOR_INT32_DATA || entry.field === TENSOR_INT64_DATA)
     ) {
-      tensor.data = bytes.subarray(...entry.value);
+      tensor.data = bytes.subarray(entry.start, entry.end);
       tensor.dataField = entry.field;
     }
   }
@@ -112,31 +153,34 @@ function readTensor(bytes, start, end) {
 }
 
 /**
- * The named initializers (name -> {dims, dataType, data, dataField}) and the set of node op types of an
- * ONNX model's main graph.
+ * The named initializers and the set of node op types of an ONNX model's main graph.
  * @param {Uint8Array} bytes the whole .onnx file
  * @param {string[]} names initializers to return (others are skipped without decoding their data)
+ * @returns {{initializers: Record<string, Tensor|undefined>, ops: Set<string>}}
  */
 export function readOnnxGraph(bytes, names) {
   const wanted = new Set(names);
+  /** @type {Record<string, Tensor>} */
   const initializers = {};
+  /** @type {Set<string>} */
   const ops = new Set();
+  /** @type {Field|null} */
   let graph = null;
   try {
     for (const entry of fields(bytes, 0, bytes.length)) {
-      if (entry.field === MODEL_GRAPH && entry.wire === WIRE_BYTES) graph = entry.value;
+      if (entry.field === MODEL_GRAPH && entry.wire === WIRE_BYTES) graph = entry;
     }
     if (graph === null) throw new OnnxFormatError("the model has no graph");
     const decoder = new TextDecoder();
-    for (const entry of fields(bytes, graph[0], graph[1])) {
+    for (const entry of fields(bytes, graph.start, graph.end)) {
       if (entry.wire !== WIRE_BYTES) continue;
       if (entry.field === GRAPH_INITIALIZER) {
-        const tensor = readTensor(bytes, ...entry.value);
+        const tensor = readTensor(bytes, entry.start, entry.end);
         if (wanted.has(tensor.name)) initializers[tensor.name] = tensor;
       } else if (entry.field === GRAPH_NODE) {
-        for (const nodeField of fields(bytes, ...entry.value)) {
+        for (const nodeField of fields(bytes, entry.start, entry.end)) {
           if (nodeField.field === NODE_OP_TYPE && nodeField.wire === WIRE_BYTES) {
-            ops.add(decoder.decode(bytes.subarray(...nodeField.value)));
+            ops.add(decoder.decode(bytes.subarray(nodeField.start, nodeField.end)));
           }
         }
       }
@@ -148,6 +192,11 @@ export function readOnnxGraph(bytes, names) {
   return { initializers, ops };
 }
 
+/**
+ * The typed array of each data type's values.
+ * @type {Record<number, Float32ArrayConstructor | Uint8ArrayConstructor | Int8ArrayConstructor |
+ *   Uint16ArrayConstructor | BigInt64ArrayConstructor>}
+ */
 const ELEMENT = {
   [DataType.FLOAT]: Float32Array,
   [DataType.UINT8]: Uint8Array,
@@ -160,6 +209,8 @@ const ELEMENT = {
  * A typed array over a tensor's values: a view into the file when aligned, else one aligned copy.
  * float16 comes back as the Uint16Array of its bit patterns. Only raw_data is read for every type;
  * float_data (packed float32) is read for FLOAT as well.
+ * @param {Tensor} tensor
+ * @returns {TensorArray}
  */
 export function tensorValues(tensor) {
   const Element = ELEMENT[tensor.dataType];
@@ -179,7 +230,7 @@ export function tensorValues(tensor) {
     );
   }
   if (data.byteOffset % Element.BYTES_PER_ELEMENT === 0) {
-    return new Element(data.buffer, data.byteOffset, count);
+    return new Element(/** @type {ArrayBuffer} */ (data.buffer), data.byteOffset, count);
   }
   const aligned = new Uint8Array(data.byteLength);
   aligned.set(data);

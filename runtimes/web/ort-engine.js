@@ -15,13 +15,18 @@ async function importOrt() {
   }
 }
 
+/** @typedef {import("./lite-engine.js").Engine} Engine */
+
+/** @implements {Engine} */
 export class OrtEngine {
   /**
+   * An onnxruntime-web session over the variant's verified ONNX file.
    * @param {Uint8Array} onnxBytes the verified ONNX file
-   * @param {object} manifest the parsed static_edge.json
-   * @param {{ort?: object, wasmPaths?: string, numThreads?: number}} options
+   * @param {import("./bundle-files.js").Manifest} manifest the parsed static_edge.json
+   * @param {import("./variants.js").Variant} _variant the graph carries its own table, whatever the variant
+   * @param {{ort?: any, wasmPaths?: string, numThreads?: number}} options
    */
-  static async create(onnxBytes, manifest, { ort, wasmPaths, numThreads } = {}) {
+  static async create(onnxBytes, manifest, _variant, { ort, wasmPaths, numThreads } = {}) {
     const runtime = ort ?? (await importOrt());
     if (wasmPaths) runtime.env.wasm.wasmPaths = wasmPaths;
     const isolated = Boolean(globalThis.crossOriginIsolated);
@@ -30,15 +35,25 @@ export class OrtEngine {
     return new OrtEngine(runtime, session, manifest);
   }
 
+  /**
+   * @param {any} ort the onnxruntime-web module
+   * @param {any} session its InferenceSession of the bundle's graph
+   * @param {import("./bundle-files.js").Manifest} manifest
+   */
   constructor(ort, session, manifest) {
     this.ort = ort;
     this.session = session;
     this.dims = manifest.dims;
     this.pad = BigInt(manifest.pad_token_id ?? 0);
+    /** @type {number} */
     this.numThreads = ort.env.wasm.numThreads;
   }
 
-  /** Sentence vectors of token-id rows, padded into one batch: Float32Array of rows.length * dims. */
+  /**
+   * Sentence vectors of token-id rows, padded into one batch: Float32Array of idRows.length * dims.
+   * @param {number[][]} idRows
+   * @returns {Promise<Float32Array>}
+   */
   async embed(idRows) {
     const width = Math.max(1, ...idRows.map((row) => row.length));
     const inputIds = new BigInt64Array(idRows.length * width).fill(this.pad);
@@ -57,6 +72,11 @@ export class OrtEngine {
       },
       ["sentence_embedding"],
     );
-    return result.sentence_embedding.data;
+    return new Float32Array(result.sentence_embedding.data); // owned by the caller, whatever ort does with its output
+  }
+
+  /** Release the onnxruntime-web session. */
+  async dispose() {
+    await this.session.release?.();
   }
 }

@@ -19,7 +19,8 @@ from tokenizers import Tokenizer
 
 from static_edge.exporter import ExportOptions, export
 from static_edge.runtimes import load
-from static_edge.runtimes.web_page import serve_folder, write_web_page
+from static_edge.runtimes.web_page import write_web_page
+from static_edge.runtimes.web_server import serve_folder
 
 pytestmark = pytest.mark.browser
 
