@@ -13,6 +13,13 @@ import { StaticEmbedder as CoreEmbedder } from "./embedder.js";
 export { VARIANT_FILES, bundleDigest, cosine, hamming, packBinary, sha256Hex } from "./embedder.js";
 export { CorpusIndex, VectorIndex, quantizeQuery } from "./vector-index.js";
 export { WorkerEmbedder } from "./worker-embedder.js";
+// The package's types, for TypeScript users (`import type { LoadOptions } from "static-edge-web"`):
+/** @typedef {import("./embedder.js").LoadOptions} LoadOptions */
+/** @typedef {import("./variants.js").Variant} Variant */
+/** @typedef {import("./bundle-files.js").Manifest} Manifest */
+/** @typedef {import("./bundle-files.js").ProgressEvent} ProgressEvent */
+/** @typedef {import("./lite-engine.js").Engine} Engine */
+/** @typedef {import("./vector-index.js").SearchHit} SearchHit */
 
 export class StaticEmbedder extends CoreEmbedder {
   /**
