@@ -116,6 +116,13 @@ def pytest_configure(config) -> None:
     os.environ[SESSION_MARKER] = uuid.uuid4().hex
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Every browser test is also slow (it starts Chromium), so `-m "not slow"` leaves them all out."""
+    for item in items:
+        if item.get_closest_marker("browser") is not None and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
     """No server started by any test (module- and session-scoped fixtures included) outlives the session:
     one still listening fails the run and is killed."""
