@@ -106,6 +106,7 @@ def run_encode_file(args: argparse.Namespace) -> int:
 
 
 def add_web_arguments(p: argparse.ArgumentParser) -> None:
+    """`static-edge web BUNDLE [--corpus FILE] [--vectors KIND] [--serve]`."""
     p.add_argument("bundle", type=Path)
     p.add_argument("--corpus", type=Path, help="text file, one sentence a line (default: the sample corpus)")
     p.add_argument("--serve", action="store_true", help="serve the bundle on 127.0.0.1 after writing the page")
@@ -123,6 +124,7 @@ def add_web_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_web(args: argparse.Namespace) -> int:
+    """Write BUNDLE/web/ with the corpus encoded (`write_web_page`), then with --serve preview it on 127.0.0.1."""
     corpus = None
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port must be between 0 and 65535, got {args.port}")
