@@ -8,7 +8,8 @@ potion models, does the same). Contrastive training (`train`) follows as usual.
 The regression runs through Sentence Transformers' trainer with its `EmbedDistillLoss`: cosine distance between
 a learned linear projection of the student's vector (its dimensions -> the teacher's) and the teacher's
 pre-computed vector. The projection is thrown away after training; the table keeps what it learned. The teacher's
-vectors (the slow part) are cached on disk by a digest of the teacher and the texts. Other ways to fit them
+vectors (the slow part) come from the teacher run through ONNX Runtime (trainer.teacher_onnx), cached on disk by
+a digest of the teacher, the texts and the precision, chunk by chunk while the pass runs. Other ways to fit them
 (`PretrainConfig.targets`) are kept for comparison; docs/training.md has the measurements that chose the default.
 
 Why not the `tokenlearn` package itself: it reads its corpus from the Hugging Face hub with `datasets` and
@@ -112,44 +113,55 @@ def texts_digest(teacher: str, texts: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
+def vectors_key(teacher: str | os.PathLike[str], texts: Sequence[str], backend: str, precision: str) -> str:
+    """The key of a cached teacher pass: sha256 over the teacher's files (`teacher_digest`), the texts in order
+    (`texts_digest`), the backend and the precision the teacher ran in."""
+    from static_edge.trainer.teacher_onnx import teacher_digest
+
+    parts = (teacher_digest(teacher), texts_digest(str(teacher), texts), backend, precision)
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+
+
 def teacher_vectors(
     teacher: str | os.PathLike[str],
     texts: Sequence[str],
     cache: str | os.PathLike[str] | None = None,
     batch_size: int = 64,
+    backend: str = "onnx",
+    precision: str = "auto",
+    model_cache: str | os.PathLike[str] | None = None,
 ) -> np.ndarray:
     """The teacher's (normalized) sentence vectors of `texts`, float32, one row per text.
 
-    With `cache`, the vectors are kept in `cache/teacher-vectors-<digest>.npy` and reused by any later call
-    with the same teacher and texts; the file is written atomically (`staging.write_file_atomic`), so a
-    killed run leaves no half-written cache.
+    The teacher runs through ONNX Runtime by default (int8 on CPU, fp32 on a GPU: `teacher_onnx.PRECISIONS`;
+    `model_cache` holds the exported teacher, default ~/.cache/static-edge) or, with `backend="torch"`, through
+    Sentence Transformers; texts go shortest first (`teacher_onnx.encode_sorted`).
 
-    :raises ModelLoadError: when the teacher cannot be loaded.
+    With `cache`, the vectors are kept in `cache/teacher-vectors-<key>.npy` (`vectors_key`: teacher files, texts,
+    backend, precision) and reused by any later call with the same key. While the pass runs, every
+    `teacher_onnx.CHUNK_TEXTS` texts are written to `cache/teacher-vectors-<key>.parts/`, so a killed pass
+    resumes from its last whole chunk; every file is written atomically (`staging.write_file_atomic`).
+
+    :raises InputError: for an unknown backend or precision.
+    :raises ModelLoadError: when the teacher cannot be loaded (or, for onnx, exported).
     """
-    key = texts_digest(str(teacher), texts)
+    from static_edge.trainer.teacher_onnx import encode_sorted, load_encoder, resolve_precision
+
+    precision = resolve_precision(backend, precision)
+    key = vectors_key(teacher, texts, backend, precision)
     target = Path(cache).expanduser() / f"teacher-vectors-{key[:20]}.npy" if cache is not None else None
     if target is not None and target.is_file():
         vectors = np.load(target)
         if vectors.shape[0] == len(texts):
             return vectors
-    from sentence_transformers import SentenceTransformer
-
-    from static_edge.trainer.distill import quiet_transformers
-    from static_edge.trainer.loading import load_error
-
-    quiet_transformers()
-    try:
-        model = SentenceTransformer(str(teacher), device="cpu")
-    except (OSError, ValueError, KeyError) as err:  # not a folder, not on the hub (or offline), not a model
-        raise load_error("teacher", teacher, err) from err
-    vectors = model.encode(
-        list(texts), batch_size=batch_size, show_progress_bar=True, normalize_embeddings=True, convert_to_numpy=True
-    ).astype(np.float32)
+    encode = load_encoder(teacher, backend, precision, model_cache)
+    parts = target.with_suffix(".parts") if target is not None else None
+    vectors = encode_sorted(encode, texts, batch_size, parts)
     if target is not None:
         from static_edge.runtimes.staging import write_file_atomic
 
-        target.parent.mkdir(parents=True, exist_ok=True)
         write_file_atomic(target, lambda handle: np.save(handle, vectors))
+        shutil.rmtree(parts, ignore_errors=True)
     return vectors
 
 

@@ -1,0 +1,308 @@
+"""The teacher pass that scales: length-sorted batches, vectors kept chunk by chunk, the teacher run by ONNX Runtime.
+
+`encode_sorted` runs any encoder over texts sorted shortest first (little padding, and a progress bar whose first
+estimate holds: Sentence Transformers' `encode` starts with the longest texts), writes the vectors of every
+`chunk_texts` texts to a file of their own, so a killed pass resumes from the last whole chunk, and returns the
+rows in the input's order.
+
+`load_encoder` gives the teacher as such an encoder: through torch (Sentence Transformers' `encode`), or through
+ONNX Runtime from the teacher exported once and cached by a digest of its files. Why `torch.onnx.export` and not
+optimum (nor Sentence Transformers' `backend="onnx"`, which calls optimum): optimum-onnx pins transformers<4.58,
+and training here runs Sentence Transformers 6 on transformers 5; torch's own exporter needs nothing more and
+works offline. The exported graph is the teacher's whole pipeline after the tokenizer - the transformer, then the
+Pooling, Dense and Normalize modules its modules.json lists - so pooling is the teacher's own code, not a copy;
+the tokenizer stays Sentence Transformers' (`SentenceTransformer.preprocess`), so ONNX Runtime sees the inputs
+torch would. int8 is onnxruntime's dynamic quantization of that graph's weights (`quantize_dynamic`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from static_edge.runtimes.errors import InputError, ModelLoadError
+
+BACKENDS = ("onnx", "torch")
+"""How the teacher runs: ONNX Runtime (the default: faster on CPU, and a GPU through CUDA where there is one), or
+torch through Sentence Transformers (any teacher Sentence Transformers loads, exportable or not)."""
+PRECISIONS = ("auto", "fp32", "int8")
+"""The ONNX teacher's weights. "auto" is int8 on CPU (its vectors stay within `INT8_BOUND` of fp32, and it is
+faster: benchmarks/results/teacher_pass.md) and fp32 on a GPU (ONNX Runtime's int8 kernels are CPU ones)."""
+INT8_BOUND = (0.99, 0.95)
+"""(mean, min) cosine of the int8 teacher's vectors to the fp32 torch teacher's that "auto" requires; measured on
+real texts for all-MiniLM-L6-v2 and all-mpnet-base-v2 (benchmarks/measure/teacher_pass.py)."""
+CHUNK_TEXTS = 2048
+"""Texts per cached chunk of a teacher pass: what a killed pass loses at most."""
+ONNX_OPSET = 17
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+"""Tokenizer outputs the exported graph may take (the ones the teacher's tokenizer gives, in this order)."""
+
+Encoder = Callable[[list[str]], np.ndarray]
+"""A batch of texts -> their normalized float32 vectors."""
+
+
+def check_choice(backend: str, precision: str) -> None:
+    """Refuse an unknown backend or precision, or int8 through torch.
+
+    :raises InputError: naming the bad value.
+    """
+    if backend not in BACKENDS:
+        raise InputError(f"unknown teacher backend {backend!r}: one of {', '.join(BACKENDS)}")
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown teacher precision {precision!r}: one of {', '.join(PRECISIONS)}")
+    if backend == "torch" and precision == "int8":
+        raise InputError("int8 needs the onnx teacher backend")
+
+
+def cuda_available(backend: str) -> bool:
+    """True when `backend` would run on a GPU here (onnxruntime-gpu's CUDA provider, or torch with CUDA)."""
+    if backend == "onnx":
+        import onnxruntime
+
+        return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def resolve_precision(backend: str, precision: str) -> str:
+    """The precision the teacher runs in: "auto" is int8 for ONNX on CPU, fp32 otherwise (torch is always fp32).
+
+    :raises InputError: see `check_choice`.
+    """
+    check_choice(backend, precision)
+    if backend == "torch":
+        return "fp32"
+    if precision == "auto":
+        return "fp32" if cuda_available(backend) else "int8"
+    return precision
+
+
+def teacher_digest(teacher: str | os.PathLike[str]) -> str:
+    """sha256 over a teacher folder's files (relative paths and contents); for a hub id, over its name."""
+    digest = hashlib.sha256()
+    folder = Path(teacher)
+    if not folder.is_dir():
+        digest.update(str(teacher).encode("utf-8"))
+        return digest.hexdigest()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and ".git" not in p.parts):
+        digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0")
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def load_teacher(teacher: str | os.PathLike[str], device: str = "cpu") -> Any:
+    """The teacher as a SentenceTransformer on `device`.
+
+    :raises ModelLoadError: when it cannot be loaded (one line naming it).
+    """
+    from sentence_transformers import SentenceTransformer
+
+    from static_edge.trainer.distill import quiet_transformers
+    from static_edge.trainer.loading import load_error
+
+    quiet_transformers()
+    try:
+        return SentenceTransformer(str(teacher), device=device)
+    except (OSError, ValueError, KeyError) as err:  # not a folder, not on the hub (or offline), not a model
+        raise load_error("teacher", teacher, err) from err
+
+
+def load_encoder(
+    teacher: str | os.PathLike[str],
+    backend: str = "onnx",
+    precision: str = "auto",
+    model_cache: str | os.PathLike[str] | None = None,
+) -> Encoder:
+    """The teacher as an `Encoder`: through ONNX Runtime (exported into `model_cache/teacher-onnx` on first use)
+    or through torch; on a GPU where the backend has one.
+
+    :raises InputError: for an unknown backend or precision.
+    :raises ModelLoadError: when the teacher cannot be loaded or exported.
+    """
+    precision = resolve_precision(backend, precision)
+    if backend == "torch":
+        model = load_teacher(teacher, "cuda" if cuda_available("torch") else "cpu")
+        return lambda batch: model.encode(
+            batch, batch_size=len(batch), show_progress_bar=False, normalize_embeddings=True, convert_to_numpy=True
+        ).astype(np.float32)
+    from static_edge.runtimes.hub import DEFAULT_CACHE
+
+    model = load_teacher(teacher)
+    path = onnx_teacher(model, teacher, precision, Path(model_cache or DEFAULT_CACHE).expanduser())
+    return OnnxTeacher(model, path)
+
+
+def onnx_teacher(model: Any, teacher: str | os.PathLike[str], precision: str, cache: Path) -> Path:
+    """The teacher's ONNX file in `precision`, exported (and quantized) once into `cache/teacher-onnx` under a
+    digest of the teacher's files; each file is written beside its place and renamed into it (whole or absent).
+
+    :raises ModelLoadError: when torch cannot export the teacher.
+    """
+    folder = cache / "teacher-onnx"
+    stem = teacher_digest(teacher)[:20]
+    fp32, target = folder / f"{stem}-fp32.onnx", folder / f"{stem}-{precision}.onnx"
+    if target.is_file():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    if not fp32.is_file():
+        _written(fp32, lambda tmp: export_pipeline(model, teacher, tmp))
+    if precision == "int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        _written(target, lambda tmp: quantize_dynamic(fp32, tmp, weight_type=QuantType.QInt8))
+    return target
+
+
+def _written(target: Path, write: Callable[[Path], object]) -> None:
+    """Call `write(tmp)` on a temporary path beside `target`, then rename it to `target`; a failure removes it."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def export_pipeline(model: Any, teacher: str | os.PathLike[str], path: Path) -> None:
+    """Export `model` (a SentenceTransformer) from token ids to its sentence vector, batch and length dynamic.
+
+    :raises ModelLoadError: when torch cannot trace the teacher (name it, and the torch backend as the way out).
+    """
+    import torch
+
+    sample = model.preprocess(["a short text", "a longer text, so that the batch needs padding to its length"])
+    names = [name for name in INPUT_NAMES if name in sample]
+    wrapper = _export_module(model.cpu().eval(), names)
+    axes = {name: {0: "batch", 1: "sequence"} for name in names} | {"sentence_embedding": {0: "batch"}}
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes on shape checks that hold for every padded batch
+            torch.onnx.export(
+                wrapper,
+                tuple(sample[name] for name in names),
+                str(path),
+                input_names=names,
+                output_names=["sentence_embedding"],
+                dynamic_axes=axes,
+                opset_version=ONNX_OPSET,
+                dynamo=False,  # the TorchScript exporter: the dynamo one needs onnxscript, not installed
+            )
+    except Exception as err:  # torch raises many types for a model it cannot trace
+        from static_edge.trainer.loading import reason
+
+        raise ModelLoadError(
+            f"teacher {teacher} cannot be exported to ONNX ({reason(err)}): use the torch teacher backend"
+        ) from err
+
+
+def _export_module(model: Any, names: Sequence[str]) -> Any:
+    """A torch module that calls `model` (a SentenceTransformer: transformer, pooling, ...) on positional
+    tokenizer outputs named `names` and returns its sentence vectors: what `torch.onnx.export` traces."""
+    import torch
+
+    class Pipeline(torch.nn.Module):
+        """`model` on positional inputs (the exporter passes a tuple; Sentence Transformers wants a dict)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs: Any) -> Any:
+            """The teacher's modules in order on the named inputs."""
+            return self.model(dict(zip(names, inputs, strict=True)))["sentence_embedding"]
+
+    return Pipeline()
+
+
+class OnnxTeacher:
+    """The exported teacher in an ONNX Runtime session (CUDA where available, else every core this process may
+    use), tokenizing with the teacher's own tokenizer."""
+
+    def __init__(self, model: Any, path: Path) -> None:
+        """Open `path`; `model` (the SentenceTransformer) provides the tokenizer."""
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = available_cores()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # no warnings about nodes the CUDA provider leaves to the CPU
+        providers = ["CPUExecutionProvider"]
+        if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=providers)
+        self.names = [node.name for node in self.session.get_inputs()]
+        self.model = model
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        """Normalized float32 vectors of `texts` (one batch, padded to its longest text)."""
+        features = self.model.preprocess(texts)
+        feed = {name: features[name].numpy().astype(np.int64) for name in self.names}
+        vectors = self.session.run(None, feed)[0].astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+
+
+def encode_sorted(
+    encode: Encoder,
+    texts: Sequence[str],
+    batch_size: int = 64,
+    parts: str | os.PathLike[str] | None = None,
+    chunk_texts: int = CHUNK_TEXTS,
+) -> np.ndarray:
+    """`encode` over `texts` shortest first, in batches, with a progress bar in texts; rows in input order.
+
+    With `parts`, the vectors of every `chunk_texts` texts (in sorted order) go to a file of their own there,
+    written atomically; chunks already there are read, not encoded again, so a killed pass resumes.
+
+    :raises InputError: when `batch_size` or `chunk_texts` is below 1.
+    """
+    from tqdm.auto import tqdm
+
+    if batch_size < 1 or chunk_texts < 1:
+        raise InputError(f"batch size and chunk size must be at least 1, got {batch_size} and {chunk_texts}")
+    order = np.array(sorted(range(len(texts)), key=lambda i: len(texts[i])), dtype=np.int64)
+    folder = Path(parts) if parts is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    rows: np.ndarray | None = None
+    with tqdm(total=len(texts), unit="text", desc="teacher pass") as progress:
+        for start in range(0, len(texts), chunk_texts):
+            chosen = order[start : start + chunk_texts]
+            chunk = _chunk(encode, [texts[i] for i in chosen], batch_size, folder, start, progress)
+            if rows is None:
+                rows = np.zeros((len(texts), chunk.shape[1]), dtype=np.float32)
+            rows[chosen] = chunk
+    return rows if rows is not None else np.zeros((0, 0), dtype=np.float32)
+
+
+def _chunk(encode: Encoder, texts: list[str], batch_size: int, folder: Path | None, start: int, progress) -> np.ndarray:
+    """One chunk's vectors: read from `folder` when a run wrote them, else encoded by batch (and written there)."""
+    path = folder / f"chunk-{start}-{start + len(texts)}.npy" if folder is not None else None
+    if path is not None and path.is_file():
+        vectors = np.load(path)
+        if vectors.shape[0] == len(texts):
+            progress.update(len(texts))
+            return vectors
+    batches = []
+    for offset in range(0, len(texts), batch_size):
+        batches.append(encode(texts[offset : offset + batch_size]))
+        progress.update(len(batches[-1]))
+    vectors = np.concatenate(batches).astype(np.float32)
+    if path is not None:
+        from static_edge.runtimes.staging import write_file_atomic
+
+        write_file_atomic(path, lambda handle: np.save(handle, vectors))
+    return vectors
