@@ -16,6 +16,7 @@ import { DataType } from "./onnx-reader.js";
  */
 
 // name: [file, dtype, onnxType, bits, scaled, transformersJsDtype], in the bundle format's order
+/** @satisfies {Record<string, [string, string, number, number, boolean, string | null]>} */
 const ROWS = {
   fp32: ["onnx/model.onnx", "float32", DataType.FLOAT, 32, false, "fp32"],
   fp16: ["onnx/model_fp16.onnx", "float16", DataType.FLOAT16, 16, false, "fp16"],
