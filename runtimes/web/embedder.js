@@ -15,7 +15,7 @@
 import { hamming, packBinary } from "./binary.js";
 import { BundleFiles, bundleDigest, sha256Hex } from "./bundle-files.js";
 import { LiteEngine } from "./lite-engine.js";
-import { VARIANT_FILES } from "./variants.js";
+import { REFERENCE, VARIANT_FILES } from "./variants.js";
 
 export { VARIANT_FILES, bundleDigest, hamming, packBinary, sha256Hex };
 export { VectorIndex } from "./vector-index.js";
@@ -86,7 +86,7 @@ function checkTexts(texts) {
  * @returns {Variant}
  */
 function chooseVariant(manifest, asked) {
-  const chosen = asked ?? manifest.default_variant ?? "fp32";
+  const chosen = asked ?? manifest.default_variant ?? REFERENCE.name;
   if (!Object.hasOwn(VARIANT_FILES, chosen)) {
     throw new Error(`static-edge: unknown variant ${chosen}; choose one of ${Object.keys(VARIANT_FILES)}`);
   }

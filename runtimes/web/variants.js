@@ -39,6 +39,9 @@ export const VARIANTS = /** @type {Readonly<Record<Variant, Readonly<VariantReco
   )
 );
 
+/** The float32 table every bundle holds: the variant a manifest without `default_variant` defaults to. */
+export const REFERENCE = VARIANTS.fp32;
+
 /** Variant names and the bundle file each one loads. */
 export const VARIANT_FILES = /** @type {Readonly<Record<Variant, string>>} */ (
   Object.freeze(Object.fromEntries(Object.values(VARIANTS).map((v) => [v.name, v.file])))

@@ -78,4 +78,11 @@ describe("StaticEmbedder.load refuses", () => {
       message: "static-edge: this bundle has no int8 variant; it holds fp32, int4",
     });
   });
+
+  test("a missing reference variant when the manifest names no default_variant", async () => {
+    const files = { [VARIANT_FILES.int4]: { bytes: 1, sha256: SHA } };
+    await assert.rejects(load({}, manifest({ files })), {
+      message: "static-edge: this bundle has no fp32 variant; it holds int4",
+    });
+  });
 });
