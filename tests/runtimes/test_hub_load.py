@@ -19,6 +19,8 @@ from static_edge.runtimes import BundleError, load
 from static_edge.runtimes.errors import InputError
 from static_edge.runtimes.hub import is_hub_id
 
+pytestmark = pytest.mark.slow  # end to end: a fake hub server and the real client
+
 LOAD_SCRIPT = """
 import json, sys
 from static_edge import load

@@ -11,6 +11,8 @@ from static_edge.runtimes import load
 from static_edge.runtimes.parity_texts import PARITY_TEXTS
 from static_edge.runtimes.samples import sample_corpus
 
+pytestmark = pytest.mark.slow  # end to end: a local Ray cluster
+
 ray = pytest.importorskip("ray")
 TEXTS = sample_corpus() + PARITY_TEXTS
 

@@ -18,6 +18,8 @@ from server_support import SERVE, start_server, stop_server
 from static_edge.runtimes import load
 from static_edge.runtimes.parity_texts import PARITY_TEXTS
 
+pytestmark = pytest.mark.slow  # end to end: a real uvicorn server
+
 
 @pytest.fixture(scope="module")
 def server(st_bundle) -> Iterator[str]:

@@ -20,6 +20,8 @@ from server_support import run_async, running, start_server, stop_server
 from static_edge.runtimes import load
 from static_edge.runtimes.server_app import ServerLimits, create_app
 
+pytestmark = pytest.mark.slow  # end to end: a real uvicorn server
+
 
 class Held:
     """A model whose encoding waits for `release` (so a test can fill the queue), or always fails."""

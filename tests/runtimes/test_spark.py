@@ -13,6 +13,8 @@ from static_edge.runtimes import load
 from static_edge.runtimes.parity_texts import PARITY_TEXTS
 from static_edge.runtimes.samples import sample_corpus
 
+pytestmark = pytest.mark.slow  # end to end: a local Spark
+
 pytest.importorskip("pyspark")
 if shutil.which("java") is None:
     pytest.skip("Spark needs a Java runtime", allow_module_level=True)

@@ -15,6 +15,8 @@ import pytest
 
 from static_edge.runtimes.samples import sample_corpus
 
+pytestmark = pytest.mark.slow  # end to end: torchrun with two ranks
+
 PER_DEVICE_BATCH = 16
 STEPS = 4
 

@@ -17,6 +17,8 @@ from static_edge.cli import main
 from static_edge.runtimes.errors import InputError
 from static_edge.trainer.train import TrainConfig, checkpoint_folder, matryoshka_loss_dims, trained_dims
 
+pytestmark = pytest.mark.slow  # end to end: training runs
+
 STATIC_EDGE = str(Path(sys.executable).parent / "static-edge")
 
 
