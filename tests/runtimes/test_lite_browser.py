@@ -6,6 +6,7 @@ Every request a page makes is checked: anything not addressed to 127.0.0.1 is ab
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 
@@ -18,11 +19,13 @@ from static_edge.runtimes import load
 from static_edge.runtimes.binary import hamming_distances, to_ubinary
 from static_edge.runtimes.bundle import bundle_digest, verify_files
 from static_edge.runtimes.parity_texts import PARITY_TEXTS
+from static_edge.runtimes.variants import VARIANTS
 from static_edge.runtimes.web_page import write_web_page
 
 pytestmark = pytest.mark.browser
 
-ALL_VARIANTS = ExportOptions(fp16=True, int8=True, int4=True, int2=True)
+ALL_VARIANTS = ExportOptions(extra_variants=VARIANTS)
+SCALED = [name for name, v in VARIANTS.items() if v.scaled]
 LOAD = "async ([url, options]) => { const {StaticEmbedder} = await import('./static-edge.js');"
 
 
@@ -36,7 +39,7 @@ def lite_site(tmp_path_factory, st_wordpiece, st_unigram, m2v_model):
         "wordpiece": export(st_wordpiece, root / "wordpiece", ALL_VARIANTS),
         "unigram": export(st_unigram, root / "unigram", ALL_VARIANTS),
         "model2vec": export(m2v_model, root / "model2vec", ALL_VARIANTS),
-        "odd": export(st_wordpiece, root / "odd", ExportOptions(dims=33, int8=True, int4=True, int2=True)),
+        "odd": export(st_wordpiece, root / "odd", ExportOptions(dims=33, extra_variants=SCALED)),
     }
     for bundle in bundles.values():
         write_web_page(bundle)
@@ -58,7 +61,7 @@ def test_lite_runtime_matches_python_for_every_variant(chromium, lite_site, name
     page = open_page(chromium, base, name)
     assert page.page.evaluate("window.staticEdge.model.engine") == "lite"
     variants = load(bundle).manifest.variants
-    assert {"fp32", "int8", "int4", "int2"} <= set(variants)
+    assert set(variants) == {"fp32", *(SCALED if name == "odd" else VARIANTS)}
     for variant in variants:
         page.page.evaluate(
             LOAD + " window.m = await StaticEmbedder.load(url, options); }", ["../", {"variant": variant}]
@@ -155,8 +158,6 @@ def test_page_refuses_a_manifest_whose_hashes_were_rewritten_when_pinned(chromiu
     copy = root / f"rehashed-{tmp_path.name}"
     shutil.copytree(bundles["unigram"], copy)
     pin = bundle_digest(copy)
-    import hashlib
-
     tokenizer = copy / "tokenizer.json"
     tokenizer.write_text(tokenizer.read_text().replace('"unk_id"', '"unk_id" ', 1))
     manifest = json.loads((copy / "static_edge.json").read_text())

@@ -18,6 +18,7 @@ from model_builders import rewrite_variant
 from static_edge.exporter import ExportOptions, export
 from static_edge.runtimes import BundleError, load
 from static_edge.runtimes.bundle import MANIFEST_FILE
+from static_edge.runtimes.variants import VARIANTS
 from static_edge.runtimes.web_page import subresource_integrity, write_web_page
 
 ROW = 37
@@ -27,7 +28,7 @@ ROW = 37
 def site(tmp_path_factory, st_wordpiece):
     """A served folder holding a clean bundle (every variant, with its page); tests add edited copies to it."""
     root = tmp_path_factory.mktemp("lite-integrity")
-    export(st_wordpiece, root / "clean", ExportOptions(dims=16, fp16=True, int8=True, int4=True, int2=True))
+    export(st_wordpiece, root / "clean", ExportOptions(dims=16, extra_variants=VARIANTS))
     write_web_page(root / "clean")
     with served(root) as base:
         yield root, base
