@@ -5,11 +5,24 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from static_edge.runtimes.bundle import VARIANT_FILES
+from static_edge.runtimes import BACKENDS
+from static_edge.runtimes.bundle import CPU_VARIANT_ORDER, VARIANT_FILES
 from static_edge.runtimes.console import console, done
 from static_edge.runtimes.corpus_readers import FILE_CHUNK_SIZE, INPUT_FORMATS
 from static_edge.runtimes.errors import InputError
 from static_edge.runtimes.vector_precisions import PRECISIONS
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """How `encode` and `serve` load the bundle: `--variant`, `--backend`, `--sha256` (the arguments of `load`)."""
+    p.add_argument(
+        "--variant",
+        choices=list(VARIANT_FILES),
+        help=f"bundle variant (default: the first the bundle holds of {', '.join(CPU_VARIANT_ORDER)}, fastest first "
+        "on a CPU; static-edge info BUNDLE measures each)",
+    )
+    p.add_argument("--backend", choices=BACKENDS, default=BACKENDS[0])
+    p.add_argument("--sha256", metavar="DIGEST", help="refuse the bundle unless its digest is DIGEST (see SECURITY.md)")
 
 
 def add_encode_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,13 +31,7 @@ def add_encode_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "texts", nargs="+", metavar="TEXT", help="texts whose vectors to print; with -o: one INPUT corpus file instead"
     )
-    p.add_argument(
-        "--variant",
-        choices=list(VARIANT_FILES),
-        help="bundle variant (default: fp32, the fastest on a CPU; static-edge info BUNDLE measures each)",
-    )
-    p.add_argument("--backend", choices=["onnxruntime", "numpy"], default="onnxruntime")
-    p.add_argument("--sha256", metavar="DIGEST", help="refuse the bundle unless its digest is DIGEST (see SECURITY.md)")
+    add_model_arguments(p)
     add_encode_file_arguments(p)
 
 

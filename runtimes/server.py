@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from static_edge.runtimes.bundle import VARIANT_FILES
+from static_edge.runtimes.cli import add_model_arguments
 from static_edge.runtimes.console import console, warning_line
 from static_edge.runtimes.embedder import available_cores
 from static_edge.runtimes.errors import InputError
@@ -111,13 +111,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         "here), measured best from 4 concurrent clients up (benchmarks/results/server.md)",
     )
     p.add_argument("--model-name", help="the model id clients send (default: the bundle folder's name)")
-    p.add_argument(
-        "--variant",
-        choices=list(VARIANT_FILES),
-        help="bundle variant (default: fp32, the fastest on a CPU; static-edge info BUNDLE measures each)",
-    )
-    p.add_argument("--backend", choices=["onnxruntime", "numpy"], default="onnxruntime")
-    p.add_argument("--sha256", metavar="DIGEST", help="refuse the bundle unless its digest is DIGEST (see SECURITY.md)")
+    add_model_arguments(p)
     key = p.add_mutually_exclusive_group()
     key.add_argument(
         "--api-key",
