@@ -35,6 +35,8 @@ from static_edge.runtimes.bundle import write_manifest
 from static_edge.runtimes.child_processes import stop_child
 from static_edge.runtimes.samples import sample_corpus
 
+pytestmark = pytest.mark.slow  # end to end: the Streamlit app (AppTest and a real streamlit process)
+
 APP = str(Path(__file__).resolve().parents[2] / "demo_app" / "app.py")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 

@@ -123,6 +123,7 @@ def test_force_replaces_an_existing_bundle(st_wordpiece, tmp_path):
 # concurrent exports to one folder
 
 
+@pytest.mark.slow  # end to end: export in a child process
 def test_two_concurrent_exports_have_exactly_one_winner(st_wordpiece, tmp_path):
     out = tmp_path / "shared-bundle"
     first = _start_slow_export(tmp_path, st_wordpiece, out, seconds=4)
@@ -149,6 +150,7 @@ def test_two_concurrent_exports_have_exactly_one_winner(st_wordpiece, tmp_path):
 # killed exports leave nothing behind
 
 
+@pytest.mark.slow  # end to end: export in a child process
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 130)])
 def test_signalled_export_removes_its_staging_folder(st_wordpiece, tmp_path, sig, code):
     out = tmp_path / "bundle"
@@ -177,6 +179,7 @@ def test_stale_staging_folders_of_killed_runs_are_removed_by_the_next_export(st_
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.partial-1-cafe", "out"]
 
 
+@pytest.mark.slow  # end to end: export in a child process
 def test_a_killed_export_leaves_a_folder_the_next_run_cleans(st_wordpiece, tmp_path):
     """SIGKILL cannot be caught: the staging folder stays until the next export of the same output."""
     out = tmp_path / "bundle"

@@ -17,6 +17,8 @@ from static_edge.cli import main
 from static_edge.exporter import ExportOptions, export
 from static_edge.runtimes import read_manifest
 
+pytestmark = pytest.mark.slow  # end to end: a fake hub server and the real client
+
 OUTSIDE = b"---\nlicense: outside-licence\n---\n# a private file outside the bundle\nSECRET NOTES\n"
 
 

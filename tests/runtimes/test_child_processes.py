@@ -12,6 +12,8 @@ import pytest
 
 from static_edge.runtimes.child_processes import run_child, start_child, stop_child
 
+pytestmark = pytest.mark.slow  # end to end: child process trees killed by signals
+
 # a parent that starts a sleeping child with run_child and prints the child's pid once it runs
 PARENT = """
 import sys, time

@@ -23,6 +23,8 @@ from static_edge.cli import main
 from static_edge.exporter import ExportOptions, SourceModelError, export
 from static_edge.runtimes import BundleError, load
 
+pytestmark = pytest.mark.slow  # end to end: a fake hub server and the real client
+
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 TEXTS = ["hello hub", "static vectors"]
 

@@ -16,6 +16,8 @@ import pytest
 
 from static_edge.cli import main
 
+pytestmark = pytest.mark.slow  # each case runs a trainer command (torch, data loading), some in a child process
+
 STATIC_EDGE = str(Path(sys.executable).parent / "static-edge")
 
 

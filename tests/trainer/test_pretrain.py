@@ -9,6 +9,8 @@ from model_builders import random_table, save_sentence_transformers, save_tiny_b
 from static_edge.cli import main
 from static_edge.runtimes.samples import sample_corpus
 
+pytestmark = pytest.mark.slow  # end to end: pre-training runs
+
 
 def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)

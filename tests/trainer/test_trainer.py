@@ -11,6 +11,8 @@ import pytest
 from static_edge.cli import main
 from static_edge.runtimes.samples import sample_corpus
 
+pytestmark = pytest.mark.slow  # end to end: training and distillation runs
+
 
 def test_training_lowers_the_loss_and_scores_every_matryoshka_dim(tmp_path, pair_files, tokenizer_file):
     from static_edge.trainer.data import load_pairs

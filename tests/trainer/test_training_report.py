@@ -14,6 +14,8 @@ from static_edge.cli import main
 from static_edge.runtimes.samples import sample_corpus
 from static_edge.trainer.gain import GainReport, loss_summary
 
+pytestmark = pytest.mark.slow  # end to end: training runs
+
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
