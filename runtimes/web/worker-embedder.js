@@ -1,7 +1,11 @@
 // WorkerEmbedder: the StaticEmbedder API with tokenizing and embedding in a module Web Worker, so a
 // page stays responsive while a large batch is encoded. Every method returns a Promise.
 
-/** Where the page resolves a bare specifier (its import map), for the worker, which cannot see the map. */
+/**
+ * Where the page resolves a bare specifier (its import map), for the worker, which cannot see the map.
+ * @param {string} specifier
+ * @returns {string|undefined}
+ */
 function resolved(specifier) {
   try {
     return import.meta.resolve?.(specifier);
@@ -12,9 +16,12 @@ function resolved(specifier) {
 
 export class WorkerEmbedder {
   /**
+   * Start the worker and load the bundle in it.
    * @param {string|URL} baseUrl URL of the bundle folder
-   * @param {import("./index").LoadOptions} options as StaticEmbedder.load; `onProgress` is called in the page,
-   *   `fetch` and `ort` cannot cross into a worker; `tokenizersUrl` overrides where the worker imports the tokenizer.
+   * @param {import("./embedder.js").LoadOptions} [options] as StaticEmbedder.load; `onProgress` is called in the
+   *   page, `fetch` and `ort` cannot cross into a worker; `tokenizersUrl` overrides where the worker imports the
+   *   tokenizer.
+   * @returns {Promise<WorkerEmbedder>}
    */
   static async load(baseUrl, options = {}) {
     const { onProgress, fetch, ort, worker, tokenizersUrl, Tokenizer, ...rest } = options;
@@ -37,10 +44,29 @@ export class WorkerEmbedder {
     return embedder;
   }
 
+  /** @param {Worker} worker a module worker running worker.js */
   constructor(worker) {
     this.worker = worker;
+    /** @type {Map<number, {resolve: (result: any) => void, reject: (error: Error) => void}>} calls awaiting an answer */
     this.pending = new Map();
     this.nextId = 0;
+    /** @type {((event: import("./bundle-files.js").ProgressEvent) => void)|undefined} */
+    this.onProgress = undefined;
+    // set by load from what the worker's StaticEmbedder reports
+    /** @type {import("./bundle-files.js").Manifest} */
+    this.manifest;
+    /** @type {import("./variants.js").Variant} */
+    this.variant;
+    /** @type {import("./embedder.js").EngineName} */
+    this.engine;
+    /** @type {number} */
+    this.dims;
+    /** @type {string} the bundle digest of the loaded manifest */
+    this.digest;
+    /** @type {{cache: string[], network: string[]}} which files came from Cache Storage and which from the network */
+    this.loadedFrom;
+    /** @type {number} milliseconds load() took */
+    this.loadMs;
     worker.onmessage = ({ data }) => {
       if (data.progress) return this.onProgress?.(data.progress);
       const call = this.pending.get(data.id);
@@ -55,6 +81,12 @@ export class WorkerEmbedder {
     };
   }
 
+  /**
+   * Send one operation to the worker; resolves to its answer.
+   * @param {string} op
+   * @param {object} args
+   * @returns {Promise<any>}
+   */
   #call(op, args) {
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
@@ -63,13 +95,23 @@ export class WorkerEmbedder {
     });
   }
 
-  /** Token ids of each text (Promise). */
+  /**
+   * Token ids of each text.
+   * @param {string[]} texts
+   * @returns {Promise<number[][]>}
+   */
   tokenize(texts) {
     return this.#call("tokenize", { texts });
   }
 
-  /** Sentence vectors, one Float32Array per text (views of one transferred buffer). */
+  /**
+   * Sentence vectors, one Float32Array per text (views of one transferred buffer).
+   * @param {string[]} texts
+   * @param {{batchSize?: number}} [options]
+   * @returns {Promise<Float32Array[]>}
+   */
   async encode(texts, { batchSize } = {}) {
+    /** @type {Float32Array} */
     const flat = await this.#call("encode", { texts, batchSize });
     return Array.from({ length: flat.length / this.dims }, (_, i) => flat.subarray(i * this.dims, (i + 1) * this.dims));
   }
@@ -82,6 +124,7 @@ export class WorkerEmbedder {
     this.pending.clear();
   }
 
+  /** Stop the worker, as terminate does (the name StaticEmbedder uses). */
   dispose() {
     this.terminate();
   }

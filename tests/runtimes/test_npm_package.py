@@ -72,26 +72,32 @@ def packed(tmp_path_factory) -> Path:
 def test_tarball_holds_the_runtime_and_its_declarations_only(packed):
     manifest = json.loads((packed / "package.json").read_text())
     files = sorted(p.name for p in packed.iterdir())
-    assert manifest["type"] == "module" and manifest["types"] == "./index.d.ts"
-    assert manifest["exports"]["."] == {"types": "./index.d.ts", "default": "./static-edge.js"}
+    assert manifest["type"] == "module" and manifest["types"] == "./types/static-edge.d.ts"
+    assert manifest["exports"]["."] == {"types": "./types/static-edge.d.ts", "default": "./static-edge.js"}
     assert list(manifest["dependencies"]) == ["@huggingface/tokenizers"]
     assert manifest["peerDependenciesMeta"]["onnxruntime-web"]["optional"] is True
     assert "vendor" not in files and "node_modules" not in files and "index.html" not in files
-    assert {"static-edge.js", "worker.js", "index.d.ts", "README.md"} <= set(files)
+    assert {"static-edge.js", "worker.js", "types", "README.md"} <= set(files)
     for js in packed.glob("*.js"):  # bundler-friendly: relative imports of its own files, or bare package names
         code = re.sub(r"^\s*//.*$|/\*.*?\*/", "", js.read_text(), flags=re.MULTILINE | re.DOTALL)
         for specifier in IMPORT.findall(code):
             assert specifier.startswith("./") and (packed / specifier).is_file() or specifier in BARE, (js, specifier)
-    declarations = (packed / "index.d.ts").read_text()
+    declared = {p.name.removesuffix(".d.ts") for p in (packed / "types").glob("*.d.ts")}
+    assert declared == {p.stem for p in packed.glob("*.js")} - {"worker"}  # every module the entry imports
+    declarations = "".join(p.read_text() for p in (packed / "types").glob("*.d.ts"))
     for name in ("class StaticEmbedder", "class WorkerEmbedder", "class VectorIndex", "function cosine"):
         assert name in declarations
 
 
 CONSUMER_TS = """
 import { StaticEmbedder, VectorIndex, WorkerEmbedder, cosine } from "static-edge-web";
+import type { LoadOptions, SearchHit, Variant } from "static-edge-web";
 
 export async function demo(url: string): Promise<number> {
+  const variant: Variant = "int2";
+  const options: LoadOptions = { variant, engine: "ort", onProgress: ({ loaded, total }) => loaded / total };
   const model: StaticEmbedder = await StaticEmbedder.load(url, { variant: "int4", sha256: "00" });
+  await (await StaticEmbedder.load(url, options)).dispose();
   const inWorker: WorkerEmbedder = await StaticEmbedder.load(url, { worker: true });
   const ids: number[][] = model.tokenize(["a"]);
   const [a]: Float32Array[] = await model.encode(["a"], { batchSize: 8 });
@@ -99,7 +105,7 @@ export async function demo(url: string): Promise<number> {
   const bits: Uint8Array = await model.encodeBinary(["a"]);
   const index = new VectorIndex(inWorker, { binary: true });
   await index.add(["a", "b"]);
-  const hits = await index.search("a", 1);
+  const hits: SearchHit[] = await index.search("a", 1);
   return cosine(a, b) + ids.length + bits.length + hits[0].score + model.dims + inWorker.loadMs;
 }
 """
@@ -111,8 +117,10 @@ export async function demo(url: string): Promise<number> {
         "",
         "const wrong: string = (await StaticEmbedder.load('x')).dims;",
         "await StaticEmbedder.load('x', { variant: 'q3' });",
+        "await StaticEmbedder.load('x', { engine: 'webgpu' });",
+        "const vectors: number[] = await (await StaticEmbedder.load('x')).encode(['a']);",
     ],
-    ids=["valid", "dims-is-a-number", "unknown-variant"],
+    ids=["valid", "dims-is-a-number", "unknown-variant", "unknown-engine", "encode-gives-float32-arrays"],
 )
 def test_the_type_declarations_check_a_consumer_and_catch_its_mistakes(tmp_path, packed, mistake):
     """tsc --strict over a TypeScript file that uses the package as its README says: the declarations type-check

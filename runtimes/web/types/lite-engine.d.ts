@@ -1,0 +1,86 @@
+/**
+ * The largest table value (in magnitude) whose vectors stay finite in float32, as the Python runtimes rule.
+ * @param {number} dims
+ */
+export function largestSafeValue(dims: number): number;
+/** @returns {Float32Array} */
+export function float16Values(): Float32Array;
+export function addFloatRow(sum: Float64Array, values: ArrayLike<number>, offset: number, dims: number, scale: number): void;
+/**
+ * The adder of float16 bit patterns (a Uint16Array), looked up in `half` (a closure: faster than a lookup per row).
+ * @param {Float32Array} half float16Values()
+ * @returns {RowAdder}
+ */
+export function halfRowAdder(half: Float32Array): RowAdder;
+export function addInt8Row(sum: Float64Array, values: ArrayLike<number>, offset: number, dims: number, scale: number): void;
+export function addInt4Row(sum: Float64Array, values: ArrayLike<number>, offset: number, dims: number, scale: number): void;
+export function addInt2Row(sum: Float64Array, values: ArrayLike<number>, offset: number, dims: number, scale: number): void;
+/**
+ * The row adder of a variant's storage layout.
+ * @param {import("./variants.js").VariantRecord} variant
+ * @returns {RowAdder}
+ */
+export function rowAdder(variant: import("./variants.js").VariantRecord): RowAdder;
+export const TABLE_INITIALIZER: "embedding_table";
+export const SCALES_INITIALIZER: "embedding_row_scales";
+export const UNK_INITIALIZER: "unk_token_id";
+/**
+ * An engine runs a bundle's graph on token ids; the lite engine and onnxruntime-web's (ort-engine.js) both
+ * keep this contract, so the embedder never asks which one it has.
+ * @typedef {object} Engine
+ * @property {(idRows: number[][]) => Promise<Float32Array>} embed sentence vectors of token-id rows: one
+ *   Float32Array of idRows.length * dims values
+ * @property {() => Promise<void>} dispose release what the engine holds; it is not used afterwards
+ */
+/** @implements {Engine} */
+export class LiteEngine implements Engine {
+    /**
+     * The engine of a variant's verified ONNX file (async to match the Engine contract; it does no I/O).
+     * @param {Uint8Array} onnxBytes the variant's ONNX file (already verified against the manifest)
+     * @param {import("./bundle-files.js").Manifest} manifest the parsed static_edge.json
+     * @param {import("./variants.js").Variant} variant
+     */
+    static create(onnxBytes: Uint8Array, manifest: import("./bundle-files.js").Manifest, variant: import("./variants.js").Variant): Promise<LiteEngine>;
+    /**
+     * @param {Uint8Array} onnxBytes the variant's ONNX file (already verified against the manifest)
+     * @param {import("./bundle-files.js").Manifest} manifest the parsed static_edge.json
+     * @param {import("./variants.js").Variant} variant
+     */
+    constructor(onnxBytes: Uint8Array, manifest: import("./bundle-files.js").Manifest, variant: import("./variants.js").Variant);
+    variant: "fp32" | "fp16" | "int8" | "int4" | "int2";
+    dims: number;
+    rows: number;
+    columns: number;
+    values: ArrayLike<number>;
+    /** @type {Float32Array|null} */
+    scales: Float32Array | null;
+    addRow: RowAdder;
+    normalize: boolean;
+    unkId: number;
+    sum: Float64Array<ArrayBuffer>;
+    /**
+     * Sentence vectors of token-id rows: one Float32Array of idRows.length * dims values.
+     * @param {number[][]} idRows
+     * @returns {Promise<Float32Array>}
+     */
+    embed(idRows: number[][]): Promise<Float32Array>;
+    /** Nothing to release: the table is a view of the file's bytes, freed with the engine. */
+    dispose(): Promise<void>;
+    #private;
+}
+export type RowAdder = (sum: Float64Array, values: ArrayLike<number>, offset: number, dims: number, scale: number) => void;
+/**
+ * An engine runs a bundle's graph on token ids; the lite engine and onnxruntime-web's (ort-engine.js) both
+ * keep this contract, so the embedder never asks which one it has.
+ */
+export type Engine = {
+    /**
+     * sentence vectors of token-id rows: one
+     * Float32Array of idRows.length * dims values
+     */
+    embed: (idRows: number[][]) => Promise<Float32Array>;
+    /**
+     * release what the engine holds; it is not used afterwards
+     */
+    dispose: () => Promise<void>;
+};
