@@ -77,6 +77,7 @@ def test_export_help_imports_no_trainer_demo_benchmarks_or_torch(tmp_path):
     assert _loaded(modules, ("static_edge.trainer", "static_edge.demo_app", "benchmarks", "torch", "streamlit")) == []
 
 
+@pytest.mark.slow  # end to end: a child process
 def test_a_real_export_imports_no_trainer_demo_benchmarks_or_torch(tmp_path, st_wordpiece):
     out = tmp_path / "bundle"
     modules = _modules_after(_cli(["export", str(st_wordpiece), "-o", str(out), "--dims", "32", "--int8"]), tmp_path)
@@ -86,6 +87,7 @@ def test_a_real_export_imports_no_trainer_demo_benchmarks_or_torch(tmp_path, st_
     assert "static_edge.exporter.bundle_export" in modules  # it did run the exporter
 
 
+@pytest.mark.slow  # end to end: a child process
 @pytest.mark.parametrize("backend", ["onnxruntime", "numpy"])
 def test_load_and_encode_with_torch_blocked(tmp_path, st_bundle, backend):
     """`import torch` raises inside the child: encoding must not need it, even indirectly."""
@@ -252,6 +254,7 @@ def _copy_source(target: Path) -> Path:
     return target
 
 
+@pytest.mark.slow  # end to end: a child process
 def test_the_wheel_holds_exactly_one_top_level_package(tmp_path):
     """`pip install .` adds `static_edge` and its dist-info, nothing else (no runtimes/, trainer/, benchmarks/)."""
     source = tmp_path / "src"

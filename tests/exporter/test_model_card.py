@@ -62,6 +62,7 @@ def test_export_writes_a_card_the_hub_reads(exported):
     assert manifest.source["model"] == "my-model", "the source as the user named it, not an absolute path"
 
 
+@pytest.mark.slow  # end to end: runs the card's snippets in a child process
 def test_card_snippets_run_as_written_against_the_local_bundle(exported, tmp_path):
     work, bundle = exported
     blocks = code_blocks((bundle / "README.md").read_text())
@@ -152,6 +153,7 @@ def test_push_refuses_a_tampered_bundle_or_a_bad_repo_id(exported, tmp_path, mon
         assert hub.requests == [], "nothing reached the hub"
 
 
+@pytest.mark.slow  # end to end: runs the card's snippets in a child process
 def test_hub_card_snippets_run_as_written_against_the_pushed_bundle(exported, tmp_path, monkeypatch):
     import huggingface_hub.constants
     from huggingface_hub import HfApi

@@ -186,6 +186,7 @@ print(json.dumps({**result, "variants": manifest.variants, "default": manifest.d
 """
 
 
+@pytest.mark.slow  # end to end: exports, checks and runs a new variant in a child process
 def test_a_new_variant_is_one_row_its_quantizer_and_its_unpacker(tmp_path, st_wordpiece):
     """A hypothetical int3, added the way the record says (a row, a quantizer, an unpacker offset) and nothing
     else: the CLI exports it, both runtimes load and agree, and `check` measures it at the row's tolerances."""

@@ -22,6 +22,8 @@ from static_edge.runtimes import load
 from static_edge.runtimes.corpus_readers import CorpusReader
 from static_edge.runtimes.errors import InputError
 
+pytestmark = pytest.mark.slow  # end to end: every test runs static-edge encode-file in a child process
+
 STATIC_EDGE = str(Path(sys.executable).parent / "static-edge")
 TEXTS = [f"sentence number {i} about the weather" for i in range(60)]
 

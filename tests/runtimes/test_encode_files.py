@@ -114,6 +114,7 @@ def _encode_command(bundle: Path, corpus: Path, out: Path, *extra: str) -> list[
     return [sys.executable, "-c", code, "encode", str(bundle), str(corpus), "-o", str(out), *extra]
 
 
+@pytest.mark.slow  # end to end: kills an encode-file child process
 def test_a_killed_run_resumes_to_the_same_file(st_bundle, tmp_path):
     corpus = tmp_path / "big.txt"
     corpus.write_text("\n".join(TEXTS * 400) + "\n", encoding="utf-8")

@@ -123,6 +123,7 @@ def test_not_a_bundle(tmp_path):
         load(tmp_path)
 
 
+@pytest.mark.slow  # end to end: a child process
 def test_runtimes_never_import_torch_and_numpy_backend_never_imports_onnxruntime(st_bundle):
     code = (
         "import sys; from static_edge.runtimes import load;"

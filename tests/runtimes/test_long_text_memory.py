@@ -75,6 +75,7 @@ def test_the_test_tokenizers_are_all_split(tokenizer_file):
     assert split_refusal(Tokenizer.from_file(str(tokenizer_file))) is None
 
 
+@pytest.mark.slow  # cuts long texts of many tokenizers at every position
 @pytest.mark.parametrize("seed", [0, 1])
 def test_pieces_give_the_ids_of_the_whole_text(tokenizer_file, seed):
     tok = BundleTokenizer(tokenizer_file)
@@ -175,6 +176,7 @@ def exact_mean(model, ids: np.ndarray) -> np.ndarray:
     return l2_normalize(mean[None])[0] if model.manifest.normalize else mean
 
 
+@pytest.mark.slow  # encodes long texts on every bundle, variant and backend
 @pytest.mark.parametrize(
     ("bundle_name", "variant"),
     [
@@ -253,6 +255,7 @@ def peak_rss_above_idle(bundle: Path, backend: str, tokens: int, env: dict[str, 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # end to end: peak memory of a 200k-token text in a child process
 @pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK), reason="needs Linux /proc/self/clear_refs")
 @pytest.mark.parametrize("library", ["default", "tokenizers"])
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -163,6 +163,7 @@ def test_port_in_use_is_one_clear_error(tmp_path, st_bundle, capsys):
     assert err.startswith("error: port") and "--port" in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.slow  # end to end: a real server
 def test_web_serve_command_serves_the_hardened_page(tmp_path, st_bundle):
     """`static-edge web BUNDLE --serve --port 0` prints its URL and serves the page with the headers."""
     bundle = copy_bundle(st_bundle, tmp_path)
@@ -266,6 +267,7 @@ def test_vendored_tokenizer_matches_npm():
     assert Path(WEB_SOURCE / "vendor" / "tokenizers.LICENSE.txt").read_text().lstrip().startswith("Apache License")
 
 
+@pytest.mark.slow  # end to end: a real server
 def test_a_client_that_drops_the_connection_is_no_traceback(tmp_path, capsys):
     import struct
     import time

@@ -71,6 +71,7 @@ def _train(tmp_path: Path, *options: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # runs the trainer's checks on every bad input (torch, datasets)
 def test_train_checks_data_and_dims_in_one_line_before_training(tmp_path, tokenizer_file, st_unigram):
     pairs = _write(tmp_path / "pairs.jsonl", {"anchor": ["a", "b"], "positive": ["c", "d"]})
     wrong = _write(tmp_path / "wrong.jsonl", {"question_text": ["a"], "reply": ["b"]})
