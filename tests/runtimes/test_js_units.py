@@ -52,6 +52,7 @@ def every_variant(tmp_path_factory, st_wordpiece) -> Path:
     return export(st_wordpiece, tmp_path_factory.mktemp("engines") / "bundle", options)
 
 
+@pytest.mark.slow  # end to end: Node runs both engines on every variant's bundle
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_both_engines_keep_one_contract_and_give_pythons_vectors(every_variant, variant):
     """LiteEngine and OrtEngine (onnxruntime-web's Node build) are created, embed and are disposed the same way,

@@ -24,6 +24,8 @@ from static_edge.runtimes.bundle import bundle_digest
 from static_edge.runtimes.parity_texts import PARITY_TEXTS
 from static_edge.runtimes.web_page import LITE_VENDOR_FILES, PAGE_FILES, WEB_SOURCE, node_modules
 
+pytestmark = pytest.mark.slow  # end to end: npm pack, tsc, Node and a wheel build
+
 REPO = Path(__file__).resolve().parents[2]
 IMPORT = re.compile(r"""(?:\bfrom|\bimport)\s*\(?\s*["']([^"']+)["']""")
 BARE = {"@huggingface/tokenizers"}

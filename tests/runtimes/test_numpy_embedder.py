@@ -38,6 +38,7 @@ def test_a_short_cycle_repeated_stays_inside_the_rule(st_bundle):
     assert np.abs(ort.encode([text]) - npy.encode([text])).max() <= numpy_tolerance(tokens, npy.largest_value())
 
 
+@pytest.mark.slow  # a 70k-token text
 @pytest.mark.parametrize("variant", ["fp32", "int8"])
 def test_numpy_and_onnxruntime_agree_on_a_very_long_text(st_bundle, long_text, variant):
     ort, npy = load(st_bundle, variant), load(st_bundle, variant, backend="numpy")
@@ -52,6 +53,7 @@ def test_numpy_and_onnxruntime_agree_on_a_very_long_text(st_bundle, long_text, v
     assert np.abs(b[0] - exact).max() <= 1e-7  # numpy's pairwise sums: the exact mean at any length
 
 
+@pytest.mark.slow  # a 70k-token text
 def test_check_applies_the_length_rule(st_bundle, long_text):
     report = check_bundle(st_bundle, texts=[long_text, "short text"], write=False)
     rows = [row for row in report.rows if row.pair.startswith("numpy vs onnxruntime")]
