@@ -80,6 +80,7 @@ def test_both_engines_keep_one_contract_and_give_pythons_vectors(every_variant, 
         assert np.abs(vectors - expected).max() <= 1e-5, name
 
 
+@pytest.mark.slow  # end to end: tsc over the whole runtime
 def test_declarations_type_check_and_equal_the_committed_ones(tmp_path):
     """`tsc -p tsconfig.json` (strict, checkJs) reports nothing, and writes exactly the committed types/."""
     try:
