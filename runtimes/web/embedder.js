@@ -21,7 +21,16 @@ export { VARIANT_FILES, bundleDigest, hamming, packBinary, sha256Hex };
 export { VectorIndex } from "./vector-index.js";
 
 /**
- * The engines by name, each keeping the Engine contract (lite-engine.js): "lite" (the default) ships with the
+ * An engine runs a bundle's graph on token ids; the lite engine and onnxruntime-web's (ort-engine.js) both
+ * keep this contract, so the embedder never asks which one it has.
+ * @typedef {object} Engine
+ * @property {(idRows: number[][]) => Promise<Float32Array>} embed sentence vectors of token-id rows: one
+ *   Float32Array of idRows.length * dims values
+ * @property {() => Promise<void>} dispose release what the engine holds; it is not used afterwards
+ */
+
+/**
+ * The engines by name, each keeping the Engine contract: "lite" (the default) ships with the
  * runtime; "ort" imports onnxruntime-web, an optional peer dependency, only when chosen.
  */
 const ENGINES = {
@@ -150,7 +159,7 @@ export class StaticEmbedder {
   /**
    * @param {Manifest} manifest the parsed static_edge.json
    * @param {any} tokenizer a @huggingface/tokenizers Tokenizer of the bundle's tokenizer.json
-   * @param {import("./lite-engine.js").Engine} model the engine that embeds token ids
+   * @param {Engine} model the engine that embeds token ids
    * @param {Variant} variant
    * @param {EngineName} engine
    */

@@ -23,10 +23,13 @@ export function largestSafeValue(dims) {
   return Math.sqrt(FLOAT32_MAX / (2 * dims));
 }
 
-/** float16 bit pattern -> float32 value, for all 65,536 patterns (256 KB, built on first use). */
 /** @type {Float32Array|null} */
 let float16Table = null;
-/** @returns {Float32Array} */
+
+/**
+ * float16 bit pattern -> float32 value, for all 65,536 patterns (256 KB, built on first use).
+ * @returns {Float32Array}
+ */
 export function float16Values() {
   if (float16Table) return float16Table;
   float16Table = new Float32Array(65536);
@@ -105,14 +108,7 @@ export function rowAdder(variant) {
   return variant.scaled ? addInt8Row : addFloatRow;
 }
 
-/**
- * An engine runs a bundle's graph on token ids; the lite engine and onnxruntime-web's (ort-engine.js) both
- * keep this contract, so the embedder never asks which one it has.
- * @typedef {object} Engine
- * @property {(idRows: number[][]) => Promise<Float32Array>} embed sentence vectors of token-id rows: one
- *   Float32Array of idRows.length * dims values
- * @property {() => Promise<void>} dispose release what the engine holds; it is not used afterwards
- */
+/** @typedef {import("./embedder.js").Engine} Engine */
 
 /** @implements {Engine} */
 export class LiteEngine {

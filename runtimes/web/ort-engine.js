@@ -15,7 +15,7 @@ async function importOrt() {
   }
 }
 
-/** @typedef {import("./lite-engine.js").Engine} Engine */
+/** @typedef {import("./embedder.js").Engine} Engine */
 
 /** @implements {Engine} */
 export class OrtEngine {

@@ -18,7 +18,7 @@ export { WorkerEmbedder } from "./worker-embedder.js";
 /** @typedef {import("./variants.js").Variant} Variant */
 /** @typedef {import("./bundle-files.js").Manifest} Manifest */
 /** @typedef {import("./bundle-files.js").ProgressEvent} ProgressEvent */
-/** @typedef {import("./lite-engine.js").Engine} Engine */
+/** @typedef {import("./embedder.js").Engine} Engine */
 /** @typedef {import("./vector-index.js").SearchHit} SearchHit */
 
 export class StaticEmbedder extends CoreEmbedder {

@@ -25,14 +25,14 @@ export class StaticEmbedder {
     /**
      * @param {Manifest} manifest the parsed static_edge.json
      * @param {any} tokenizer a @huggingface/tokenizers Tokenizer of the bundle's tokenizer.json
-     * @param {import("./lite-engine.js").Engine} model the engine that embeds token ids
+     * @param {Engine} model the engine that embeds token ids
      * @param {Variant} variant
      * @param {EngineName} engine
      */
-    constructor(manifest: Manifest, tokenizer: any, model: import("./lite-engine.js").Engine, variant: Variant, engine: EngineName);
+    constructor(manifest: Manifest, tokenizer: any, model: Engine, variant: Variant, engine: EngineName);
     manifest: import("./bundle-files.js").Manifest;
     tokenizer: any;
-    model: import("./lite-engine.js").Engine;
+    model: Engine;
     variant: "fp32" | "fp16" | "int8" | "int4" | "int2";
     engine: "ort" | "lite";
     /** @type {number} */
@@ -137,6 +137,21 @@ export type LoadOptions = {
      * the tokenizers package's Tokenizer class (static-edge.js passes it)
      */
     Tokenizer?: any;
+};
+/**
+ * An engine runs a bundle's graph on token ids; the lite engine and onnxruntime-web's (ort-engine.js) both
+ * keep this contract, so the embedder never asks which one it has.
+ */
+export type Engine = {
+    /**
+     * sentence vectors of token-id rows: one
+     * Float32Array of idRows.length * dims values
+     */
+    embed: (idRows: number[][]) => Promise<Float32Array>;
+    /**
+     * release what the engine holds; it is not used afterwards
+     */
+    dispose: () => Promise<void>;
 };
 import { VARIANT_FILES } from "./variants.js";
 import { bundleDigest } from "./bundle-files.js";

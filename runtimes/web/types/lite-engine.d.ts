@@ -3,7 +3,10 @@
  * @param {number} dims
  */
 export function largestSafeValue(dims: number): number;
-/** @returns {Float32Array} */
+/**
+ * float16 bit pattern -> float32 value, for all 65,536 patterns (256 KB, built on first use).
+ * @returns {Float32Array}
+ */
 export function float16Values(): Float32Array;
 export function addFloatRow(sum: Float64Array, values: ArrayLike<number>, offset: number, dims: number, scale: number): void;
 /**
@@ -24,14 +27,7 @@ export function rowAdder(variant: import("./variants.js").VariantRecord): RowAdd
 export const TABLE_INITIALIZER: "embedding_table";
 export const SCALES_INITIALIZER: "embedding_row_scales";
 export const UNK_INITIALIZER: "unk_token_id";
-/**
- * An engine runs a bundle's graph on token ids; the lite engine and onnxruntime-web's (ort-engine.js) both
- * keep this contract, so the embedder never asks which one it has.
- * @typedef {object} Engine
- * @property {(idRows: number[][]) => Promise<Float32Array>} embed sentence vectors of token-id rows: one
- *   Float32Array of idRows.length * dims values
- * @property {() => Promise<void>} dispose release what the engine holds; it is not used afterwards
- */
+/** @typedef {import("./embedder.js").Engine} Engine */
 /** @implements {Engine} */
 export class LiteEngine implements Engine {
     /**
@@ -69,18 +65,4 @@ export class LiteEngine implements Engine {
     #private;
 }
 export type RowAdder = (sum: Float64Array, values: ArrayLike<number>, offset: number, dims: number, scale: number) => void;
-/**
- * An engine runs a bundle's graph on token ids; the lite engine and onnxruntime-web's (ort-engine.js) both
- * keep this contract, so the embedder never asks which one it has.
- */
-export type Engine = {
-    /**
-     * sentence vectors of token-id rows: one
-     * Float32Array of idRows.length * dims values
-     */
-    embed: (idRows: number[][]) => Promise<Float32Array>;
-    /**
-     * release what the engine holds; it is not used afterwards
-     */
-    dispose: () => Promise<void>;
-};
+export type Engine = import("./embedder.js").Engine;

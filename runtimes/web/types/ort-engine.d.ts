@@ -1,4 +1,4 @@
-/** @typedef {import("./lite-engine.js").Engine} Engine */
+/** @typedef {import("./embedder.js").Engine} Engine */
 /** @implements {Engine} */
 export class OrtEngine implements Engine {
     /**
@@ -34,4 +34,4 @@ export class OrtEngine implements Engine {
     /** Release the onnxruntime-web session. */
     dispose(): Promise<void>;
 }
-export type Engine = import("./lite-engine.js").Engine;
+export type Engine = import("./embedder.js").Engine;

@@ -3,7 +3,7 @@ export { WorkerEmbedder } from "./worker-embedder.js";
 /** @typedef {import("./variants.js").Variant} Variant */
 /** @typedef {import("./bundle-files.js").Manifest} Manifest */
 /** @typedef {import("./bundle-files.js").ProgressEvent} ProgressEvent */
-/** @typedef {import("./lite-engine.js").Engine} Engine */
+/** @typedef {import("./embedder.js").Engine} Engine */
 /** @typedef {import("./vector-index.js").SearchHit} SearchHit */
 export class StaticEmbedder extends CoreEmbedder {
 }
@@ -11,7 +11,7 @@ export type LoadOptions = import("./embedder.js").LoadOptions;
 export type Variant = import("./variants.js").Variant;
 export type Manifest = import("./bundle-files.js").Manifest;
 export type ProgressEvent = import("./bundle-files.js").ProgressEvent;
-export type Engine = import("./lite-engine.js").Engine;
+export type Engine = import("./embedder.js").Engine;
 export type SearchHit = import("./vector-index.js").SearchHit;
 import { StaticEmbedder as CoreEmbedder } from "./embedder.js";
 export { VARIANT_FILES, bundleDigest, cosine, hamming, packBinary, sha256Hex } from "./embedder.js";
