@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from static_edge.cli import main
 from static_edge.exporter import ExportOptions, export
 from static_edge.runtimes import read_manifest
@@ -38,6 +40,7 @@ def test_cli_errors_are_one_line_not_tracebacks(tmp_path, st_wordpiece, capsys):
     assert "bundle folder not found" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # end to end: export and check in a child process
 def test_export_and_check_never_import_torch(tmp_path, m2v_model):
     """The base install (runtimes + exporter) works without torch: export and load a model2vec model."""
     code = (
@@ -66,6 +69,7 @@ def test_cli_web_errors(st_bundle, tmp_path, capsys):
     assert "not a static-edge bundle" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # times encoders and draws a plot (matplotlib)
 def test_cli_bench_writes_table_json_and_plot(st_bundle, tmp_path, capsys):
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(["a dog runs in the park", "stock markets fell", "hello world"] * 20))
