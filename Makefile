@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup spark web-deps chromium quickstart test lint clean
+.PHONY: setup spark web-deps chromium quickstart test test-fast lint clean
 
 setup: $(VENV)/.installed
 
@@ -42,6 +42,11 @@ $(VENV)/.spark-installed: $(VENV)/.installed
 
 test: setup spark web-deps chromium
 	$(BIN)/python -m pytest
+
+# The fast loop (under a minute): the tests not marked slow, so no browser, server, Ray/Spark, training or
+# end-to-end CLI run (docs/architecture.md#tests).
+test-fast: setup web-deps
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check .
