@@ -22,8 +22,6 @@ from static_edge.runtimes import load
 from static_edge.runtimes.corpus_readers import CorpusReader
 from static_edge.runtimes.errors import InputError
 
-pytestmark = pytest.mark.slow  # end to end: every test runs static-edge encode-file in a child process
-
 STATIC_EDGE = str(Path(sys.executable).parent / "static-edge")
 TEXTS = [f"sentence number {i} about the weather" for i in range(60)]
 
@@ -64,6 +62,7 @@ def _bad_inputs(folder: Path) -> dict[str, tuple[Path, list[str], str]]:
     return found
 
 
+@pytest.mark.slow  # end to end: static-edge encode-file in a child process
 def test_every_format_with_a_missing_column_or_bad_bytes_is_one_line_and_leaves_nothing(st_bundle, tmp_path):
     inputs = tmp_path / "inputs"
     inputs.mkdir()
@@ -75,6 +74,7 @@ def test_every_format_with_a_missing_column_or_bad_bytes_is_one_line_and_leaves_
         assert list(out_dir.iterdir()) == [], (name, list(out_dir.iterdir()))  # no output, parts, lock or temp
 
 
+@pytest.mark.slow  # end to end: static-edge encode-file in a child process
 def test_headerless_csv_by_column_number(st_bundle, tmp_path):
     path = tmp_path / "rows.csv"
     with path.open("w", newline="") as f:
@@ -89,6 +89,7 @@ def test_headerless_csv_by_column_number(st_bundle, tmp_path):
     assert next(reader.chunks(2))[1] == ["id0", "id1"]
 
 
+@pytest.mark.slow  # end to end: static-edge encode-file in a child process
 def test_standard_input_and_named_pipes_are_read_as_they_come(st_bundle, tmp_path):
     expected = load(st_bundle).encode(TEXTS)
     text = ("\n".join(TEXTS) + "\n").encode()
