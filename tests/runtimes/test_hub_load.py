@@ -19,8 +19,6 @@ from static_edge.runtimes import BundleError, load
 from static_edge.runtimes.errors import InputError
 from static_edge.runtimes.hub import is_hub_id
 
-pytestmark = pytest.mark.slow  # end to end: a fake hub server and the real client
-
 LOAD_SCRIPT = """
 import json, sys
 from static_edge import load
@@ -73,6 +71,7 @@ def test_an_uncached_hub_id_offline_names_the_reason(tmp_path, monkeypatch):
         load("nobody/nothing")
 
 
+@pytest.mark.slow  # end to end: a fake hub server and the real client
 def test_load_downloads_pins_the_commit_and_verifies(tmp_path, st_bundle, monkeypatch):
     import shutil
 

@@ -23,8 +23,6 @@ from static_edge.cli import main
 from static_edge.exporter import ExportOptions, SourceModelError, export
 from static_edge.runtimes import BundleError, load
 
-pytestmark = pytest.mark.slow  # end to end: a fake hub server and the real client
-
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 TEXTS = ["hello hub", "static vectors"]
 
@@ -129,6 +127,7 @@ def test_a_source_model_linked_out_of_the_cache_is_refused(st_wordpiece, tmp_pat
         export("me/model", tmp_path / "b", revision=COMMIT)
 
 
+@pytest.mark.slow  # end to end: a fake hub server and a child process
 def test_a_pushed_commit_loads_offline_and_unreachable_from_a_cache_without_tree_listings(
     st_bundle, tmp_path, monkeypatch
 ):

@@ -11,9 +11,8 @@ import pytest
 from static_edge.cli import main
 from static_edge.runtimes.samples import sample_corpus
 
-pytestmark = pytest.mark.slow  # end to end: training and distillation runs
 
-
+@pytest.mark.slow  # end to end: a training or distillation run
 def test_training_lowers_the_loss_and_scores_every_matryoshka_dim(tmp_path, pair_files, tokenizer_file):
     from static_edge.trainer.data import load_pairs
     from static_edge.trainer.evaluate import evaluate, model_encoder, read_sts
@@ -43,6 +42,7 @@ def test_training_lowers_the_loss_and_scores_every_matryoshka_dim(tmp_path, pair
     assert not (tmp_path / "model" / "checkpoints").exists()
 
 
+@pytest.mark.slow  # end to end: a training or distillation run
 def test_cli_train_export_and_eval_the_bundle(tmp_path, pair_files, st_unigram, capsys):
     pairs, sts_file = pair_files
     out = tmp_path / "trained"
@@ -117,6 +117,7 @@ def test_eval_needs_a_task(st_bundle, capsys):
     assert "at least one --sts" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # end to end: a training or distillation run
 def test_distill_a_small_transformer_into_a_static_model(tmp_path, tokenizer_file):
     """model2vec distillation of a real (tiny, random) BERT, saved as a Sentence Transformers static folder."""
     from model_builders import save_tiny_bert
@@ -144,6 +145,7 @@ def test_hard_negative_mining_adds_a_negative_from_the_other_positives(pair_file
     assert mine_negatives(init_model(st_unigram), mined) is mined  # already has negatives: unchanged
 
 
+@pytest.mark.slow  # end to end: a training or distillation run
 def test_training_resumes_from_its_last_checkpoint(tmp_path, pair_files, tokenizer_file):
     from static_edge.trainer.data import load_pairs
     from static_edge.trainer.train import TrainConfig, init_model, train
