@@ -40,7 +40,8 @@ $(VENV)/.spark-installed: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[spark]"
 	touch $@
 
-test: setup spark web-deps chromium
+# Lint first (seconds): ruff with the docstring and complexity rules, no per-file exemptions, and the format check.
+test: setup spark web-deps chromium lint
 	$(BIN)/python -m pytest
 
 # The fast loop (under a minute): the tests not marked slow, so no browser, server, Ray/Spark, training or
