@@ -133,9 +133,10 @@ def teacher_vectors(
 ) -> np.ndarray:
     """The teacher's (normalized) sentence vectors of `texts`, float32, one row per text.
 
-    The teacher runs through ONNX Runtime by default (int8 on CPU, fp32 on a GPU: `teacher_onnx.PRECISIONS`;
-    `model_cache` holds the exported teacher, default ~/.cache/static-edge) or, with `backend="torch"`, through
-    Sentence Transformers; texts go shortest first (`teacher_onnx.encode_sorted`).
+    The teacher runs through ONNX Runtime by default, exported into `model_cache` (default ~/.cache/static-edge);
+    precision "auto" is int8 on CPU where int8 keeps the teacher's vectors, else fp32 (`teacher_onnx.PRECISIONS`).
+    `backend="torch"` runs it through Sentence Transformers. Either way texts go shortest first
+    (`teacher_onnx.encode_sorted`), on a GPU where the backend finds one.
 
     With `cache`, the vectors are kept in `cache/teacher-vectors-<key>.npy` (`vectors_key`: teacher files, texts,
     backend, precision) and reused by any later call with the same key. While the pass runs, every

@@ -116,3 +116,19 @@ def test_the_cached_pass_is_one_file_and_bad_choices_are_one_line(tiny_teacher, 
     with pytest.raises(ModelLoadError, match=f"^teacher {tmp_path / 'none'}: no such file") as caught:
         teacher_vectors(tmp_path / "none", texts, model_cache=tmp_path)
     assert "\n" not in str(caught.value)
+
+
+def test_auto_precision_is_int8_only_while_int8_keeps_the_teachers_vectors(tiny_teacher, tmp_path):
+    import json
+
+    from static_edge.trainer.teacher_onnx import INT8_BOUND, load_teacher, onnx_teacher
+
+    model = load_teacher(tiny_teacher)
+    chosen = onnx_teacher(model, tiny_teacher, "auto", tmp_path)
+    record = json.loads(next((tmp_path / "teacher-onnx").glob("*-int8.json")).read_text())
+    kept = record["mean"] >= INT8_BOUND[0] and record["min"] >= INT8_BOUND[1]
+    assert chosen.name.endswith("-int8.onnx" if kept else "-fp32.onnx") and record["texts"] > 200
+
+    for mean, least, precision in ((0.999, 0.98, "int8"), (0.985, 0.98, "fp32"), (0.999, 0.9, "fp32")):
+        next((tmp_path / "teacher-onnx").glob("*-int8.json")).write_text(json.dumps({"mean": mean, "min": least}))
+        assert onnx_teacher(model, tiny_teacher, "auto", tmp_path).name.endswith(f"-{precision}.onnx")
