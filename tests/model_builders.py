@@ -92,6 +92,18 @@ def save_tiny_bert(tokenizer: Tokenizer, folder: Path, hidden_size: int = 64) ->
     return Path(folder)
 
 
+def edit_manifest(bundle: Path, **changes) -> None:
+    """Set top-level keys of the bundle's manifest (its file hashes are left as they are)."""
+    import json
+
+    from static_edge.runtimes.bundle import MANIFEST_FILE
+
+    path = bundle / MANIFEST_FILE
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data))
+
+
 def rewrite_variant(bundle: Path, variant: str, edit) -> None:
     """Rewrite one variant's table and row scales with `edit(table, scales) -> (table, scales)`, and its size and
     sha256 in the manifest, as someone editing a bundle would (its hashes then agree with the edited file)."""

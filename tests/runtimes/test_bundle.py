@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from model_builders import edit_manifest
 
 from static_edge.cli import main
-from static_edge.exporter import ExportOptions, export
 from static_edge.exporter.check import check_bundle
 from static_edge.exporter.graph import build_graph
 from static_edge.runtimes import BundleError, load
@@ -32,30 +32,13 @@ from static_edge.runtimes.numpy_embedder import read_initializers
 BACKENDS = ("onnxruntime", "numpy")
 
 
-@pytest.fixture(scope="module")
-def small_bundle(st_wordpiece, tmp_path_factory) -> Path:
-    return export(st_wordpiece, tmp_path_factory.mktemp("trust") / "b", ExportOptions(dims=16, int8=True))
-
-
-@pytest.fixture
-def bundle(small_bundle, tmp_path) -> Path:
-    return shutil.copytree(small_bundle, tmp_path / "b")
-
-
-def _edit(bundle: Path, **changes) -> None:
-    path = bundle / MANIFEST_FILE
-    data = json.loads(path.read_text())
-    data.update(changes)
-    path.write_text(json.dumps(data))
-
-
 def test_ids_outside_the_vocabulary_are_refused(bundle):
     vocab = read_manifest(bundle).vocab_size
     for key in ("pad_token_id", "unk_token_id"):
-        _edit(bundle, **{key: vocab + 3})
+        edit_manifest(bundle, **{key: vocab + 3})
         with pytest.raises(BundleError, match=f"'{key}' is {vocab + 3}, outside the vocabulary"):
             load(bundle, backend="numpy")
-        _edit(bundle, pad_token_id=0, unk_token_id=1)
+        edit_manifest(bundle, pad_token_id=0, unk_token_id=1)
 
 
 @pytest.mark.parametrize(
@@ -80,7 +63,7 @@ def test_ids_outside_the_vocabulary_are_refused(bundle):
     ],
 )
 def test_malformed_manifest_values_are_bundle_errors(bundle, changes, named):
-    _edit(bundle, **changes)
+    edit_manifest(bundle, **changes)
     with pytest.raises(BundleError, match=named):
         load(bundle)
 
@@ -207,7 +190,7 @@ def test_check_keeps_the_digest(bundle):
     check_bundle(bundle, write=True)
     assert read_manifest(bundle).parity is not None
     assert bundle_digest(bundle) == digest
-    _edit(bundle, normalize=not read_manifest(bundle).normalize)
+    edit_manifest(bundle, normalize=not read_manifest(bundle).normalize)
     assert bundle_digest(bundle) != digest  # everything but the reports is covered
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
+from model_builders import edit_manifest
 from tokenizers import Tokenizer
 
-from static_edge.exporter import ExportOptions, export
 from static_edge.exporter.graph import build_graph
 from static_edge.runtimes import BundleError, load
 from static_edge.runtimes.bundle import MANIFEST_FILE, TOKENIZER_FILE, VARIANT_FILES, file_entry, read_manifest
@@ -32,23 +31,6 @@ from static_edge.runtimes.bundle_checks import (
 )
 
 BACKENDS = ("onnxruntime", "numpy")
-
-
-@pytest.fixture(scope="module")
-def small_bundle(st_wordpiece, tmp_path_factory) -> Path:
-    return export(st_wordpiece, tmp_path_factory.mktemp("checks") / "b", ExportOptions(dims=16, int8=True))
-
-
-@pytest.fixture
-def bundle(small_bundle, tmp_path) -> Path:
-    return shutil.copytree(small_bundle, tmp_path / "b")
-
-
-def _edit(bundle: Path, **changes) -> None:
-    path = bundle / MANIFEST_FILE
-    data = json.loads(path.read_text())
-    data.update(changes)
-    path.write_text(json.dumps(data))
 
 
 def _facts(small_bundle: Path, **changes) -> GraphFacts:
@@ -208,7 +190,7 @@ def test_check_bundle_model_scans_values_only_when_asked(bundle):
     ],
 )
 def test_a_manifest_that_disagrees_with_its_graph_is_refused(bundle, backend, verify, key, value):
-    _edit(bundle, **{key: value})
+    edit_manifest(bundle, **{key: value})
     with pytest.raises(BundleError, match=key):
         load(bundle, backend=backend, verify=verify)
 
