@@ -1,4 +1,5 @@
-"""What the browser tests share: Debian's Chromium and the npm packages they need."""
+"""What the browser tests share: Debian's Chromium, driven as the browser benchmarks drive it, and the npm packages
+they need."""
 
 from __future__ import annotations
 
@@ -7,22 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.measure.chromium import CHROMIUM, CHROMIUM_ARGS
 from static_edge.runtimes.web_page import node_modules
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "require_browser_tools"]
-
-CHROMIUM = "/usr/bin/chromium"
-"""Debian's Chromium, which the browser tests drive through playwright."""
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # without these, Chromium keeps trying to reach Google's services, which a closed network refuses
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def require_browser_tools() -> None:

@@ -1,5 +1,5 @@
-"""Debian's Chromium as the browser benchmarks drive it through playwright (the tests keep their own copy in
-tests/browser_support.py: nothing installed drives a browser)."""
+"""Debian's Chromium as the browser benchmarks and the browser tests drive it through playwright (here, not in the
+installed package: nothing installed drives a browser)."""
 
 from __future__ import annotations
 
