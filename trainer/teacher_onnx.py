@@ -164,7 +164,7 @@ def onnx_teacher(model: Any, teacher: str | os.PathLike[str], precision: str, ca
         return target
     folder.mkdir(parents=True, exist_ok=True)
     if not fp32.is_file():
-        _written(fp32, lambda tmp: export_pipeline(model, teacher, tmp))
+        _written(fp32, lambda tmp: (export_pipeline(model, teacher, tmp), check_export(model, teacher, tmp)))
     if precision != "fp32" and not int8.is_file():
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -178,6 +178,22 @@ def onnx_teacher(model: Any, teacher: str | os.PathLike[str], precision: str, ca
         return target
     mean, least = int8_agreement(model, fp32, int8)
     return int8 if mean >= INT8_BOUND[0] and least >= INT8_BOUND[1] else fp32
+
+
+def check_export(model: Any, teacher: str | os.PathLike[str], path: Path) -> None:
+    """Refuse an export whose vectors of `probe_texts` differ from torch's (cosine below 1 - 1e-4): a graph the
+    tracer fixed to its sample's shapes would.
+
+    :raises ModelLoadError: naming the teacher, the worst cosine and the torch backend as the way out.
+    """
+    texts = probe_texts()
+    exact = model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+    least = float(np.min(np.sum(encode_sorted(OnnxTeacher(model, path), texts, 32, progress=False) * exact, axis=1)))
+    if least < 1 - 1e-4:
+        raise ModelLoadError(
+            f"teacher {teacher} exported to ONNX gives other vectors than torch (min cosine {least:.5f}): "
+            "use the torch teacher backend"
+        )
 
 
 def probe_texts() -> list[str]:

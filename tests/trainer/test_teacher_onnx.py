@@ -132,3 +132,16 @@ def test_auto_precision_is_int8_only_while_int8_keeps_the_teachers_vectors(tiny_
     for mean, least, precision in ((0.999, 0.98, "int8"), (0.985, 0.98, "fp32"), (0.999, 0.9, "fp32")):
         next((tmp_path / "teacher-onnx").glob("*-int8.json")).write_text(json.dumps({"mean": mean, "min": least}))
         assert onnx_teacher(model, tiny_teacher, "auto", tmp_path).name.endswith(f"-{precision}.onnx")
+
+
+def test_an_export_that_gives_other_vectors_than_torch_is_refused(tiny_teacher, tmp_path):
+    from static_edge.trainer.teacher_onnx import check_export, export_pipeline, load_teacher
+
+    model = load_teacher(tiny_teacher)
+    export_pipeline(model, tiny_teacher, tmp_path / "same.onnx")
+    check_export(model, tiny_teacher, tmp_path / "same.onnx")  # the teacher's own graph passes
+
+    other = save_tiny_bert(wordpiece_tokenizer(), tmp_path / "other-bert", hidden_size=48)  # other random weights
+    export_pipeline(load_teacher(other), other, tmp_path / "other.onnx")
+    with pytest.raises(ModelLoadError, match="gives other vectors than torch .min cosine .*use the torch"):
+        check_export(model, tiny_teacher, tmp_path / "other.onnx")
