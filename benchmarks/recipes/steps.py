@@ -107,7 +107,7 @@ def pretrained_start(
         return folder
     print(f"teacher pass: {teacher} embeds {len(texts):,} texts for pre-training (cached in {cache})", flush=True)
     with timed(timings, "teacher vectors"):
-        vectors = teacher_vectors(teacher, texts, cache)
+        vectors = teacher_vectors(teacher, texts, cache, model_cache=cache)  # default backend: onnx, precision auto
     with timed(timings, "pretrain"), model_folder(folder, overwrite=True) as staging:  # whole or not at all
         pretrain(init_model(base), texts, vectors, staging, config)
     return folder

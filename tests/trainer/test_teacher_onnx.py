@@ -145,3 +145,27 @@ def test_an_export_that_gives_other_vectors_than_torch_is_refused(tiny_teacher, 
     export_pipeline(load_teacher(other), other, tmp_path / "other.onnx")
     with pytest.raises(ModelLoadError, match="gives other vectors than torch .min cosine .*use the torch"):
         check_export(model, tiny_teacher, tmp_path / "other.onnx")
+
+
+def test_cli_pretrain_runs_the_teacher_backend_it_is_given(tmp_path, tiny_teacher, capsys):
+    from model_builders import random_table, save_sentence_transformers
+
+    from static_edge.cli import main
+    from static_edge.trainer.pretrain import vectors_key
+
+    tok = wordpiece_tokenizer()
+    start = save_sentence_transformers(tok, random_table(tok.get_vocab_size(), 16, 3), tmp_path / "start")
+    texts = sample_corpus()[:50]
+    (tmp_path / "corpus.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    common = ["pretrain", str(start), "--corpus", str(tmp_path / "corpus.txt"), "--teacher", str(tiny_teacher)]
+    common += ["--cache", str(tmp_path / "cache"), "--epochs", "1"]
+    assert main([*common, "--teacher-backend", "torch", "-o", str(tmp_path / "out")]) == 0
+    key = vectors_key(tiny_teacher, texts, "torch", "fp32")
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [f"teacher-vectors-{key[:20]}.npy"]  # no export
+
+    assert main([*common, "--teacher-precision", "int8", "-o", str(tmp_path / "out8")]) == 0
+    assert (
+        tmp_path / "cache" / f"teacher-vectors-{vectors_key(tiny_teacher, texts, 'onnx', 'int8')[:20]}.npy"
+    ).is_file()
+    assert next((tmp_path / "cache" / "teacher-onnx").glob("*-int8.onnx"))
+    capsys.readouterr()
