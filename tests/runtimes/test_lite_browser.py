@@ -29,6 +29,14 @@ SCALED = [name for name, v in VARIANTS.items() if v.scaled]
 LOAD = "async ([url, options]) => { const {StaticEmbedder} = await import('./static-edge.js');"
 
 
+@pytest.fixture
+def context(chromium):
+    """A browser profile of its own (Cache Storage included) that several pages of one test share."""
+    made = chromium.new_context()
+    yield made
+    made.close()
+
+
 @pytest.fixture(scope="module")
 def lite_site(tmp_path_factory, st_wordpiece, st_unigram, m2v_model):
     """Bundles with every variant (WordPiece 256 dims; Unigram 64 dims normalized; model2vec with unknown-token
@@ -88,27 +96,23 @@ def test_lite_page_downloads_no_onnxruntime(chromium, lite_site):
     page.close()
 
 
-def test_second_visit_loads_the_model_from_cache_storage(chromium, lite_site):
+def test_second_visit_loads_the_model_from_cache_storage(chromium, context, lite_site):
     """A second page in the same browser profile makes no network request for the model or tokenizer files."""
     _, base, _ = lite_site
-    context = chromium.new_context()
-    try:
-        first = LocalOnlyPage(chromium, context)
-        first.open(f"{base}/unigram/web/index.html")
-        assert "/unigram/onnx/model_q4.onnx" in first.requests
-        progress = first.page.evaluate("window.staticEdge.progress")
-        assert progress["onnx/model_q4.onnx"]["loaded"] == progress["onnx/model_q4.onnx"]["total"] > 0
-        first.close()
-        second = LocalOnlyPage(chromium, context)
-        second.open(f"{base}/unigram/web/index.html")
-        assert "/unigram/onnx/model_q4.onnx" not in second.requests
-        assert "/unigram/tokenizer.json" not in second.requests
-        assert "/unigram/static_edge.json" in second.requests  # the manifest is always checked afresh
-        cached = second.page.evaluate("window.staticEdge.model.loadedFrom.cache")
-        assert sorted(cached) == ["onnx/model_q4.onnx", "tokenizer.json", "tokenizer_config.json"]
-        second.close()
-    finally:
-        context.close()
+    first = LocalOnlyPage(chromium, context)
+    first.open(f"{base}/unigram/web/index.html")
+    assert "/unigram/onnx/model_q4.onnx" in first.requests
+    progress = first.page.evaluate("window.staticEdge.progress")
+    assert progress["onnx/model_q4.onnx"]["loaded"] == progress["onnx/model_q4.onnx"]["total"] > 0
+    first.close()
+    second = LocalOnlyPage(chromium, context)
+    second.open(f"{base}/unigram/web/index.html")
+    assert "/unigram/onnx/model_q4.onnx" not in second.requests
+    assert "/unigram/tokenizer.json" not in second.requests
+    assert "/unigram/static_edge.json" in second.requests  # the manifest is always checked afresh
+    cached = second.page.evaluate("window.staticEdge.model.loadedFrom.cache")
+    assert sorted(cached) == ["onnx/model_q4.onnx", "tokenizer.json", "tokenizer_config.json"]
+    second.close()
 
 
 @pytest.fixture()
@@ -223,24 +227,20 @@ def test_ort_engine_on_a_lite_only_page_says_how_to_add_it(chromium, lite_site):
     page.close()
 
 
-def test_a_loaded_bundle_loads_again_offline(chromium, lite_site):
+def test_a_loaded_bundle_loads_again_offline(chromium, context, lite_site):
     """After one load, the bundle loads with the network gone: manifest and files from Cache Storage, verified."""
     _, base, bundles = lite_site
-    context = chromium.new_context()
-    try:
-        page = LocalOnlyPage(chromium, context)
-        page.open(f"{base}/odd/web/index.html")
-        context.set_offline(True)
-        result = page.page.evaluate(
-            LOAD + " const m = await StaticEmbedder.load(url, options);"
-            " return {from: m.loadedFrom, vector: Array.from((await m.encode(['offline text']))[0])}; }",
-            ["../", {}],
-        )
-        assert result["from"]["network"] == []
-        assert "static_edge.json" in result["from"]["cache"] and "onnx/model_q4.onnx" in result["from"]["cache"]
-        expected = load(bundles["odd"], variant="int4").encode(["offline text"])[0]
-        assert np.abs(np.array(result["vector"]) - expected).max() <= 1e-5
-        context.set_offline(False)
-        page.close()
-    finally:
-        context.close()
+    page = LocalOnlyPage(chromium, context)
+    page.open(f"{base}/odd/web/index.html")
+    context.set_offline(True)
+    result = page.page.evaluate(
+        LOAD + " const m = await StaticEmbedder.load(url, options);"
+        " return {from: m.loadedFrom, vector: Array.from((await m.encode(['offline text']))[0])}; }",
+        ["../", {}],
+    )
+    assert result["from"]["network"] == []
+    assert "static_edge.json" in result["from"]["cache"] and "onnx/model_q4.onnx" in result["from"]["cache"]
+    expected = load(bundles["odd"], variant="int4").encode(["offline text"])[0]
+    assert np.abs(np.array(result["vector"]) - expected).max() <= 1e-5
+    context.set_offline(False)
+    page.close()
