@@ -103,7 +103,10 @@ def run_pretrain(args: argparse.Namespace) -> int:
     teacher = args.teacher or str(default_teacher())
     model = init_model(args.init)
     with model_folder(args.output, args.force, protect=[args.init]) as staging:
-        console.print(f"teacher pass: {teacher} on {len(texts):,} texts (read from the cache if a run did it before)")
+        console.print(
+            f"teacher pass: {teacher} through {args.teacher_backend} on {len(texts):,} texts "
+            "(read from the cache if a run did it before)"
+        )
         cache = args.cache or DEFAULT_CACHE
         targets = teacher_vectors(
             teacher,

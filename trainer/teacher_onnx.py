@@ -166,18 +166,24 @@ def onnx_teacher(model: Any, teacher: str | os.PathLike[str], precision: str, ca
     if not fp32.is_file():
         _written(fp32, lambda tmp: (export_pipeline(model, teacher, tmp), check_export(model, teacher, tmp)))
     if precision != "fp32" and not int8.is_file():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        _written(
-            int8,
-            lambda tmp: quantize_dynamic(
-                fp32, tmp, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
-            ),
-        )
+        _written(int8, lambda tmp: quantize(fp32, tmp))
     if precision != "auto":
         return target
     mean, least = int8_agreement(model, fp32, int8)
     return int8 if mean >= INT8_BOUND[0] and least >= INT8_BOUND[1] else fp32
+
+
+def quantize(fp32: Path, int8: Path) -> None:
+    """onnxruntime's dynamic int8 quantization of the MatMul weights of `fp32`, per output channel, into `int8`."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.disable(logging.WARNING)  # its advice to pre-process first is for static quantization
+    try:
+        quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def check_export(model: Any, teacher: str | os.PathLike[str], path: Path) -> None:
