@@ -43,6 +43,7 @@ const ENGINES = {
  * @typedef {import("./variants.js").Variant} Variant
  * @typedef {import("./bundle-files.js").Manifest} Manifest
  * @typedef {import("./bundle-files.js").ProgressEvent} ProgressEvent
+ * @typedef {{cache: string[], network: string[]}} LoadedFrom the files read from Cache Storage and from the network
  */
 
 /**
@@ -173,7 +174,7 @@ export class StaticEmbedder {
     this.dims = manifest.dims;
     /** @type {string} the bundle digest of the loaded manifest */
     this.digest = "";
-    /** @type {{cache: string[], network: string[]}} which files came from Cache Storage and which from the network */
+    /** @type {LoadedFrom} which files came from Cache Storage and which from the network */
     this.loadedFrom = { cache: [], network: [] };
     /** @type {number} milliseconds load() took */
     this.loadMs = 0;

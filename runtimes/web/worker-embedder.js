@@ -63,7 +63,7 @@ export class WorkerEmbedder {
     this.dims;
     /** @type {string} the bundle digest of the loaded manifest */
     this.digest;
-    /** @type {{cache: string[], network: string[]}} which files came from Cache Storage and which from the network */
+    /** @type {import("./embedder.js").LoadedFrom} which files came from Cache Storage and which from the network */
     this.loadedFrom;
     /** @type {number} milliseconds load() took */
     this.loadMs;

@@ -39,11 +39,8 @@ export class StaticEmbedder {
     dims: number;
     /** @type {string} the bundle digest of the loaded manifest */
     digest: string;
-    /** @type {{cache: string[], network: string[]}} which files came from Cache Storage and which from the network */
-    loadedFrom: {
-        cache: string[];
-        network: string[];
-    };
+    /** @type {LoadedFrom} which files came from Cache Storage and which from the network */
+    loadedFrom: LoadedFrom;
     /** @type {number} milliseconds load() took */
     loadMs: number;
     /**
@@ -76,6 +73,13 @@ export type EngineName = keyof typeof ENGINES;
 export type Variant = import("./variants.js").Variant;
 export type Manifest = import("./bundle-files.js").Manifest;
 export type ProgressEvent = import("./bundle-files.js").ProgressEvent;
+/**
+ * the files read from Cache Storage and from the network
+ */
+export type LoadedFrom = {
+    cache: string[];
+    network: string[];
+};
 export type LoadOptions = {
     /**
      * which table to load; the bundle's `default_variant` when omitted

@@ -29,11 +29,8 @@ export class WorkerEmbedder {
     dims: number;
     /** @type {string} the bundle digest of the loaded manifest */
     digest: string;
-    /** @type {{cache: string[], network: string[]}} which files came from Cache Storage and which from the network */
-    loadedFrom: {
-        cache: string[];
-        network: string[];
-    };
+    /** @type {import("./embedder.js").LoadedFrom} which files came from Cache Storage and which from the network */
+    loadedFrom: import("./embedder.js").LoadedFrom;
     /** @type {number} milliseconds load() took */
     loadMs: number;
     /**
