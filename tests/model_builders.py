@@ -104,6 +104,27 @@ def edit_manifest(bundle: Path, **changes) -> None:
     path.write_text(json.dumps(data))
 
 
+def set_table_value(row: int, value: float, column: int = 0):
+    """An edit for `rewrite_variant` that sets one value of the table: `table[row, column] = value`."""
+
+    def edit(table, scales):
+        table[row, column] = value
+        return table, scales
+
+    return edit
+
+
+def set_row_scale(row: int, value: float):
+    """An edit for `rewrite_variant` that sets one row's scale (a quantized variant's) to `value`."""
+
+    def edit(table, scales):
+        scales = scales.copy()
+        scales[row] = value
+        return table, scales
+
+    return edit
+
+
 def rewrite_variant(bundle: Path, variant: str, edit) -> None:
     """Rewrite one variant's table and row scales with `edit(table, scales) -> (table, scales)`, and its size and
     sha256 in the manifest, as someone editing a bundle would (its hashes then agree with the edited file)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
-from model_builders import rewrite_variant
+from model_builders import rewrite_variant, set_row_scale, set_table_value
 from safetensors.numpy import load_file, save_file
 from tokenizers import Tokenizer
 
@@ -120,30 +120,13 @@ def bundle(st_wordpiece, tmp_path) -> Path:
     return export(st_wordpiece, tmp_path / "b", options)
 
 
-def _scale(row: int, value: float):
-    def edit(table, scales):
-        scales = scales.copy()
-        scales[row] = value
-        return table, scales
-
-    return edit
-
-
-def _fp32_value(row: int, value: float):
-    def edit(table, scales):
-        table[row, 0] = value
-        return table, scales
-
-    return edit
-
-
 @pytest.mark.parametrize(
     ("variant", "edit", "row"),
     [
-        ("fp32", _fp32_value(40, 1e20), 40),
-        ("int8", _scale(41, 3e36), 41),  # 127 x 3e36 is finite, but the text's norm is not
-        ("int4", _scale(42, 1e19), 42),
-        ("int2", _scale(43, 2e18), 43),
+        ("fp32", set_table_value(40, 1e20), 40),
+        ("int8", set_row_scale(41, 3e36), 41),  # 127 x 3e36 is finite, but the text's norm is not
+        ("int4", set_row_scale(42, 1e19), 42),
+        ("int2", set_row_scale(43, 2e18), 43),
     ],
 )
 def test_check_and_load_refuse_an_edited_table_that_overflows(bundle, capsys, variant, edit, row):
@@ -179,7 +162,7 @@ def test_check_reports_the_largest_value_of_a_clean_bundle(bundle):
 
 def test_the_overflow_the_bound_prevents_is_real(bundle):
     """Without the bound: a finite float32 value of 1e20 overflows the L2 norm in onnxruntime (no unit vector)."""
-    rewrite_variant(bundle, "fp32", _fp32_value(41, 1e20))
+    rewrite_variant(bundle, "fp32", set_table_value(41, 1e20))
     session = ort.InferenceSession(str(bundle / VARIANT_FILES["fp32"]), providers=["CPUExecutionProvider"])
     ids = np.array([[41, 41]], dtype=np.int64)
     (vector,) = session.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": np.ones_like(ids)})

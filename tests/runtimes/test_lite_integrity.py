@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from browser_pages import LocalOnlyPage, served
-from model_builders import rewrite_variant
+from model_builders import rewrite_variant, set_row_scale, set_table_value
 
 from static_edge.exporter import ExportOptions, export
 from static_edge.runtimes import BundleError, load
@@ -48,23 +48,6 @@ def _open_failing(chromium, site, name: str, query: str = "") -> tuple[str, str]
         return error, status.inner_text()
     finally:
         page.close()
-
-
-def _set_table(row: int, value: float):
-    def edit(table, scales):
-        table[row, 2] = value
-        return table, scales
-
-    return edit
-
-
-def _set_scale(row: int, value: float):
-    def edit(table, scales):
-        scales = scales.copy()
-        scales[row] = value
-        return table, scales
-
-    return edit
 
 
 def test_the_page_names_every_module_with_its_integrity(site):
@@ -105,13 +88,13 @@ def test_a_changed_page_module_is_refused_and_the_page_says_so(chromium, site, m
 @pytest.mark.parametrize(
     ("variant", "edit", "expected"),
     [
-        ("fp32", _set_table(ROW, np.nan), "embedding_table holds NaN or infinity in row 37"),
-        ("fp16", _set_table(ROW, np.inf), "embedding_table holds NaN or infinity in row 37"),
-        ("int8", _set_scale(ROW, np.nan), "embedding_row_scales holds NaN or infinity in row 37"),
-        ("int4", _set_scale(ROW, -np.inf), "embedding_row_scales holds NaN or infinity in row 37"),
-        ("int2", _set_scale(ROW, np.nan), "embedding_row_scales holds NaN or infinity in row 37"),
-        ("fp32", _set_table(ROW, 1e20), "table's row 37 reaches 1.00e+20"),
-        ("int8", _set_scale(ROW, 3e36), "table's row 37 reaches 3.84e+38"),
+        ("fp32", set_table_value(ROW, np.nan, column=2), "embedding_table holds NaN or infinity in row 37"),
+        ("fp16", set_table_value(ROW, np.inf, column=2), "embedding_table holds NaN or infinity in row 37"),
+        ("int8", set_row_scale(ROW, np.nan), "embedding_row_scales holds NaN or infinity in row 37"),
+        ("int4", set_row_scale(ROW, -np.inf), "embedding_row_scales holds NaN or infinity in row 37"),
+        ("int2", set_row_scale(ROW, np.nan), "embedding_row_scales holds NaN or infinity in row 37"),
+        ("fp32", set_table_value(ROW, 1e20, column=2), "table's row 37 reaches 1.00e+20"),
+        ("int8", set_row_scale(ROW, 3e36), "table's row 37 reaches 3.84e+38"),
     ],
 )
 def test_lite_refuses_tables_python_refuses(chromium, site, variant, edit, expected):
