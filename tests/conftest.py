@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -18,6 +19,11 @@ from process_guard import SESSION_MARKER, servers_with_marker
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# static-edge's own cache (teacher ONNX exports, assembled teachers) goes to a folder of this session, removed at
+# its end, never the user's ~/.cache; set before any static_edge import reads it (runtimes.hub.DEFAULT_CACHE)
+SESSION_CACHE = None if "STATIC_EDGE_CACHE" in os.environ else tempfile.mkdtemp(prefix="static-edge-test-cache-")
+if SESSION_CACHE is not None:
+    os.environ["STATIC_EDGE_CACHE"] = SESSION_CACHE
 
 
 @pytest.fixture(scope="session")
@@ -125,7 +131,9 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 def pytest_sessionfinish(session, exitstatus) -> None:
     """No server started by any test (module- and session-scoped fixtures included) outlives the session:
-    one still listening fails the run and is killed."""
+    one still listening fails the run and is killed. This session's static-edge cache folder is removed."""
+    if SESSION_CACHE is not None:
+        shutil.rmtree(SESSION_CACHE, ignore_errors=True)
     value = os.environ.get(SESSION_MARKER)
     if not value:
         return
