@@ -9,7 +9,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from static_edge.runtimes.web_server import serving as served
 
-__all__ = ["PAGE_READY", "LocalOnlyPage", "served"]
+__all__ = ["PAGE_READY", "LocalOnlyPage", "open_page", "served"]
 
 # A function, not an expression: playwright evaluates expression predicates with eval, which the page's CSP refuses
 PAGE_READY = "() => window.staticEdge && (window.staticEdge.ready || window.staticEdge.error)"
@@ -74,6 +74,13 @@ class LocalOnlyPage:
         else:
             self.page.close()
         assert self.outside == [], f"requests left 127.0.0.1: {self.outside}"
+
+
+def open_page(browser, base: str, name: str, query: str = "") -> LocalOnlyPage:
+    """A new local-only page on the search page of the bundle folder `name` under `base`, loaded without error."""
+    page = LocalOnlyPage(browser)
+    page.open(f"{base}/{name}/web/index.html{query}")
+    return page
 
 
 def assert_node_matches_python(result, python, texts: list[str]) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_pages import LocalOnlyPage, assert_node_matches_python, served
+from browser_pages import LocalOnlyPage, assert_node_matches_python, open_page, served
 from browser_support import require_browser_tools
 
 from static_edge.exporter import ExportOptions, export
@@ -56,8 +56,7 @@ def test_ort_engine_matches_python(site, chromium, web_bundles, tokenizer, bundl
     """engine "ort" (onnxruntime-web wasm running the graph, ?engine=ort) gives Python's ids and vectors."""
     _, base = site
     bundle = web_bundles[(tokenizer, bundle_kind)]
-    page = LocalOnlyPage(chromium)
-    page.open(f"{base}/{bundle.name}/web/index.html?engine=ort&variant={variant}")
+    page = open_page(chromium, base, bundle.name, f"?engine=ort&variant={variant}")
     assert page.page.evaluate("window.staticEdge.model.engine") == "ort"
     ids, vectors = page.encode(PARITY_TEXTS)
     python = load(bundle, variant=variant)
@@ -71,8 +70,7 @@ def test_ort_engine_matches_python(site, chromium, web_bundles, tokenizer, bundl
 def test_ort_engine_runs_threaded_in_the_isolated_page(site, chromium, web_bundles):
     """The server's COOP/COEP headers make the page cross-origin isolated, so onnxruntime-web may use threads."""
     _, base = site
-    page = LocalOnlyPage(chromium)
-    page.open(f"{base}/wordpiece-full/web/index.html?engine=ort")
+    page = open_page(chromium, base, "wordpiece-full", "?engine=ort")
     assert page.page.evaluate("crossOriginIsolated") is True
     cores = page.page.evaluate("navigator.hardwareConcurrency")
     assert page.page.evaluate("window.staticEdge.model.model.numThreads") == min(4, cores)
@@ -83,8 +81,7 @@ def test_ort_engine_in_a_worker(site, chromium, web_bundles):
     """?engine=ort&worker=1: onnxruntime-web inside the Web Worker (its URL resolved through the page's import map)."""
     _, base = site
     bundle = web_bundles[("unigram", "full")]
-    page = LocalOnlyPage(chromium)
-    page.open(f"{base}/{bundle.name}/web/index.html?engine=ort&worker=1&variant=int8")
+    page = open_page(chromium, base, bundle.name, "?engine=ort&worker=1&variant=int8")
     ids, vectors = page.encode(PARITY_TEXTS)
     python = load(bundle, variant="int8")
     assert ids == python.tokenizer.encode(PARITY_TEXTS)
@@ -96,8 +93,7 @@ def test_search_page_ranks_the_corpus(site, chromium, web_bundles):
     """The default (lite) page answers a typed query with the corpus sentence Python ranks first."""
     _, base = site
     bundle = web_bundles[("wordpiece", "full")]
-    page = LocalOnlyPage(chromium)
-    page.open(f"{base}/{bundle.name}/web/index.html")
+    page = open_page(chromium, base, bundle.name)
     page.page.fill("#query", "the weather forecast for tomorrow")
     page.page.wait_for_function("window.staticEdge.queries.length > 0")
     shown = page.page.locator("#results li").all_inner_texts()
@@ -129,8 +125,7 @@ def test_page_payload_of_256_dim_int4_bundle_with_30k_vocabulary(site, chromium,
     )
     bundle = export(model, root / "vocab30k", ExportOptions(dims=256, int8=True, int4=True))
     write_web_page(bundle)
-    page = LocalOnlyPage(chromium)
-    page.open(f"{base}/vocab30k/web/index.html")
+    page = open_page(chromium, base, "vocab30k")
     payload = {path: size for path, size in page.responses.items() if "/web/" not in path}
     model_and_tokenizer = payload["/vocab30k/onnx/model_q4.onnx"] + payload["/vocab30k/tokenizer.json"]
     total = sum(page.responses.values())

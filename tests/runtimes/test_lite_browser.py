@@ -12,7 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
-from browser_pages import LocalOnlyPage, served
+from browser_pages import LocalOnlyPage, open_page, served
 
 from static_edge.exporter import ExportOptions, export
 from static_edge.runtimes import load
@@ -53,12 +53,6 @@ def lite_site(tmp_path_factory, st_wordpiece, st_unigram, m2v_model):
         write_web_page(bundle)
     with served(root) as base:
         yield root, base, bundles
-
-
-def open_page(chromium, base: str, name: str, query: str = "") -> LocalOnlyPage:
-    page = LocalOnlyPage(chromium)
-    page.open(f"{base}/{name}/web/index.html{query}")
-    return page
 
 
 @pytest.mark.parametrize("name", ["wordpiece", "unigram", "model2vec", "odd"])
