@@ -1,4 +1,4 @@
-"""Fixtures of the runtime tests: one small int8 bundle, and a fresh copy of it for each test that edits a bundle."""
+"""Fixtures of the runtime tests: bundles several test modules read, and a fresh copy for a test that edits one."""
 
 from __future__ import annotations
 
@@ -20,3 +20,10 @@ def small_bundle(st_wordpiece, tmp_path_factory) -> Path:
 def bundle(small_bundle, tmp_path) -> Path:
     """A copy of `small_bundle` that the test may edit."""
     return shutil.copytree(small_bundle, tmp_path / "b")
+
+
+@pytest.fixture(scope="session")
+def m2v_bundle(m2v_model, tmp_path_factory) -> Path:
+    """The model2vec model (unknown-token masking, max_length 512, normalized) exported with every variant."""
+    options = ExportOptions(int8=True, fp16=True, int4=True, int2=True)
+    return export(m2v_model, tmp_path_factory.mktemp("m2v-bundle") / "m2v", options)

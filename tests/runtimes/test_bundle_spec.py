@@ -86,15 +86,6 @@ class SpecReference:
 
 
 @pytest.fixture(scope="module")
-def m2v_bundle(tmp_path_factory, m2v_model) -> Path:
-    """A model2vec source: unknown-token masking, max_length 512, normalized; every variant."""
-    from static_edge.exporter import ExportOptions, export
-
-    options = ExportOptions(int8=True, fp16=True, int4=True, int2=True)
-    return export(m2v_model, tmp_path_factory.mktemp("spec") / "m2v", options)
-
-
-@pytest.fixture(scope="module")
 def st_spec_bundle(tmp_path_factory, st_wordpiece) -> Path:
     """A Sentence Transformers source sliced to an odd 127 dims (the packed formats' padding); every variant."""
     from static_edge.exporter import ExportOptions, export

@@ -162,12 +162,6 @@ def unigram_bundle(st_unigram, tmp_path_factory) -> Path:
     return export(st_unigram, tmp_path_factory.mktemp("long") / "ug", options)
 
 
-@pytest.fixture(scope="module")
-def m2v_bundle(m2v_model, tmp_path_factory) -> Path:
-    """model2vec: unknown ids dropped, normalized (its max_length 512 is the tokenizer's: ids here come untruncated)."""
-    return export(m2v_model, tmp_path_factory.mktemp("long") / "m2v", ExportOptions(int8=True))
-
-
 def exact_mean(model, ids: np.ndarray) -> np.ndarray:
     """The text's vector in float64 from the decoded table: what any piece size must approach."""
     counted = np.ones(len(ids)) if not model.manifest.mask_unknown else (ids != model.manifest.unk_token_id)
