@@ -74,23 +74,26 @@ def _wait_until_staged(process: subprocess.Popen) -> Path:
 # --force replaces a bundle only
 
 
+def _assert_force_refused(capsys, source: Path, output: Path, message: str, kept: Path) -> None:
+    """`static-edge export SOURCE -o OUTPUT --force` exits 2 with an error saying `message` (no traceback) and leaves
+    every file under `kept` as it was."""
+    before = _snapshot(kept)
+    assert main(["export", str(source), "-o", str(output), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert _snapshot(kept) == before
+
+
 def test_force_never_replaces_the_source_model(st_wordpiece, tmp_path, capsys):
     source = shutil.copytree(st_wordpiece, tmp_path / "model")
-    before = _snapshot(source)
-    assert main(["export", str(source), "-o", str(source), "--force"]) == 2
-    err = capsys.readouterr().err
-    assert "refusing to write" in err and "Traceback" not in err
-    assert _snapshot(source) == before
+    _assert_force_refused(capsys, source, source, "refusing to write", kept=source)
 
 
 def test_force_never_replaces_a_folder_that_holds_the_source(st_wordpiece, tmp_path, capsys):
     parent = tmp_path / "work"
     source = shutil.copytree(st_wordpiece, parent / "model")
     (parent / "notes.txt").write_text("mine")
-    before = _snapshot(parent)
-    assert main(["export", str(source), "-o", str(parent), "--force"]) == 2
-    assert "refusing to write" in capsys.readouterr().err
-    assert _snapshot(parent) == before
+    _assert_force_refused(capsys, source, parent, "refusing to write", kept=parent)
 
 
 def test_force_never_replaces_a_folder_that_is_not_a_bundle(st_wordpiece, tmp_path, capsys):
@@ -98,10 +101,7 @@ def test_force_never_replaces_a_folder_that_is_not_a_bundle(st_wordpiece, tmp_pa
     other.mkdir()
     (other / "holiday.jpg").write_bytes(b"\xff\xd8 not really")
     (other / MANIFEST_FILE).write_text("{not json")  # a file of that name is not enough: it must be readable
-    before = _snapshot(other)
-    assert main(["export", str(st_wordpiece), "-o", str(other), "--force"]) == 2
-    assert "is not a static-edge bundle" in capsys.readouterr().err
-    assert _snapshot(other) == before
+    _assert_force_refused(capsys, st_wordpiece, other, "is not a static-edge bundle", kept=other)
 
 
 def test_output_that_is_a_symlink_is_refused(st_wordpiece, tmp_path, capsys):
