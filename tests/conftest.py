@@ -28,6 +28,7 @@ if SESSION_CACHE is not None:
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory) -> Path:
+    """One folder for every model the session builds."""
     return tmp_path_factory.mktemp("models")
 
 

@@ -14,6 +14,7 @@ from static_edge.runtimes import read_manifest
 
 
 def test_cli_export_then_check(tmp_path, st_wordpiece, capsys):
+    """CLI export then check."""
     out = tmp_path / "cli-bundle"
     assert main(["export", str(st_wordpiece), "--dims", "64", "--int8", "-o", str(out)]) == 0
     assert "model_quantized.onnx" in capsys.readouterr().out
@@ -24,6 +25,7 @@ def test_cli_export_then_check(tmp_path, st_wordpiece, capsys):
 
 
 def test_cli_check_fails_when_tolerance_missed(tmp_path, st_wordpiece, st_unigram, capsys):
+    """CLI check fails when tolerance missed."""
     out = tmp_path / "b"
     export(st_wordpiece, out, ExportOptions(dims=64))
     # Compare against a different model: tokens and vectors disagree, so check must fail.
@@ -33,6 +35,7 @@ def test_cli_check_fails_when_tolerance_missed(tmp_path, st_wordpiece, st_unigra
 
 
 def test_cli_errors_are_one_line_not_tracebacks(tmp_path, st_wordpiece, capsys):
+    """CLI errors are one line not tracebacks."""
     assert main(["export", str(st_wordpiece), "--dims", "999", "-o", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "error:" in err and "dims 999 is larger" in err and "Traceback" not in err
@@ -54,11 +57,13 @@ def test_export_and_check_never_import_torch(tmp_path, m2v_model):
 
 
 def test_cli_encode(st_bundle, capsys):
+    """CLI encode."""
     assert main(["encode", str(st_bundle), "hello world", "--backend", "numpy"]) == 0
     assert "dims=128" in capsys.readouterr().out
 
 
 def test_cli_web_errors(st_bundle, tmp_path, capsys):
+    """CLI web errors."""
     assert main(["web", str(st_bundle), "--corpus", str(tmp_path / "missing.txt")]) == 2
     assert "corpus file not found" in capsys.readouterr().err
     empty = tmp_path / "empty.txt"
@@ -71,6 +76,7 @@ def test_cli_web_errors(st_bundle, tmp_path, capsys):
 
 @pytest.mark.slow  # times encoders and draws a plot (matplotlib)
 def test_cli_bench_writes_table_json_and_plot(st_bundle, tmp_path, capsys):
+    """CLI bench writes table JSON and plot."""
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(["a dog runs in the park", "stock markets fell", "hello world"] * 20))
     out = tmp_path / "results"
@@ -110,5 +116,6 @@ def test_cli_bench_writes_table_json_and_plot(st_bundle, tmp_path, capsys):
 
 
 def test_cli_demo_refuses_a_missing_bundle(tmp_path, capsys):
+    """CLI demo refuses a missing bundle."""
     assert main(["demo", str(tmp_path / "missing")]) == 2
     assert "bundle folder not found" in capsys.readouterr().err

@@ -57,12 +57,14 @@ def _cli(argv: list[str]) -> str:
 
 
 def test_top_level_help_imports_nothing_heavy(tmp_path):
+    """Top level help imports nothing heavy."""
     modules = _modules_after(_cli(["--help"]), tmp_path)
     assert _loaded(modules, HEAVY + OURS_ABOVE_RUNTIMES + ("numpy", "static_edge.trainer")) == []
     assert "static_edge.cli" in modules
 
 
 def test_console_script_help_and_version(tmp_path):
+    """Console script help and version."""
     script = Path(sys.executable).with_name("static-edge")
     result = subprocess.run([str(script), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -73,12 +75,14 @@ def test_console_script_help_and_version(tmp_path):
 
 
 def test_export_help_imports_no_trainer_demo_benchmarks_or_torch(tmp_path):
+    """Export help imports no trainer demo benchmarks or torch."""
     modules = _modules_after(_cli(["export", "--help"]), tmp_path)
     assert _loaded(modules, ("static_edge.trainer", "static_edge.demo_app", "benchmarks", "torch", "streamlit")) == []
 
 
 @pytest.mark.slow  # end to end: a child process
 def test_a_real_export_imports_no_trainer_demo_benchmarks_or_torch(tmp_path, st_wordpiece):
+    """A real export imports no trainer demo benchmarks or torch."""
     out = tmp_path / "bundle"
     modules = _modules_after(_cli(["export", str(st_wordpiece), "-o", str(out), "--dims", "32", "--int8"]), tmp_path)
     assert (out / "static_edge.json").is_file() and (out / "onnx" / "model_quantized.onnx").is_file()
@@ -143,6 +147,7 @@ def _imports_by_file(package: str) -> dict[str, set[str]]:
 
 
 def test_the_folders_are_the_installed_packages():
+    """The folders are the installed packages."""
     import static_edge.runtimes
 
     assert Path(static_edge.runtimes.__file__).parent == PACKAGE_FOLDERS["static_edge.runtimes"]
@@ -218,6 +223,7 @@ def test_no_block_of_six_lines_repeats_across_benchmark_files():
 
 
 def test_runtimes_imports_nothing_of_ours_outside_runtimes_and_never_torch():
+    """Runtimes imports nothing of ours outside runtimes and never torch."""
     for file, names in _imports_by_file("static_edge.runtimes").items():
         ours = sorted(n for n in names if n.split(".")[0] == "static_edge" and not n.startswith("static_edge.runtimes"))
         assert ours == [], f"{file} imports {ours}"
@@ -226,18 +232,21 @@ def test_runtimes_imports_nothing_of_ours_outside_runtimes_and_never_torch():
 
 
 def test_trainer_never_imports_the_exporter():
+    """Trainer never imports the exporter."""
     for file, names in _imports_by_file("static_edge.trainer").items():
         bad = sorted(n for n in names if n.startswith("static_edge.exporter"))
         assert bad == [], f"{file} imports {bad}"
 
 
 def test_exporter_never_imports_trainer_or_demo_app():
+    """Exporter never imports trainer or demo app."""
     for file, names in _imports_by_file("static_edge.exporter").items():
         bad = sorted(n for n in names if n.startswith(("static_edge.trainer", "static_edge.demo_app")))
         assert bad == [], f"{file} imports {bad}"
 
 
 def test_demo_app_never_imports_the_exporter():
+    """Demo app never imports the exporter."""
     for file, names in _imports_by_file("static_edge.demo_app").items():
         bad = sorted(n for n in names if n.startswith("static_edge.exporter"))
         assert bad == [], f"{file} imports {bad}"

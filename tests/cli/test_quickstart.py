@@ -12,6 +12,7 @@ from static_edge.runtimes.console import console
 
 
 def test_a_bundle_is_reused_only_while_it_matches_its_model_and_options(st_wordpiece, tmp_path):
+    """A bundle is reused only while it matches its model and options."""
     options = ExportOptions(dims=32, int8=True, int4=True)
     bundle = export(st_wordpiece, tmp_path / "bundle", options)
     assert _bundle_is_current(bundle, st_wordpiece, options)
@@ -24,6 +25,7 @@ def test_a_bundle_is_reused_only_while_it_matches_its_model_and_options(st_wordp
 
 
 def test_the_teacher_speed_is_measured_once(tmp_path, monkeypatch):
+    """The teacher speed is measured once."""
     texts = ["a", "b"]
     cache = tmp_path / "teacher_speed.json"
     key = {"teacher": "/teacher", "texts": 2}

@@ -34,6 +34,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_one_version_everywhere():
+    """One version everywhere."""
     version = re.search(r'^version = "([^"]+)"$', (REPO / "pyproject.toml").read_text(), re.MULTILINE).group(1)
     assert static_edge.__version__ == version
     assert json.loads((WEB / "package.json").read_text())["version"] == version
@@ -44,6 +45,7 @@ LIBRARY_CODE = "import sys; from static_edge import load; print(load(sys.argv[1]
 
 
 def test_wheel_and_sdist_pass_twine_and_the_wheel_encodes_in_an_empty_venv(tmp_path, st_bundle):
+    """Wheel and sdist pass twine and the wheel encodes in an empty venv."""
     dist = tmp_path / "dist"
     built = subprocess.run([sys.executable, "-m", "build", "--outdir", str(dist), str(REPO)],
                            capture_output=True, text=True, timeout=600)  # fmt: skip
@@ -83,6 +85,7 @@ def test_wheel_and_sdist_pass_twine_and_the_wheel_encodes_in_an_empty_venv(tmp_p
 
 
 def test_npm_pack_installs_into_a_scratch_project_and_encodes_in_node(tmp_path, st_wordpiece):
+    """npm pack installs into a scratch project and encodes in Node."""
     npm, node = shutil.which("npm"), shutil.which("node")
     if npm is None or node is None:
         pytest.skip("npm and node are not installed")

@@ -18,6 +18,7 @@ from process_guard import MARKER, servers_with_marker
 
 @pytest.fixture(autouse=True)
 def no_server_outlives_its_test(monkeypatch):
+    """Fail a test whose Streamlit server outlives it (and kill the server)."""
     value = uuid.uuid4().hex
     monkeypatch.setenv(MARKER, value)
     yield

@@ -43,6 +43,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def sliced_bundle(tmp_path_factory, st_wordpiece):
+    """A 32-dim int8 export of the WordPiece model: a bundle the demo did not build."""
     return export(st_wordpiece, tmp_path_factory.mktemp("demo") / "st-32", ExportOptions(dims=32, int8=True))
 
 
@@ -61,6 +62,7 @@ def _frame(app: AppTest, column: str):
 
 
 def test_similarity_heatmap_and_ranked_pairs_match_the_runtime(monkeypatch, st_bundle):
+    """Similarity heatmap and ranked pairs match the runtime."""
     app = _app(monkeypatch, st_bundle)
     assert not app.exception and not app.error
     sentences = ["a dog runs in the park", "a puppy plays outside", "interest rates went up"]
@@ -77,6 +79,7 @@ def test_similarity_heatmap_and_ranked_pairs_match_the_runtime(monkeypatch, st_b
 
 
 def test_similarity_box_caps_lines_and_characters_and_says_so(monkeypatch, st_bundle):
+    """Similarity box caps lines and characters and says so."""
     app = _app(monkeypatch, st_bundle)
     assert not app.warning  # the default sentences are within the caps
     long = "word " * MAX_SENTENCE_CHARS  # 5x the character cap
@@ -95,6 +98,7 @@ def test_similarity_box_caps_lines_and_characters_and_says_so(monkeypatch, st_bu
 
 
 def test_search_ranks_the_sample_corpus_like_the_runtime_and_maps_it(monkeypatch, st_bundle):
+    """Search ranks the sample corpus like the runtime and maps it."""
     app = _app(monkeypatch, st_bundle)
     app.text_input(key="query").input("the weather forecast").run()
     app.slider(key="k").set_value(5).run()
@@ -115,6 +119,7 @@ def test_search_ranks_the_sample_corpus_like_the_runtime_and_maps_it(monkeypatch
 
 
 def test_header_names_the_model_and_explains_what_a_static_model_is(monkeypatch, st_bundle):
+    """Header names the model and explains what a static model is."""
     app = _app(monkeypatch, st_bundle)
     intro = app.markdown[0].value
     assert "static embedding model" in intro and "mean of its tokens' vectors" in intro
@@ -125,6 +130,7 @@ def test_header_names_the_model_and_explains_what_a_static_model_is(monkeypatch,
 
 
 def test_variants_panel_shows_size_live_speed_and_recorded_quality(monkeypatch, st_bundle, tmp_path):
+    """Variants panel shows size live speed and recorded quality."""
     bundle = tmp_path / "with-quality"
     shutil.copytree(st_bundle, bundle)
     manifest = read_manifest(bundle)
@@ -142,6 +148,7 @@ def test_variants_panel_shows_size_live_speed_and_recorded_quality(monkeypatch, 
 
 
 def test_compare_variants_shows_agreement_and_sizes(monkeypatch, st_bundle, sliced_bundle):
+    """Compare variants shows agreement and sizes."""
     app = _app(monkeypatch, st_bundle, sliced_bundle)
     names = app.selectbox(key="a-bundle").options
     assert names == ["st-wordpiece (128 dims)", "st-wordpiece (32 dims)"]
@@ -164,6 +171,7 @@ def test_compare_variants_shows_agreement_and_sizes(monkeypatch, st_bundle, slic
 
 
 def test_uploads_one_line_non_utf8_too_large_and_too_many_lines(monkeypatch, st_bundle):
+    """Uploads one line non UTF-8 too large and too many lines."""
     app = _app(monkeypatch, st_bundle)
     app.file_uploader[0].set_value(("one.txt", b"just one sentence here\n", "text/plain")).run()
     assert not app.exception, app.exception
@@ -185,6 +193,7 @@ def test_uploads_one_line_non_utf8_too_large_and_too_many_lines(monkeypatch, st_
 
 
 def test_streamlit_runs_with_the_host_upload_cap_and_no_toolbar():
+    """Streamlit runs with the host upload cap and no toolbar."""
     command = streamlit_command(8999, "::1")
     options = dict(zip(command[5::2], command[6::2], strict=True))
     assert options["--server.address"] == "::1" and options["--server.maxUploadSize"] == "2"
@@ -194,6 +203,7 @@ def test_streamlit_runs_with_the_host_upload_cap_and_no_toolbar():
 
 
 def test_missing_or_broken_bundle_gives_a_message_not_a_traceback(monkeypatch, tmp_path):
+    """Missing or broken bundle gives a message not a traceback."""
     app = _app(monkeypatch, tmp_path / "nowhere")
     assert not app.exception
     assert "Cannot open bundle" in app.error[0].value and "not found" in app.error[0].value
@@ -206,6 +216,7 @@ def test_missing_or_broken_bundle_gives_a_message_not_a_traceback(monkeypatch, t
 
 
 def test_empty_input_gives_a_hint(monkeypatch, st_bundle):
+    """Empty input gives a hint."""
     app = _app(monkeypatch, st_bundle)
     app.text_area(key="sentences").input("only one line").run()
     app.text_input(key="query").input("   ").run()
@@ -215,6 +226,7 @@ def test_empty_input_gives_a_hint(monkeypatch, st_bundle):
 
 
 def test_compare_functions():
+    """Compare functions."""
     a = np.array([[0.9, 0.1, 0.5, 0.3]])
     assert top_k_overlap(a, a, 2) == 1.0
     assert top_k_overlap(a, np.array([[0.1, 0.9, 0.3, 0.5]]), 2) == 0.0
@@ -301,6 +313,7 @@ def test_streamlit_dies_when_the_demo_command_is_killed(st_bundle):
 
 @pytest.mark.browser
 def test_demo_command_serves_a_page_that_renders_in_chromium(st_bundle, chromium, tmp_path):
+    """Demo command serves a page that renders in Chromium."""
     bundle = tmp_path / "demo-bundle"
     shutil.copytree(st_bundle, bundle)
     manifest = read_manifest(bundle)

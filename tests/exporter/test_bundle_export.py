@@ -85,11 +85,13 @@ def _assert_force_refused(capsys, source: Path, output: Path, message: str, kept
 
 
 def test_force_never_replaces_the_source_model(st_wordpiece, tmp_path, capsys):
+    """Force never replaces the source model."""
     source = shutil.copytree(st_wordpiece, tmp_path / "model")
     _assert_force_refused(capsys, source, source, "refusing to write", kept=source)
 
 
 def test_force_never_replaces_a_folder_that_holds_the_source(st_wordpiece, tmp_path, capsys):
+    """Force never replaces a folder that holds the source."""
     parent = tmp_path / "work"
     source = shutil.copytree(st_wordpiece, parent / "model")
     (parent / "notes.txt").write_text("mine")
@@ -97,6 +99,7 @@ def test_force_never_replaces_a_folder_that_holds_the_source(st_wordpiece, tmp_p
 
 
 def test_force_never_replaces_a_folder_that_is_not_a_bundle(st_wordpiece, tmp_path, capsys):
+    """Force never replaces a folder that is not a bundle."""
     other = tmp_path / "photos"
     other.mkdir()
     (other / "holiday.jpg").write_bytes(b"\xff\xd8 not really")
@@ -105,6 +108,7 @@ def test_force_never_replaces_a_folder_that_is_not_a_bundle(st_wordpiece, tmp_pa
 
 
 def test_output_that_is_a_symlink_is_refused(st_wordpiece, tmp_path, capsys):
+    """Output that is a symlink is refused."""
     target = tmp_path / "elsewhere"
     target.mkdir()
     (tmp_path / "link").symlink_to(target)
@@ -114,6 +118,7 @@ def test_output_that_is_a_symlink_is_refused(st_wordpiece, tmp_path, capsys):
 
 
 def test_force_replaces_an_existing_bundle(st_wordpiece, tmp_path):
+    """Force replaces an existing bundle."""
     out = export(st_wordpiece, tmp_path / "b", ExportOptions(dims=8))
     export(st_wordpiece, out, ExportOptions(dims=16, overwrite=True))
     assert read_manifest(out).dims == 16
@@ -125,6 +130,7 @@ def test_force_replaces_an_existing_bundle(st_wordpiece, tmp_path):
 
 @pytest.mark.slow  # end to end: export in a child process
 def test_two_concurrent_exports_have_exactly_one_winner(st_wordpiece, tmp_path):
+    """Two concurrent exports have exactly one winner."""
     out = tmp_path / "shared-bundle"
     first = _start_slow_export(tmp_path, st_wordpiece, out, seconds=4)
     second = None
@@ -153,6 +159,7 @@ def test_two_concurrent_exports_have_exactly_one_winner(st_wordpiece, tmp_path):
 @pytest.mark.slow  # end to end: export in a child process
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 130)])
 def test_signalled_export_removes_its_staging_folder(st_wordpiece, tmp_path, sig, code):
+    """Signalled export removes its staging folder."""
     out = tmp_path / "bundle"
     process = _start_slow_export(tmp_path, st_wordpiece, out, seconds=120)
     try:
@@ -167,6 +174,7 @@ def test_signalled_export_removes_its_staging_folder(st_wordpiece, tmp_path, sig
 
 
 def test_stale_staging_folders_of_killed_runs_are_removed_by_the_next_export(st_wordpiece, tmp_path):
+    """Stale staging folders of killed runs are removed by the next export."""
     stale = [tmp_path / ".out.partial-4242-deadbeef", tmp_path / ".out.old-4242-deadbeef"]
     for folder in stale:
         (folder / "onnx").mkdir(parents=True)
@@ -207,6 +215,7 @@ def _modes(folder: Path) -> tuple[set[int], set[int]]:
 
 @pytest.mark.parametrize(("umask", "file_mode", "folder_mode"), [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)])
 def test_bundle_permissions_follow_the_umask(st_wordpiece, tmp_path, umask, file_mode, folder_mode):
+    """Bundle permissions follow the umask."""
     previous = os.umask(umask)
     try:
         out = export(st_wordpiece, tmp_path / "b", ExportOptions(dims=8, int8=True))

@@ -12,6 +12,7 @@ from static_edge.runtimes.parity_texts import PARITY_TEXTS
 
 @pytest.mark.parametrize("variant", ["fp32", "int8"])
 def test_fastembed_loads_the_bundle_and_gives_our_vectors(st_bundle, variant):
+    """Fastembed loads the bundle and gives our vectors."""
     from fastembed import TextEmbedding
     from fastembed.common.model_description import ModelSource, PoolingType
 

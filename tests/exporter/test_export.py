@@ -20,6 +20,7 @@ def _session(path):
 
 
 def test_bundle_layout_and_manifest(st_bundle):
+    """Bundle layout and manifest."""
     for name in [
         "config.json",
         "tokenizer.json",
@@ -44,6 +45,7 @@ def test_bundle_layout_and_manifest(st_bundle):
 
 @pytest.mark.parametrize("variant", ["fp32", "fp16", "int8"])
 def test_graph_is_plain_onnx_with_standard_interface(st_bundle, variant):
+    """Graph is plain ONNX with standard interface."""
     model = onnx.load(str(st_bundle / VARIANT_FILES[variant]))
     onnx.checker.check_model(model, full_check=True)
     assert model.ir_version <= 13
@@ -82,6 +84,7 @@ def test_mean_pooling_token_embeddings_reproduces_sentence_embedding(st_bundle, 
 
 
 def test_int8_file_is_at_most_27_percent_of_fp32(tmp_path, st_wordpiece):
+    """int8 file is at most 27 percent of fp32."""
     bundle = export(st_wordpiece, tmp_path / "b", ExportOptions(dims=256, int8=True))
     files = read_manifest(bundle).files
     ratio = files[VARIANT_FILES["int8"]]["bytes"] / files[VARIANT_FILES["fp32"]]["bytes"]
@@ -89,6 +92,7 @@ def test_int8_file_is_at_most_27_percent_of_fp32(tmp_path, st_wordpiece):
 
 
 def test_check_passes_every_tolerance_on_the_headline_export(st_bundle):
+    """Check passes every tolerance on the headline export."""
     report = check_bundle(st_bundle)
     assert report.passed, [r.to_dict() for r in report.failures()]
     pairs = {r.pair for r in report.rows}
@@ -102,6 +106,7 @@ def test_check_passes_every_tolerance_on_the_headline_export(st_bundle):
 
 
 def test_sliced_bundle_equals_truncated_full_model(tmp_path, st_wordpiece):
+    """Sliced bundle equals truncated full model."""
     from sentence_transformers import SentenceTransformer
 
     full = SentenceTransformer(str(st_wordpiece), device="cpu").encode(PARITY_TEXTS)
@@ -111,6 +116,7 @@ def test_sliced_bundle_equals_truncated_full_model(tmp_path, st_wordpiece):
 
 
 def test_sentence_transformers_3x_layout_float16_with_normalize(tmp_path, st3_fp16):
+    """Sentence transformers 3x layout float16 with normalize."""
     source = read_source(st3_fp16)
     assert source.kind == "sentence-transformers" and source.normalize and source.table.dtype == np.float16
     bundle = export(st3_fp16, tmp_path / "b", ExportOptions(dims=64, int8=True))
@@ -127,12 +133,14 @@ def test_sentence_transformers_3x_layout_float16_with_normalize(tmp_path, st3_fp
 
 
 def test_unigram_tokenizer_model(tmp_path, st_unigram):
+    """Unigram tokenizer model."""
     bundle = export(st_unigram, tmp_path / "b", ExportOptions(int8=True, fp16=True))
     report = check_bundle(bundle)
     assert report.passed, [r.to_dict() for r in report.failures()]
 
 
 def test_model2vec_semantics_unknown_dropped_and_512_truncation(tmp_path, m2v_model):
+    """Model2vec semantics unknown dropped and 512 truncation."""
     from model2vec import StaticModel
 
     bundle = export(m2v_model, tmp_path / "b", ExportOptions(int8=True))
@@ -152,6 +160,7 @@ def test_model2vec_semantics_unknown_dropped_and_512_truncation(tmp_path, m2v_mo
 
 
 def test_model2vec_vocabulary_quantized(tmp_path, m2v_vocab_quantized):
+    """Model2vec vocabulary quantized."""
     from model2vec import StaticModel
 
     bundle = export(m2v_vocab_quantized, tmp_path / "b", ExportOptions(int8=True))
@@ -161,6 +170,7 @@ def test_model2vec_vocabulary_quantized(tmp_path, m2v_vocab_quantized):
 
 
 def test_normalize_flag_overrides_source(tmp_path, st_wordpiece):
+    """Normalize flag overrides source."""
     bundle = export(st_wordpiece, tmp_path / "b", ExportOptions(dims=16, normalize=True))
     vectors = load(bundle).encode(["hello world", "the cat"])
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)

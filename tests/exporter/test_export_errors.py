@@ -17,28 +17,33 @@ def _leftovers(folder):
 
 @pytest.mark.parametrize("dims", [0, -3, 257])
 def test_bad_dims(tmp_path, st_wordpiece, dims):
+    """Bad dims."""
     with pytest.raises(ExportError, match="dims"):
         export(st_wordpiece, tmp_path / "out", ExportOptions(dims=dims))
     assert _leftovers(tmp_path) == []
 
 
 def test_dims_larger_than_model_names_both(tmp_path, st_wordpiece):
+    """Dims larger than model names both."""
     with pytest.raises(ExportError, match="dims 300 is larger than the model's 256"):
         export(st_wordpiece, tmp_path / "out", ExportOptions(dims=300))
 
 
 def test_missing_model_folder(tmp_path):
+    """Missing model folder."""
     with pytest.raises(FileNotFoundError, match="not found"):
         read_source(tmp_path / "no-such-model")
 
 
 def test_folder_that_is_not_a_static_model(tmp_path):
+    """Folder that is not a static model."""
     (tmp_path / "junk.txt").write_text("hello")
     with pytest.raises(SourceModelError, match="Expected either a Sentence Transformers StaticEmbedding"):
         read_source(tmp_path)
 
 
 def test_missing_tokenizer_and_corrupt_weights(tmp_path, st_wordpiece):
+    """Missing tokenizer and corrupt weights."""
     broken = shutil.copytree(st_wordpiece, tmp_path / "broken")
     (broken / "tokenizer.json").unlink()
     with pytest.raises(SourceModelError, match="missing tokenizer file"):
@@ -50,12 +55,14 @@ def test_missing_tokenizer_and_corrupt_weights(tmp_path, st_wordpiece):
 
 
 def test_hub_id_offline_gives_clear_error(monkeypatch):
+    """Hub id offline gives clear error."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(SourceModelError, match="Hugging Face hub"):
         read_source("static-edge-tests/no-such-model")
 
 
 def test_failed_export_leaves_nothing_behind(tmp_path, st_wordpiece, monkeypatch):
+    """Failed export leaves nothing behind."""
     from static_edge.exporter.quantization import QUANTIZERS
 
     def explode(*args, **kwargs):
@@ -68,6 +75,7 @@ def test_failed_export_leaves_nothing_behind(tmp_path, st_wordpiece, monkeypatch
 
 
 def test_existing_output_is_kept_unless_forced(tmp_path, st_wordpiece):
+    """Existing output is kept unless forced."""
     out = export(st_wordpiece, tmp_path / "out", ExportOptions(dims=8))
     with pytest.raises(ExportError, match="already exists"):
         export(st_wordpiece, out, ExportOptions(dims=16))

@@ -20,11 +20,13 @@ from static_edge.runtimes.parity_texts import PARITY_TEXTS
 
 @pytest.fixture(scope="module")
 def int4_bundle(tmp_path_factory, st_wordpiece):
+    """A 128-dim export with the int8, int4 and int2 tables."""
     options = ExportOptions(dims=128, int8=True, int4=True, int2=True)
     return export(st_wordpiece, tmp_path_factory.mktemp("int4") / "b", options)
 
 
 def test_nibble_layout_is_the_documented_contract():
+    """Nibble layout is the documented contract."""
     # column 2k -> low nibble, 2k+1 -> high nibble, stored as q + 8; odd dims pad the last high nibble with 8.
     packed = pack_int4(np.array([[1, -1, 0], [7, -7, -3]]))
     assert packed.dtype == np.uint8 and packed.shape == (2, 2)
@@ -40,6 +42,7 @@ def test_nibble_layout_is_the_documented_contract():
 
 
 def test_quantization_error_is_at_most_half_a_step_and_zero_rows_stay_zero():
+    """Quantization error is at most half a step and zero rows stay zero."""
     table = np.random.default_rng(1).normal(size=(50, 33)).astype(np.float32)
     table[7] = 0
     packed, scales = quantize_rows_int4(table)
@@ -50,6 +53,7 @@ def test_quantization_error_is_at_most_half_a_step_and_zero_rows_stay_zero():
 
 
 def test_int2_is_ternary_with_the_mean_kept_magnitude_as_scale():
+    """int2 is ternary with the mean kept magnitude as scale."""
     table = np.array([[0.1, -0.9, 0.02, 0.5], [0, 0, 0, 0]], dtype=np.float32)
     packed, scales = quantize_rows_int2(table)
     values = unpack_bits(packed, 4, 2)
@@ -59,6 +63,7 @@ def test_int2_is_ternary_with_the_mean_kept_magnitude_as_scale():
 
 
 def test_bundle_records_int4_as_default_and_transformers_js_q4(int4_bundle):
+    """Bundle records int4 as default and transformers JS q4."""
     manifest = read_manifest(int4_bundle)
     assert manifest.variants == ["fp32", "int8", "int4", "int2"]
     assert manifest.default_variant == "int4", "int2 is never the default"
@@ -73,6 +78,7 @@ def test_bundle_records_int4_as_default_and_transformers_js_q4(int4_bundle):
 
 @pytest.mark.parametrize("variant", ["int4", "int2"])
 def test_graph_uses_standard_ops_and_a_raw_packed_initializer(int4_bundle, variant):
+    """Graph uses standard ops and a raw packed initializer."""
     model = onnx.load(str(int4_bundle / VARIANT_FILES[variant]))
     onnx.checker.check_model(model, full_check=True)
     assert model.ir_version <= 13
@@ -108,6 +114,7 @@ def _independent_reference(bundle, texts, dims, variant):
 
 @pytest.mark.parametrize("dims", [128, 127, 126])
 def test_onnxruntime_and_numpy_decode_the_same_packed_vectors(tmp_path, st_wordpiece, int4_bundle, dims):
+    """Onnxruntime and numpy decode the same packed vectors."""
     options = ExportOptions(dims=dims, int4=True, int2=True)
     bundle = int4_bundle if dims == 128 else export(st_wordpiece, tmp_path / "odd", options)
     for variant in ("int4", "int2"):
@@ -121,6 +128,7 @@ def test_onnxruntime_and_numpy_decode_the_same_packed_vectors(tmp_path, st_wordp
 
 @pytest.mark.parametrize("variant", ["int4", "int2"])
 def test_token_embeddings_pool_to_the_sentence_embedding(int4_bundle, variant):
+    """Token embeddings pool to the sentence embedding."""
     session = ort.InferenceSession(str(int4_bundle / VARIANT_FILES[variant]), providers=["CPUExecutionProvider"])
     ids = np.array([[5, 9, 11, 0], [7, 0, 0, 0]], dtype=np.int64)
     mask = np.array([[1, 1, 1, 0], [1, 0, 0, 0]], dtype=np.int64)
@@ -132,6 +140,7 @@ def test_token_embeddings_pool_to_the_sentence_embedding(int4_bundle, variant):
 
 
 def test_check_reports_int4_cosine_rows_and_passes(int4_bundle):
+    """Check reports int4 cosine rows and passes."""
     report = check_bundle(int4_bundle, write=False)
     assert report.passed, [r.to_dict() for r in report.failures()]
     for variant in ("int4", "int2"):
@@ -142,6 +151,7 @@ def test_check_reports_int4_cosine_rows_and_passes(int4_bundle):
 
 
 def test_unigram_normalized_and_model2vec_unknown_rules_hold_in_int4(tmp_path, st_unigram, m2v_model):
+    """Unigram normalized and model2vec unknown rules hold in int4."""
     for model in (st_unigram, m2v_model):
         bundle = export(model, tmp_path / model.name, ExportOptions(int4=True))
         report = check_bundle(bundle, write=False)
@@ -149,6 +159,7 @@ def test_unigram_normalized_and_model2vec_unknown_rules_hold_in_int4(tmp_path, s
 
 
 def test_fastembed_loads_the_int4_file(int4_bundle):
+    """Fastembed loads the int4 file."""
     from fastembed import TextEmbedding
     from fastembed.common.model_description import ModelSource, PoolingType
 
@@ -168,6 +179,7 @@ def test_fastembed_loads_the_int4_file(int4_bundle):
 
 
 def test_cli_export_int4(tmp_path, st_wordpiece):
+    """CLI export int4."""
     from static_edge.cli import main
 
     out = tmp_path / "cli"

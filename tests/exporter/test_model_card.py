@@ -47,6 +47,7 @@ def exported(tmp_path_factory, st_unigram):
 
 
 def test_export_writes_a_card_the_hub_reads(exported):
+    """Export writes a card the hub reads."""
     _, bundle = exported
     card = ModelCard.load(bundle / "README.md")
     data = card.data.to_dict()
@@ -64,6 +65,7 @@ def test_export_writes_a_card_the_hub_reads(exported):
 
 @pytest.mark.slow  # end to end: runs the card's snippets in a child process
 def test_card_snippets_run_as_written_against_the_local_bundle(exported, tmp_path):
+    """Card snippets run as written against the local bundle."""
     work, bundle = exported
     blocks = code_blocks((bundle / "README.md").read_text())
     expected = load(bundle, variant=read_manifest(bundle).default_variant).encode(EXAMPLE_TEXTS)  # as the card
@@ -95,6 +97,7 @@ def test_card_snippets_run_as_written_against_the_local_bundle(exported, tmp_pat
 
 
 def test_push_uploads_exactly_the_bundle_and_a_hub_card(exported, tmp_path, monkeypatch, capsys):
+    """Push uploads exactly the bundle and a hub card."""
     import huggingface_hub.constants
 
     bundle = tmp_path / "bundle"
@@ -136,6 +139,7 @@ def test_push_uploads_exactly_the_bundle_and_a_hub_card(exported, tmp_path, monk
 
 
 def test_push_refuses_a_tampered_bundle_or_a_bad_repo_id(exported, tmp_path, monkeypatch, capsys):
+    """Push refuses a tampered bundle or a bad repo id."""
     import huggingface_hub.constants
 
     bundle = tmp_path / "bundle"
@@ -155,6 +159,7 @@ def test_push_refuses_a_tampered_bundle_or_a_bad_repo_id(exported, tmp_path, mon
 
 @pytest.mark.slow  # end to end: runs the card's snippets in a child process
 def test_hub_card_snippets_run_as_written_against_the_pushed_bundle(exported, tmp_path, monkeypatch):
+    """Hub card snippets run as written against the pushed bundle."""
     import huggingface_hub.constants
     from huggingface_hub import HfApi
 
@@ -199,6 +204,7 @@ def test_hub_card_snippets_run_as_written_against_the_pushed_bundle(exported, tm
 
 
 def test_a_hub_source_becomes_the_cards_base_model(tmp_path, monkeypatch):
+    """A hub source becomes the cards base model."""
     from static_edge.exporter.model_card import export_card_info
 
     monkeypatch.chdir(tmp_path)
@@ -211,6 +217,7 @@ def test_a_hub_source_becomes_the_cards_base_model(tmp_path, monkeypatch):
 
 
 def test_check_refreshes_the_card_with_the_parity_it_measured(exported):
+    """Check refreshes the card with the parity it measured."""
     from static_edge.exporter.check import check_bundle
 
     work, bundle = exported

@@ -24,11 +24,13 @@ OUTSIDE = b"---\nlicense: outside-licence\n---\n# a private file outside the bun
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, st_wordpiece) -> Path:
+    """A 16-dim int8 bundle to push."""
     return export(st_wordpiece, tmp_path_factory.mktemp("push-links") / "bundle", ExportOptions(dims=16, int8=True))
 
 
 @pytest.fixture
 def hub(monkeypatch):
+    """A fake Hugging Face hub on 127.0.0.1 that huggingface_hub talks to, online."""
     import huggingface_hub.constants
 
     with FakeHub() as hub:
@@ -60,6 +62,7 @@ def _assert_nothing_outside_uploaded(hub: FakeHub, repo_id: str, bundle: Path) -
 
 @pytest.mark.parametrize("link", ["symlink", "hardlink"])
 def test_push_replaces_a_linked_card_and_leaves_the_outside_file_alone(exported, tmp_path, hub, capsys, link):
+    """Push replaces a linked card and leaves the outside file alone."""
     bundle, outside = _bundle_with_outside(exported, tmp_path)
     (bundle / "README.md").unlink()
     if link == "symlink":
@@ -81,6 +84,7 @@ def test_push_replaces_a_linked_card_and_leaves_the_outside_file_alone(exported,
 
 
 def test_push_uploads_only_manifest_files_whatever_else_links_out(exported, tmp_path, hub, capsys):
+    """Push uploads only manifest files whatever else links out."""
     bundle, outside = _bundle_with_outside(exported, tmp_path)
     (bundle / "notes.md").symlink_to(outside)
     os.link(outside, bundle / "hardlinked-notes.md")
@@ -92,6 +96,7 @@ def test_push_uploads_only_manifest_files_whatever_else_links_out(exported, tmp_
 
 @pytest.mark.parametrize("link", ["symlink", "hardlink"])
 def test_push_refuses_a_manifest_file_linked_out_of_the_bundle(exported, tmp_path, hub, capsys, link):
+    """Push refuses a manifest file linked out of the bundle."""
     bundle, _ = _bundle_with_outside(exported, tmp_path)
     outside = tmp_path / "outside-tokenizer.json"
     outside.write_bytes(b'{"not": "the bundle tokenizer"}')
@@ -108,6 +113,7 @@ def test_push_refuses_a_manifest_file_linked_out_of_the_bundle(exported, tmp_pat
 
 
 def test_push_of_a_bundle_loaded_from_the_hub_leaves_the_hub_cache_alone(exported, tmp_path, hub, capsys):
+    """Push of a bundle loaded from the hub leaves the hub cache alone."""
     bundle = shutil.copytree(exported, tmp_path / "bundle")
     assert main(["push", str(bundle), "me/origin"]) == 0, capsys.readouterr().err
     home = tmp_path / "hf-home"

@@ -39,6 +39,7 @@ NEWER_COMMIT = "89abcdef0123456789abcdef0123456789abcdef"
     ],
 )
 def test_malformed_modules_json(st_wordpiece, tmp_path, capsys, content, named):
+    """Malformed modules JSON."""
     model = shutil.copytree(st_wordpiece, tmp_path / "model")
     (model / "modules.json").write_text(content)
     with pytest.raises(SourceModelError, match=named):
@@ -49,6 +50,7 @@ def test_malformed_modules_json(st_wordpiece, tmp_path, capsys, content, named):
 
 
 def test_modules_json_that_is_not_utf8(st_wordpiece, tmp_path):
+    """Modules JSON that is not UTF-8."""
     model = shutil.copytree(st_wordpiece, tmp_path / "model")
     (model / "modules.json").write_bytes(b"[\xff\xfe]")
     with pytest.raises(SourceModelError, match="not UTF-8"):
@@ -67,6 +69,7 @@ def test_modules_json_that_is_not_utf8(st_wordpiece, tmp_path):
     ],
 )
 def test_malformed_model2vec_config(m2v_model, tmp_path, config, named):
+    """Malformed model2vec config."""
     model = shutil.copytree(m2v_model, tmp_path / "m2v")
     (model / "config.json").write_text(config)
     with pytest.raises(SourceModelError, match=named):
@@ -85,6 +88,7 @@ def test_malformed_model2vec_config(m2v_model, tmp_path, config, named):
     ],
 )
 def test_malformed_model2vec_tensors(m2v_model, tmp_path, edit, named):
+    """Malformed model2vec tensors."""
     model = shutil.copytree(m2v_model, tmp_path / "m2v")
     tensors = load_file(str(model / "model.safetensors"))
     save_file(edit(tensors), str(model / "model.safetensors"))
@@ -115,6 +119,7 @@ def _set(row: int, value: float):
 
 @pytest.mark.parametrize(("value", "row"), [(np.nan, 17), (np.inf, 400), (-np.inf, 3)])
 def test_export_refuses_a_non_finite_row_naming_it_and_its_token(st_wordpiece, tmp_path, value, row):
+    """Export refuses a non finite row naming it and its token."""
     model, tokenizer = _with_table(st_wordpiece, tmp_path / "model", _set(row, value))
     token = tokenizer.id_to_token(row)
     with pytest.raises(SourceModelError, match=re.escape(f"row {row} of the embedding table (token {token!r})")):
@@ -123,6 +128,7 @@ def test_export_refuses_a_non_finite_row_naming_it_and_its_token(st_wordpiece, t
 
 
 def test_export_refuses_a_float64_value_beyond_float32(st_wordpiece, tmp_path, capsys):
+    """Export refuses a float64 value beyond float32."""
     model, _ = _with_table(st_wordpiece, tmp_path / "model", lambda t: _set(9, 1e300)(t.astype(np.float64)))
     assert main(["export", str(model), "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
@@ -132,12 +138,14 @@ def test_export_refuses_a_float64_value_beyond_float32(st_wordpiece, tmp_path, c
 
 @pytest.mark.parametrize("dtype", [np.int32, np.int8, np.bool_, np.uint8])
 def test_export_refuses_a_table_that_is_not_floating_point(st_wordpiece, tmp_path, dtype):
+    """Export refuses a table that is not floating point."""
     model, _ = _with_table(st_wordpiece, tmp_path / "model", lambda t: (t * 100).astype(dtype))
     with pytest.raises(SourceModelError, match="not floating point"):
         export(model, tmp_path / "out")
 
 
 def test_export_refuses_a_non_finite_model2vec_table(m2v_model, tmp_path):
+    """Export refuses a non finite model2vec table."""
     model = shutil.copytree(m2v_model, tmp_path / "m2v")
     tensors = load_file(str(model / "model.safetensors"))
     tensors["embeddings"][11, 0] = np.nan
@@ -150,6 +158,7 @@ def test_export_refuses_a_non_finite_model2vec_table(m2v_model, tmp_path):
 
 
 def test_a_local_folder_is_recorded_as_typed(st_wordpiece, tmp_path, monkeypatch):
+    """A local folder is recorded as typed."""
     shutil.copytree(st_wordpiece, tmp_path / "models" / "mine")
     monkeypatch.chdir(tmp_path)
     out = export("models/mine", "bundle", ExportOptions(dims=8))
@@ -182,6 +191,7 @@ def _fake_hub_cache(root: Path, model: Path, monkeypatch) -> Path:
 
 @pytest.mark.parametrize("revision", [None, "main", COMMIT])
 def test_a_hub_revision_is_recorded_as_the_commit_it_resolved_to(st_wordpiece, tmp_path, monkeypatch, revision):
+    """A hub revision is recorded as the commit it resolved to."""
     _fake_hub_cache(tmp_path / "hub", st_wordpiece, monkeypatch)
     out = export("static-edge-tests/tiny", tmp_path / "b", ExportOptions(dims=8), revision=revision)
     source = read_manifest(out).source
@@ -190,6 +200,7 @@ def test_a_hub_revision_is_recorded_as_the_commit_it_resolved_to(st_wordpiece, t
 
 
 def test_check_compares_with_the_recorded_commit_after_the_branch_moved(st_wordpiece, tmp_path, monkeypatch):
+    """Check compares with the recorded commit after the branch moved."""
     repo = _fake_hub_cache(tmp_path / "hub", st_wordpiece, monkeypatch)
     out = export("static-edge-tests/tiny", tmp_path / "b", ExportOptions(dims=8), revision="main")
     newer = shutil.copytree(repo / "snapshots" / COMMIT, repo / "snapshots" / NEWER_COMMIT)
@@ -201,6 +212,7 @@ def test_check_compares_with_the_recorded_commit_after_the_branch_moved(st_wordp
 
 
 def test_check_says_when_the_source_changed_since_export(st_wordpiece, tmp_path, capsys):
+    """Check says when the source changed since export."""
     model = shutil.copytree(st_wordpiece, tmp_path / "model")
     out = export(model, tmp_path / "b", ExportOptions(dims=8))
     recorded = read_manifest(out).source["sha256"]
@@ -215,6 +227,7 @@ def test_check_says_when_the_source_changed_since_export(st_wordpiece, tmp_path,
 
 
 def test_check_against_another_reference_notes_the_hash_but_does_not_fail_for_it(st_wordpiece, tmp_path):
+    """Check against another reference notes the hash but does not fail for it."""
     out = export(st_wordpiece, tmp_path / "b", ExportOptions(dims=8))
     other = shutil.copytree(st_wordpiece, tmp_path / "same-model-other-file")
     tensors = load_file(str(other / "model.safetensors"))

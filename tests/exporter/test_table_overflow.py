@@ -42,6 +42,7 @@ def _one_error_line(capsys) -> str:
 
 
 def test_the_bound_keeps_the_sum_and_the_squared_norm_finite_in_float32():
+    """The bound keeps the sum and the squared norm finite in float32."""
     for dims in (1, 16, 256, 4096):
         limit = np.float32(largest_safe_value(dims))
         assert np.isfinite(np.sum(np.square(np.full(dims, limit, dtype=np.float32)), dtype=np.float32))
@@ -54,6 +55,7 @@ def test_the_bound_keeps_the_sum_and_the_squared_norm_finite_in_float32():
 
 @pytest.mark.parametrize("value", [7e4, -65520.0])
 def test_fp16_export_refuses_a_value_float16_cannot_hold(st_wordpiece, tmp_path, capsys, value):
+    """fp16 export refuses a value float16 cannot hold."""
     model, token = _model_with(st_wordpiece, tmp_path / "model", 17, value)
     assert main(["export", str(model), "-o", str(tmp_path / "out"), "--fp16", "--dims", str(DIMS)]) == 2
     err = _one_error_line(capsys)
@@ -64,6 +66,7 @@ def test_fp16_export_refuses_a_value_float16_cannot_hold(st_wordpiece, tmp_path,
 
 
 def test_fp16_keeps_the_largest_float16_value(st_wordpiece, tmp_path):
+    """fp16 keeps the largest float16 value."""
     model, _ = _model_with(st_wordpiece, tmp_path / "model", 17, -65504.0)
     out = export(model, tmp_path / "out", ExportOptions(dims=DIMS, fp16=True))
     table = read_initializers(out / VARIANT_FILES["fp16"], ("embedding_table",))["embedding_table"]
@@ -72,6 +75,7 @@ def test_fp16_keeps_the_largest_float16_value(st_wordpiece, tmp_path):
 
 @pytest.mark.parametrize("value", [3e38, -1e20])
 def test_export_refuses_values_whose_vectors_would_overflow_float32(st_wordpiece, tmp_path, capsys, value):
+    """Export refuses values whose vectors would overflow float32."""
     model, token = _model_with(st_wordpiece, tmp_path / "model", 9, value)
     assert main(["export", str(model), "-o", str(tmp_path / "out"), "--dims", str(DIMS), "--int8"]) == 2
     err = _one_error_line(capsys)
@@ -116,6 +120,7 @@ def test_a_quantized_variant_is_held_to_its_largest_possible_code(st_wordpiece, 
 
 @pytest.fixture
 def bundle(st_wordpiece, tmp_path) -> Path:
+    """A fresh normalized export with every packed table, for a test to edit."""
     options = ExportOptions(dims=DIMS, int8=True, int4=True, int2=True, normalize=True)
     return export(st_wordpiece, tmp_path / "b", options)
 
@@ -130,6 +135,7 @@ def bundle(st_wordpiece, tmp_path) -> Path:
     ],
 )
 def test_check_and_load_refuse_an_edited_table_that_overflows(bundle, capsys, variant, edit, row):
+    """Check and load refuse an edited table that overflows."""
     rewrite_variant(bundle, variant, edit)
     names = ("embedding_table",) if variant == "fp32" else ("embedding_table", "embedding_row_scales")
     value = read_initializers(bundle / VARIANT_FILES[variant], names)
@@ -152,6 +158,7 @@ def test_check_and_load_refuse_an_edited_table_that_overflows(bundle, capsys, va
 
 
 def test_check_reports_the_largest_value_of_a_clean_bundle(bundle):
+    """Check reports the largest value of a clean bundle."""
     report = check_bundle(bundle, write=False)
     rows = [r for r in report.rows if r.metric == "largest magnitude (float32-safe bound)"]
     assert {r.pair.split(" ")[0] for r in rows} == {"fp32", "int8", "int4", "int2"} and report.passed

@@ -36,10 +36,12 @@ def _tamper_table(bundle: Path, variant: str, edit) -> None:
 
 @pytest.fixture
 def bundle(st_wordpiece, tmp_path) -> Path:
+    """A fresh 32-dim export with fp16 and int8 tables, for a test to edit."""
     return export(st_wordpiece, tmp_path / "b", ExportOptions(dims=32, fp16=True, int8=True))
 
 
 def test_check_reports_every_table_clean_and_the_worst_int8_row(bundle, capsys):
+    """Check reports every table clean and the worst int8 row."""
     assert main(["check", str(bundle)]) == 0
     rows = {row["pair"]: row for row in read_manifest(bundle).parity["rows"]}
     for variant in ("fp32", "fp16", "int8"):
@@ -51,6 +53,7 @@ def test_check_reports_every_table_clean_and_the_worst_int8_row(bundle, capsys):
 
 
 def test_check_finds_nan_in_a_row_no_parity_text_uses(bundle, capsys):
+    """Check finds NaN in a row no parity text uses."""
     tokenizer = Tokenizer.from_file(str(bundle / "tokenizer.json"))
     used = {i for e in tokenizer.encode_batch(["hello world"] * 2) for i in e.ids}
     row = max(set(range(tokenizer.get_vocab_size())) - used)
@@ -70,6 +73,8 @@ def test_check_finds_nan_in_a_row_no_parity_text_uses(bundle, capsys):
 
 
 def test_check_names_an_int8_row_that_no_longer_matches_fp32(bundle):
+    """Check names an int8 row that no longer matches fp32."""
+
     def rescale(table, scales):
         scales = scales.copy()
         scales[123] *= 3

@@ -57,6 +57,7 @@ def test_training_texts_cover_every_script_and_the_tests_reach_unknowns():
 @pytest.mark.parametrize("backend", ["onnxruntime", "numpy"])
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_bundle_ids_match_tokenizers_library_and_vectors_match_sentence_transformers(family_bundles, family, backend):
+    """Bundle ids match tokenizers library and vectors match sentence transformers."""
     from sentence_transformers import SentenceTransformer
 
     model, bundle = family_bundles[family]

@@ -35,16 +35,19 @@ PRECISION_FILES = {
 
 @pytest.fixture(scope="module")
 def every_variant_bundle(tmp_path_factory, st_wordpiece) -> Path:
+    """A 64-dim export holding every variant of the record."""
     options = ExportOptions(dims=64, extra_variants=tuple(VARIANTS))
     return export(st_wordpiece, tmp_path_factory.mktemp("variants") / "b", options)
 
 
 def test_quantizer_map_has_exactly_the_record_rows():
+    """Quantizer map has exactly the record rows."""
     assert list(QUANTIZERS) == list(VARIANTS)
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_quantizer_writes_the_recorded_table_type(name):
+    """Quantizer writes the recorded table type."""
     record = VARIANTS[name]
     table = np.random.default_rng(0).normal(size=(11, 9)).astype(np.float32)
     values, scales = QUANTIZERS[name](table)
@@ -57,6 +60,7 @@ def test_quantizer_writes_the_recorded_table_type(name):
 
 @pytest.mark.parametrize("name", [v.name for v in VARIANTS.values() if v.packed])
 def test_packed_variant_has_an_unpacker_whose_codes_reach_its_peak(name):
+    """Packed variant has an unpacker whose codes reach its peak."""
     record = VARIANTS[name]
     assert record.bits in OFFSETS and record.bits in LIMITS
     every_byte = np.arange(256, dtype=np.uint8)[:, None]
@@ -68,6 +72,7 @@ def test_packed_variant_has_an_unpacker_whose_codes_reach_its_peak(name):
 
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_every_variant_is_exported_recorded_and_loaded_by_both_runtimes(every_variant_bundle, name):
+    """Every variant is exported recorded and loaded by both runtimes."""
     record = VARIANTS[name]
     manifest = read_manifest(every_variant_bundle)
     assert manifest.variants == list(VARIANTS)
@@ -81,6 +86,7 @@ def test_every_variant_is_exported_recorded_and_loaded_by_both_runtimes(every_va
 
 
 def test_check_passes_with_the_recorded_tolerance_rows(every_variant_bundle):
+    """Check passes with the recorded tolerance rows."""
     report = check_bundle(every_variant_bundle, write=False)
     assert report.passed, [r.to_dict() for r in report.failures()]
     for record in VARIANTS.values():
@@ -93,6 +99,7 @@ def test_check_passes_with_the_recorded_tolerance_rows(every_variant_bundle):
 
 
 def test_defaults_follow_the_record(every_variant_bundle):
+    """Defaults follow the record."""
     manifest = read_manifest(every_variant_bundle)
     loadable = [v for v in VARIANTS.values() if v.transformers_js_dtype is not None]
     assert manifest.default_variant == loadable[-1].name  # the smallest that transformers.js loads
@@ -104,6 +111,7 @@ def test_defaults_follow_the_record(every_variant_bundle):
 
 
 def test_export_flags_come_from_the_record():
+    """Export flags come from the record."""
     parser = argparse.ArgumentParser()
     add_export_arguments(parser)
     others = [v.name for v in VARIANTS.values() if v is not REFERENCE]
@@ -117,6 +125,7 @@ def test_export_flags_come_from_the_record():
 
 
 def test_no_variant_name_is_spelled_outside_the_record():
+    """No variant name is spelled outside the record."""
     found = []
     for folder in ("runtimes", "exporter"):
         for path in sorted((REPO / folder).rglob("*.py")):
@@ -132,6 +141,7 @@ def test_no_variant_name_is_spelled_outside_the_record():
 
 
 def test_the_spec_lists_each_variant_with_its_file_and_tolerances():
+    """The spec lists each variant with its file and tolerances."""
     spec = (REPO / "docs" / "bundle-format.md").read_text(encoding="utf-8")
     for record in VARIANTS.values():
         assert f"| `{record.file}` | {'yes' if record is REFERENCE else 'no'} | the `{record.name}` variant" in spec

@@ -22,6 +22,7 @@ OPTIONS = {"int8": True, "int4": True}
 
 @pytest.fixture(scope="module")
 def corpus_file(tmp_path_factory):
+    """A small corpus file, with a trailing blank line."""
     path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
     path.write_text("\n".join(sample_corpus()[:60]) + "\n\n", encoding="utf-8")
     return path
@@ -52,6 +53,7 @@ def _corpus(path) -> list[str]:
 def test_corpus_texts_keep_identical_vectors_in_every_variant_and_runtime(
     request, tmp_path, corpus_file, model_fixture
 ):
+    """Corpus texts keep identical vectors in every variant and runtime."""
     model = request.getfixturevalue(model_fixture)
     full = export(model, tmp_path / "full", ExportOptions(**OPTIONS))
     pruned = export(model, tmp_path / "pruned", ExportOptions(**OPTIONS, vocab_from=corpus_file))
@@ -68,6 +70,7 @@ def test_corpus_texts_keep_identical_vectors_in_every_variant_and_runtime(
 
 
 def test_manifest_records_the_pruning_and_the_table_shrinks(tmp_path, st_wordpiece, corpus_file):
+    """Manifest records the pruning and the table shrinks."""
     full = export(st_wordpiece, tmp_path / "full", ExportOptions(dims=64))
     pruned = export(st_wordpiece, tmp_path / "pruned", ExportOptions(dims=64, vocab_from=corpus_file))
     manifest = read_manifest(pruned)
@@ -88,6 +91,7 @@ def test_manifest_records_the_pruning_and_the_table_shrinks(tmp_path, st_wordpie
 
 
 def test_text_outside_the_corpus_uses_the_pruned_tokenizer_and_source_rows(tmp_path, st_wordpiece, corpus_file):
+    """Text outside the corpus uses the pruned tokenizer and source rows."""
     source = read_source(st_wordpiece)
     corpus = _corpus(corpus_file)
     pruned_bundle = export(st_wordpiece, tmp_path / "p", ExportOptions(vocab_from=corpus_file))
@@ -108,6 +112,7 @@ def test_text_outside_the_corpus_uses_the_pruned_tokenizer_and_source_rows(tmp_p
 
 
 def test_max_vocab_drops_the_rarest_tokens_and_counts_the_changed_texts(tmp_path, st_wordpiece, corpus_file):
+    """Max vocab drops the rarest tokens and counts the changed texts."""
     source = read_source(st_wordpiece)
     texts = _corpus(corpus_file)
     unlimited, _ = prune_source(source, texts, "x")
@@ -129,6 +134,7 @@ def test_max_vocab_drops_the_rarest_tokens_and_counts_the_changed_texts(tmp_path
 
 
 def test_gzip_corpus_is_read_and_hashed_as_stored(tmp_path, st_wordpiece, corpus_file):
+    """Gzip corpus is read and hashed as stored."""
     packed = tmp_path / "corpus.txt.gz"
     packed.write_bytes(gzip.compress(corpus_file.read_bytes()))
     bundle = export(st_wordpiece, tmp_path / "b", ExportOptions(dims=16, vocab_from=packed))
@@ -138,6 +144,7 @@ def test_gzip_corpus_is_read_and_hashed_as_stored(tmp_path, st_wordpiece, corpus
 
 
 def test_bad_corpus_and_limits_fail_with_one_line_and_write_nothing(tmp_path, st_wordpiece, corpus_file, capsys):
+    """Bad corpus and limits fail with one line and write nothing."""
     from static_edge.cli import main
 
     empty = tmp_path / "empty.txt"
@@ -167,6 +174,7 @@ def test_bad_corpus_and_limits_fail_with_one_line_and_write_nothing(tmp_path, st
 
 
 def test_a_corpus_inside_the_bundle_being_replaced_is_never_deleted(tmp_path, st_wordpiece, corpus_file, capsys):
+    """A corpus inside the bundle being replaced is never deleted."""
     from static_edge.cli import main
 
     out = tmp_path / "bundle"
@@ -181,6 +189,7 @@ def test_a_corpus_inside_the_bundle_being_replaced_is_never_deleted(tmp_path, st
 
 
 def test_unigram_keeps_its_lowest_score_so_the_unknown_penalty_stays(st_unigram):
+    """Unigram keeps its lowest score so the unknown penalty stays."""
     source = read_source(st_unigram)
     pruned, _ = prune_source(source, ["a few words"], "x")
     scores = [json.loads(t.to_str())["model"]["vocab"] for t in (source.tokenizer, pruned.tokenizer)]

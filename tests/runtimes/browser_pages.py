@@ -69,6 +69,7 @@ class LocalOnlyPage:
         return result["ids"], np.array(result["vectors"], dtype=np.float32).reshape(len(texts), -1)
 
     def close(self) -> None:
+        """Close the page (or its own context) and fail if any request left 127.0.0.1."""
         if self.own_context:
             self.context.close()
         else:

@@ -21,6 +21,7 @@ from static_edge.runtimes.samples import sample_corpus
 
 
 def test_bit_order_is_msb_first_sign_bits():
+    """Bit order is msb first sign bits."""
     vector = np.zeros((1, 12), dtype=np.float32)
     vector[0, [0, 3, 8, 11]] = [0.5, 2.0, 1e-9, 3.0]
     vector[0, [1, 9]] = -1.0  # negative and zero both give 0
@@ -32,6 +33,7 @@ def test_bit_order_is_msb_first_sign_bits():
 
 
 def test_same_bytes_as_sentence_transformers_ubinary():
+    """Same bytes as sentence transformers ubinary."""
     quantization = pytest.importorskip("sentence_transformers.quantization")
     vectors = np.random.default_rng(0).normal(size=(30, 64)).astype(np.float32)
     theirs = quantization.quantize_embeddings(vectors, precision="ubinary")
@@ -40,6 +42,7 @@ def test_same_bytes_as_sentence_transformers_ubinary():
 
 @pytest.mark.parametrize("dims", [128, 20])  # 16 bytes: the uint64 path; 3 bytes: the byte path
 def test_hamming_distances_match_counting_differing_signs(dims):
+    """Hamming distances match counting differing signs."""
     rng = np.random.default_rng(dims)
     a, b = rng.normal(size=(7, dims)), rng.normal(size=(40, dims))
     expected = ((a[:, None, :] > 0) != (b[None, :, :] > 0)).sum(axis=-1)
@@ -47,6 +50,7 @@ def test_hamming_distances_match_counting_differing_signs(dims):
 
 
 def test_popcount_table_fallback_counts_like_numpy():
+    """Popcount table fallback counts like numpy."""
     values = np.random.default_rng(3).integers(0, 2**63, size=(5, 7), dtype=np.uint64)
     expected = [[bin(int(v)).count("1") for v in row] for row in values]
     assert popcount_table(values).tolist() == expected
@@ -56,6 +60,7 @@ def test_popcount_table_fallback_counts_like_numpy():
 
 
 def test_search_returns_nearest_by_hamming_with_ties_by_index():
+    """Search returns nearest by hamming with ties by index."""
     rng = np.random.default_rng(1)
     corpus = rng.normal(size=(300, 64)).astype(np.float32)
     corpus[200] = corpus[17]  # an exact duplicate: a tie the index must break by position
@@ -74,6 +79,7 @@ def test_search_returns_nearest_by_hamming_with_ties_by_index():
 
 
 def test_rescore_reranks_the_hamming_candidates_by_float_query_dot_signs():
+    """Rescore reranks the hamming candidates by float query dot signs."""
     rng = np.random.default_rng(2)
     corpus = rng.normal(size=(500, 32)).astype(np.float32)
     query = rng.normal(size=(1, 32)).astype(np.float32)
@@ -88,6 +94,7 @@ def test_rescore_reranks_the_hamming_candidates_by_float_query_dot_signs():
 
 
 def test_binary_search_finds_most_float_neighbours_on_real_bundle_vectors(st_bundle):
+    """Binary search finds most float neighbours on real bundle vectors."""
     texts = sample_corpus()
     vectors = load(st_bundle, variant="fp32").encode(texts)
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -103,6 +110,7 @@ def test_binary_search_finds_most_float_neighbours_on_real_bundle_vectors(st_bun
 
 
 def test_bad_arguments_are_clear_errors():
+    """Bad arguments are clear errors."""
     index = BinaryIndex.from_vectors(np.ones((3, 16), dtype=np.float32))
     with pytest.raises(ValueError, match="dims"):
         index.search(np.ones((1, 8), dtype=np.float32))
@@ -115,5 +123,6 @@ def test_bad_arguments_are_clear_errors():
 
 
 def test_binary_module_does_not_import_torch():
+    """Binary module does not import torch."""
     code = "import sys, static_edge.runtimes.binary; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -78,6 +78,7 @@ def test_the_page_searches_the_shipped_vectors_as_python_ranks_them(chromium, co
     ],
 )
 def test_a_changed_corpus_file_stops_the_page_with_a_clear_error(chromium, corpus_site, name, expected):
+    """A changed corpus file stops the page with a clear error."""
     root, base = corpus_site
     copy = shutil.copytree(root / "binary", root / f"changed-{name}")
     target = copy / "web" / name

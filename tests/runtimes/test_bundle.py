@@ -33,6 +33,7 @@ BACKENDS = ("onnxruntime", "numpy")
 
 
 def test_ids_outside_the_vocabulary_are_refused(bundle):
+    """ids outside the vocabulary are refused."""
     vocab = read_manifest(bundle).vocab_size
     for key in ("pad_token_id", "unk_token_id"):
         edit_manifest(bundle, **{key: vocab + 3})
@@ -63,6 +64,7 @@ def test_ids_outside_the_vocabulary_are_refused(bundle):
     ],
 )
 def test_malformed_manifest_values_are_bundle_errors(bundle, changes, named):
+    """Malformed manifest values are bundle errors."""
     edit_manifest(bundle, **changes)
     with pytest.raises(BundleError, match=named):
         load(bundle)
@@ -79,6 +81,7 @@ def test_malformed_manifest_values_are_bundle_errors(bundle, changes, named):
     ],
 )
 def test_unreadable_manifest_files_are_bundle_errors(bundle, content, named, capsys):
+    """Unreadable manifest files are bundle errors."""
     (bundle / MANIFEST_FILE).write_bytes(content)
     with pytest.raises(BundleError, match=named):
         load(bundle)
@@ -93,6 +96,7 @@ def test_unreadable_manifest_files_are_bundle_errors(bundle, content, named, cap
 @pytest.mark.parametrize("name", [TOKENIZER_FILE, VARIANT_FILES["fp32"], MANIFEST_FILE])
 @pytest.mark.parametrize("verify", [True, False])
 def test_a_file_that_links_out_of_the_bundle_is_refused(bundle, tmp_path, name, verify):
+    """A file that links out of the bundle is refused."""
     outside = tmp_path / "outside" / Path(name).name
     outside.parent.mkdir()
     shutil.copy(bundle / name, outside)  # the same bytes: only where it lives is wrong
@@ -103,6 +107,7 @@ def test_a_file_that_links_out_of_the_bundle_is_refused(bundle, tmp_path, name, 
 
 
 def test_a_link_inside_the_bundle_is_allowed(bundle):
+    """A link inside the bundle is allowed."""
     real = bundle / "onnx" / "real-model.onnx"
     (bundle / VARIANT_FILES["fp32"]).rename(real)
     (bundle / VARIANT_FILES["fp32"]).symlink_to(real)
@@ -111,6 +116,7 @@ def test_a_link_inside_the_bundle_is_allowed(bundle):
 
 @pytest.mark.parametrize("name", ["../secret.txt", "onnx/../../secret.txt", "/etc/hostname", "", "a\\..\\b"])
 def test_manifest_paths_that_leave_the_bundle_are_refused(bundle, tmp_path, name):
+    """Manifest paths that leave the bundle are refused."""
     (tmp_path / "secret.txt").write_text("secret")
     parsed = read_manifest(bundle)
     parsed.files[name] = file_entry(tmp_path / "secret.txt")  # a Manifest built in code skips the parser's check
@@ -127,6 +133,7 @@ def test_manifest_paths_that_leave_the_bundle_are_refused(bundle, tmp_path, name
 
 
 def test_export_and_check_print_the_digest_that_pins_the_bundle(st_wordpiece, tmp_path, capsys):
+    """Export and check print the digest that pins the bundle."""
     out = tmp_path / "pinned"
     assert main(["export", str(st_wordpiece), "--dims", "16", "-o", str(out)]) == 0
     printed = re.findall(r"bundle digest \(sha256\): ([0-9a-f]{64})", capsys.readouterr().out)
@@ -141,6 +148,7 @@ def test_export_and_check_print_the_digest_that_pins_the_bundle(st_wordpiece, tm
 
 
 def test_a_wrong_or_malformed_pin_is_refused(bundle, capsys):
+    """A wrong or malformed pin is refused."""
     digest = bundle_digest(bundle)
     other = digest[:-1] + ("0" if digest[-1] != "0" else "1")
     with pytest.raises(BundleError, match="not the pinned"):
@@ -163,6 +171,7 @@ def _swap_in_table(bundle: Path, table: np.ndarray) -> None:
 
 
 def test_rewritten_hashes_load_without_a_pin_but_not_with_one(bundle):
+    """Rewritten hashes load without a pin but not with one."""
     digest = bundle_digest(bundle)
     table = read_initializers(bundle / VARIANT_FILES["fp32"], ("embedding_table",))["embedding_table"]
     _swap_in_table(bundle, -table)  # a plausible, finite, different model
@@ -172,6 +181,7 @@ def test_rewritten_hashes_load_without_a_pin_but_not_with_one(bundle):
 
 
 def test_a_nan_table_with_rewritten_hashes_is_refused(bundle):
+    """A NaN table with rewritten hashes is refused."""
     digest = bundle_digest(bundle)
     table = read_initializers(bundle / VARIANT_FILES["fp32"], ("embedding_table",))["embedding_table"].copy()
     table[42, 3] = np.nan
@@ -186,6 +196,7 @@ def test_a_nan_table_with_rewritten_hashes_is_refused(bundle):
 
 
 def test_check_keeps_the_digest(bundle):
+    """Check keeps the digest."""
     digest = bundle_digest(bundle)
     check_bundle(bundle, write=True)
     assert read_manifest(bundle).parity is not None
@@ -195,6 +206,7 @@ def test_check_keeps_the_digest(bundle):
 
 
 def test_a_lone_surrogate_escape_in_the_manifest(bundle):
+    """A lone surrogate escape in the manifest."""
     text = (bundle / MANIFEST_FILE).read_text()
     (bundle / MANIFEST_FILE).write_text(text.replace('"format_version"', '"note": "\\ud800", "format_version"', 1))
     assert load(bundle).dims == 16  # an unknown key is ignored ...

@@ -42,6 +42,7 @@ def _facts(small_bundle: Path, **changes) -> GraphFacts:
 
 
 def test_the_facts_of_an_exported_graph_match_its_manifest(small_bundle):
+    """The facts of an exported graph match its manifest."""
     manifest = read_manifest(small_bundle)
     facts = read_graph_facts(small_bundle / VARIANT_FILES["fp32"], with_values=True)
     assert (facts.rows, facts.columns) == (manifest.vocab_size, manifest.dims) == facts.table.shape
@@ -53,6 +54,7 @@ def test_the_facts_of_an_exported_graph_match_its_manifest(small_bundle):
 
 
 def test_a_file_that_is_not_onnx_or_has_no_table_is_refused(tmp_path):
+    """A file that is not ONNX or has no table is refused."""
     (tmp_path / "junk.onnx").write_bytes(b"\x08\x07not a protobuf at all")
     with pytest.raises(BundleError, match="is not a readable ONNX model"):
         read_graph_facts(tmp_path / "junk.onnx")
@@ -64,6 +66,7 @@ def test_a_file_that_is_not_onnx_or_has_no_table_is_refused(tmp_path):
 
 
 def test_the_tokenizer_span_is_its_largest_id_plus_one_not_its_size(small_bundle):
+    """The tokenizer span is its largest id plus one not its size."""
     tokenizer = Tokenizer.from_file(str(small_bundle / TOKENIZER_FILE))
     assert tokenizer_id_span(tokenizer) == tokenizer.get_vocab_size()
     data = json.loads(tokenizer.to_str())
@@ -85,6 +88,7 @@ def test_the_tokenizer_span_is_its_largest_id_plus_one_not_its_size(small_bundle
     ],
 )
 def test_each_disagreement_with_the_graph_names_its_key(small_bundle, facts, manifest, named):
+    """Each disagreement with the graph names its key."""
     truth = read_manifest(small_bundle)
     span = truth.vocab_size
     model_file = small_bundle / VARIANT_FILES["fp32"]
@@ -96,6 +100,7 @@ def test_each_disagreement_with_the_graph_names_its_key(small_bundle, facts, man
 
 
 def test_a_tokenizer_reaching_past_the_table_is_refused(small_bundle):
+    """A tokenizer reaching past the table is refused."""
     manifest = read_manifest(small_bundle)
     with pytest.raises(BundleError, match="vocab_size .* the tokenizer's vocabulary"):
         check_manifest_against_graph(
@@ -104,6 +109,7 @@ def test_a_tokenizer_reaching_past_the_table_is_refused(small_bundle):
 
 
 def test_max_length_must_be_the_tokenizer_truncation(small_bundle):
+    """Max length must be the tokenizer truncation."""
     manifest = dataclasses.replace(read_manifest(small_bundle), max_length=64)
     check_max_length(manifest, {"max_length": 64, "strategy": "longest_first"})
     with pytest.raises(BundleError, match="max_length = 64 but tokenizer.json truncates at 32"):
@@ -114,6 +120,7 @@ def test_max_length_must_be_the_tokenizer_truncation(small_bundle):
 
 
 def test_the_first_non_finite_row_is_found():
+    """The first non finite row is found."""
     table = np.zeros((6, 4), np.float32)
     assert first_non_finite_row(table) is None
     table[4, 1], table[2, 3] = np.inf, np.nan
@@ -123,6 +130,7 @@ def test_the_first_non_finite_row_is_found():
 
 
 def test_non_finite_values_or_scales_are_refused_naming_the_row(tmp_path):
+    """Non finite values or scales are refused naming the row."""
     table = np.ones((5, 4), np.float32)
     scales = np.ones(5, np.float32)
     facts = GraphFacts(rows=5, columns=4, element_type=1, normalizes=False, unk_token_id=None)
@@ -136,6 +144,7 @@ def test_non_finite_values_or_scales_are_refused_naming_the_row(tmp_path):
 
 
 def test_values_that_would_overflow_float32_are_refused_naming_the_row(tmp_path):
+    """Values that would overflow float32 are refused naming the row."""
     dims = 16
     bound = largest_safe_value(dims)
     assert bound == pytest.approx(np.sqrt(np.finfo(np.float32).max / (2 * dims)))
@@ -150,6 +159,7 @@ def test_values_that_would_overflow_float32_are_refused_naming_the_row(tmp_path)
 
 
 def test_a_quantized_table_is_bounded_by_its_scale_times_the_largest_code(tmp_path):
+    """A quantized table is bounded by its scale times the largest code."""
     dims = 16
     codes = np.zeros((3, dims), np.int8)
     scales = np.full(3, 1e-3, np.float32)
@@ -162,6 +172,7 @@ def test_a_quantized_table_is_bounded_by_its_scale_times_the_largest_code(tmp_pa
 
 
 def test_check_bundle_model_scans_values_only_when_asked(bundle):
+    """Check bundle model scans values only when asked."""
     manifest = read_manifest(bundle)
     table = np.ones((manifest.vocab_size, manifest.dims), np.float32)
     table[7, 0] = np.nan
@@ -190,6 +201,7 @@ def test_check_bundle_model_scans_values_only_when_asked(bundle):
     ],
 )
 def test_a_manifest_that_disagrees_with_its_graph_is_refused(bundle, backend, verify, key, value):
+    """A manifest that disagrees with its graph is refused."""
     edit_manifest(bundle, **{key: value})
     with pytest.raises(BundleError, match=key):
         load(bundle, backend=backend, verify=verify)

@@ -10,6 +10,7 @@ from static_edge.runtimes.bundle import read_manifest
 
 
 def test_info_lists_variants_sizes_speeds_and_defaults(st_wordpiece, tmp_path, capsys):
+    """Info lists variants sizes speeds and defaults."""
     bundle = export(st_wordpiece, tmp_path / "b", ExportOptions(dims=32, int8=True, int4=True))
     assert main(["info", str(bundle), "--json"]) == 0
     facts = json.loads(capsys.readouterr().out)
@@ -29,6 +30,7 @@ def test_info_lists_variants_sizes_speeds_and_defaults(st_wordpiece, tmp_path, c
 
 
 def test_info_of_a_missing_bundle_is_one_line(tmp_path, capsys):
+    """Info of a missing bundle is one line."""
     assert main(["info", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1

@@ -67,6 +67,7 @@ class SpecReference:
         self.drop_unknown = honour_unknown_rule and self.manifest.get("mask_unknown", False)
 
     def counted_ids(self, text: str) -> list[int]:
+        """The ids the spec averages for `text`: truncated, unknown ids dropped where the manifest says."""
         ids = self.tokenizer.encode(text, add_special_tokens=False).ids
         if self.manifest.get("max_length") is not None:
             ids = ids[: self.manifest["max_length"]]
@@ -75,6 +76,7 @@ class SpecReference:
         return ids
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        """Each text's vector computed from the spec alone (float64 mean of decoded rows)."""
         out = np.zeros((len(texts), self.manifest["dims"]))
         for k, text in enumerate(texts):
             ids = self.counted_ids(text)
@@ -96,6 +98,7 @@ def st_spec_bundle(tmp_path_factory, st_wordpiece) -> Path:
 
 @pytest.fixture(params=["st_spec_bundle", "m2v_bundle"])
 def bundle(request) -> Path:
+    """Each bundle kind the spec covers (Sentence Transformers and model2vec sources)."""
     return request.getfixturevalue(request.param)
 
 
@@ -123,6 +126,7 @@ def test_the_unknown_rule_is_exercised(m2v_bundle, st_spec_bundle):
 
 
 def test_empty_text_is_the_zero_vector(bundle):
+    """Empty text is the zero vector."""
     for variant in ("fp32", "int8"):
         assert not load(bundle, variant=variant).encode(["", "   "]).any()
 
@@ -175,6 +179,7 @@ def _described(values) -> list[tuple[str, int, list[str | int]]]:
 
 
 def test_graph_interface_is_the_documented_one(bundle):
+    """Graph interface is the documented one."""
     manifest = json.loads((bundle / "static_edge.json").read_text())
     float32, int64 = onnx.TensorProto.FLOAT, onnx.TensorProto.INT64
     for variant, path in VARIANT_PATHS.items():

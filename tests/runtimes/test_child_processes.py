@@ -39,6 +39,7 @@ def _parent_and_child() -> tuple[subprocess.Popen, psutil.Process]:
     [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGQUIT, 131)],
 )
 def test_the_child_ends_with_its_parent(signum, code):
+    """The child ends with its parent."""
     parent, child = _parent_and_child()
     try:
         assert child.is_running() and child.ppid() == parent.pid
@@ -54,6 +55,7 @@ def test_the_child_ends_with_its_parent(signum, code):
 
 
 def test_run_child_returns_the_exit_code_and_stop_child_ends_the_group():
+    """Run child returns the exit code and stop child ends the group."""
     assert run_child([sys.executable, "-c", "raise SystemExit(7)"]) == 7
     child = start_child([sys.executable, "-c", "import time; time.sleep(120)"])
     assert os.getpgid(child.pid) == child.pid != os.getpgid(0)  # its own group: signalled without us

@@ -64,6 +64,7 @@ def _bad_inputs(folder: Path) -> dict[str, tuple[Path, list[str], str]]:
 
 @pytest.mark.slow  # end to end: static-edge encode-file in a child process
 def test_every_format_with_a_missing_column_or_bad_bytes_is_one_line_and_leaves_nothing(st_bundle, tmp_path):
+    """Every format with a missing column or bad bytes is one line and leaves nothing."""
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     out_dir = tmp_path / "out"
@@ -76,6 +77,7 @@ def test_every_format_with_a_missing_column_or_bad_bytes_is_one_line_and_leaves_
 
 @pytest.mark.slow  # end to end: static-edge encode-file in a child process
 def test_headerless_csv_by_column_number(st_bundle, tmp_path):
+    """Headerless CSV by column number."""
     path = tmp_path / "rows.csv"
     with path.open("w", newline="") as f:
         csv.writer(f).writerows([f"id{i}", text] for i, text in enumerate(TEXTS))
@@ -91,6 +93,7 @@ def test_headerless_csv_by_column_number(st_bundle, tmp_path):
 
 @pytest.mark.slow  # end to end: static-edge encode-file in a child process
 def test_standard_input_and_named_pipes_are_read_as_they_come(st_bundle, tmp_path):
+    """Standard input and named pipes are read as they come."""
     expected = load(st_bundle).encode(TEXTS)
     text = ("\n".join(TEXTS) + "\n").encode()
     out = tmp_path / "from-stdin.npy"
@@ -121,6 +124,7 @@ def test_standard_input_and_named_pipes_are_read_as_they_come(st_bundle, tmp_pat
 
 
 def test_reader_checks_a_file_before_any_text_is_encoded(tmp_path):
+    """Reader checks a file before any text is encoded."""
     (tmp_path / "a.jsonl").write_text('{"body": "x"}\n')
     with pytest.raises(InputError, match="has no 'text' field"):
         CorpusReader(tmp_path / "a.jsonl")
@@ -146,6 +150,7 @@ def _parquet(path: Path, **columns) -> Path:
 
 @pytest.mark.parametrize("fmt", ["text", "jsonl", "csv", "tsv", "parquet"])
 def test_each_format_reads_its_texts_ids_and_count(tmp_path, fmt):
+    """Each format reads its texts ids and count."""
     texts = ["one", "two, with a comma", 'three "quoted"', "", "five\rcarriage"]
     ids = [f"k{i}" for i in range(len(texts))]
     if fmt == "text":
@@ -194,6 +199,7 @@ def test_each_format_reads_its_texts_ids_and_count(tmp_path, fmt):
     ],
 )
 def test_each_format_refuses_malformed_input_with_one_input_error(tmp_path, name, data, options, message):
+    """Each format refuses malformed input with one input error."""
     path = tmp_path / name
     path.write_bytes(data)
     with pytest.raises(InputError) as caught:
@@ -202,6 +208,7 @@ def test_each_format_refuses_malformed_input_with_one_input_error(tmp_path, name
 
 
 def test_a_parquet_text_column_of_another_type_is_refused(tmp_path):
+    """A Parquet text column of another type is refused."""
     path = _parquet(tmp_path / "numbers.parquet", text=[1, 2])
     with pytest.raises(InputError, match="row 1: 'text' is int, not a string"):
         CorpusReader(path)

@@ -33,6 +33,7 @@ def _read(path: Path, fmt: str, chunk_size: int, **options) -> tuple[list, list[
 @SETTINGS
 @given(texts=st.lists(TEXT, min_size=1, max_size=30), chunk_size=st.integers(1, 7), gz=st.booleans())
 def test_jsonl_reads_back_every_text_and_id(texts, chunk_size, gz):
+    """JSONL reads back every text and id."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / ("in.jsonl.gz" if gz else "in.jsonl")
         lines = "".join(json.dumps({"doc": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts)).encode()
@@ -44,6 +45,7 @@ def test_jsonl_reads_back_every_text_and_id(texts, chunk_size, gz):
 @SETTINGS
 @given(texts=st.lists(TEXT, min_size=1, max_size=30), chunk_size=st.integers(1, 7), header=st.booleans())
 def test_csv_reads_back_every_text_with_or_without_a_header(texts, chunk_size, header):
+    """CSV reads back every text with or without a header."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "in.csv"
         with path.open("w", encoding="utf-8", newline="") as f:
@@ -60,6 +62,7 @@ def test_csv_reads_back_every_text_with_or_without_a_header(texts, chunk_size, h
 @given(texts=st.lists(TEXT.map(lambda t: t.replace("\n", " ").replace("\r", " ")), min_size=1, max_size=30),
        chunk_size=st.integers(1, 7))  # fmt: skip
 def test_text_lines_read_back_in_order_from_any_skip(texts, chunk_size):
+    """Text lines read back in order from any skip."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "in.txt"
         path.write_text("".join(t + "\n" for t in texts), encoding="utf-8")
@@ -71,6 +74,7 @@ def test_text_lines_read_back_in_order_from_any_skip(texts, chunk_size):
 @SETTINGS
 @given(data=st.binary(max_size=300), fmt=st.sampled_from(["text", "jsonl", "csv", "parquet"]))
 def test_any_bytes_read_as_texts_or_fail_with_one_input_error(data, fmt):
+    """Any bytes read as texts or fail with one input error."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / ("in.txt" if fmt == "text" else f"in.{fmt}")
         path.write_bytes(data)
@@ -84,6 +88,7 @@ def test_any_bytes_read_as_texts_or_fail_with_one_input_error(data, fmt):
 
 
 def test_a_reader_refuses_what_it_cannot_read_before_chunks(tmp_path):
+    """A reader refuses what it cannot read before chunks."""
     path = tmp_path / "in.jsonl"
     path.write_bytes(b'{"body": "x"}\n')
     with pytest.raises(InputError, match="text"):

@@ -29,6 +29,7 @@ TEXTS = [t for t in sample_corpus() + PARITY_TEXTS if "\n" not in t and "\r" not
 
 @pytest.fixture(scope="module")
 def expected(st_bundle) -> np.ndarray:
+    """The vectors `encode` gives for TEXTS: what every file route must write."""
     return load(st_bundle).encode(TEXTS)
 
 
@@ -70,6 +71,7 @@ def read_output(path: Path) -> tuple[list, np.ndarray]:
     ("fmt", "suffix"), [("text", ".parquet"), ("jsonl", ".jsonl"), ("csv", ".npy"), ("parquet", ".parquet")]
 )
 def test_every_input_format_to_every_output_format(st_bundle, expected, tmp_path, fmt, suffix, capsys):
+    """Every input format to every output format."""
     corpus = write_input(tmp_path, fmt)
     out = tmp_path / f"vectors{suffix}"
     columns = [] if fmt == "text" else ["--column", "body"] + (["--id-column", "doc"] if suffix != ".npy" else [])
@@ -86,6 +88,7 @@ def test_every_input_format_to_every_output_format(st_bundle, expected, tmp_path
 
 
 def test_precisions(st_bundle, expected, tmp_path):
+    """Precisions."""
     corpus = write_input(tmp_path, "text")
     for precision in ("float16", "int8", "binary"):
         out = tmp_path / f"{precision}.parquet"
@@ -116,6 +119,7 @@ def _encode_command(bundle: Path, corpus: Path, out: Path, *extra: str) -> list[
 
 @pytest.mark.slow  # end to end: kills an encode-file child process
 def test_a_killed_run_resumes_to_the_same_file(st_bundle, tmp_path):
+    """A killed run resumes to the same file."""
     corpus = tmp_path / "big.txt"
     corpus.write_text("\n".join(TEXTS * 400) + "\n", encoding="utf-8")
     chunking = ["--chunk-size", "500", "--batch-size", "64"]
@@ -162,6 +166,7 @@ def test_a_killed_run_resumes_to_the_same_file(st_bundle, tmp_path):
 
 
 def test_bad_inputs_and_outputs_are_one_line_errors(st_bundle, tmp_path, capsys):
+    """Bad inputs and outputs are one line errors."""
     corpus = write_input(tmp_path, "jsonl")
 
     def error(*args: str) -> str:
@@ -199,6 +204,7 @@ def test_bad_inputs_and_outputs_are_one_line_errors(st_bundle, tmp_path, capsys)
 
 
 def test_resume_knows_the_input_by_its_bytes_and_a_failure_says_what_it_kept(st_bundle, expected, tmp_path, capsys):
+    """Resume knows the input by its bytes and a failure says what it kept."""
     from static_edge.runtimes.vector_writers import JoinedSink
 
     corpus = write_input(tmp_path, "text")

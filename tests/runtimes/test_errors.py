@@ -20,6 +20,7 @@ from static_edge.runtimes.errors import InputError, StaticEdgeError
 
 @pytest.fixture(scope="module")
 def small_bundle(st_wordpiece, tmp_path_factory) -> Path:
+    """A 16-dim export of the WordPiece model."""
     return export(st_wordpiece, tmp_path_factory.mktemp("errors") / "b", ExportOptions(dims=16))
 
 
@@ -45,6 +46,7 @@ def _read_only_folder(tmp_path: Path) -> Path:
 
 
 def test_a_read_only_output_folder(st_wordpiece, tmp_path, capsys):
+    """A read only output folder."""
     folder = _read_only_folder(tmp_path)
     assert main(["export", str(st_wordpiece), "--dims", "8", "-o", str(folder / "bundle")]) == 1
     err = _one_error_line(capsys)
@@ -53,6 +55,7 @@ def test_a_read_only_output_folder(st_wordpiece, tmp_path, capsys):
 
 
 def test_a_full_disk_prints_one_line_and_leaves_nothing(st_wordpiece, tmp_path, monkeypatch, capsys):
+    """A full disk prints one line and leaves nothing."""
     import onnx
 
     def disk_full(model, path, *args, **kwargs):
@@ -68,6 +71,7 @@ def test_a_full_disk_prints_one_line_and_leaves_nothing(st_wordpiece, tmp_path, 
 
 
 def test_a_port_already_in_use(small_bundle, tmp_path, capsys):
+    """A port already in use."""
     bundle = shutil.copytree(small_bundle, tmp_path / "b")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -79,12 +83,14 @@ def test_a_port_already_in_use(small_bundle, tmp_path, capsys):
 
 @pytest.mark.parametrize("batch_size", ["3", 2.5, None, True])
 def test_a_batch_size_that_is_not_an_integer(small_bundle, batch_size):
+    """A batch size that is not an integer."""
     with pytest.raises(StaticEdgeError, match="batch_size must be an integer"):
         load(small_bundle).encode(["a", "b"], batch_size=batch_size)
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "numpy"])
 def test_a_lone_surrogate_names_the_text_and_the_cause(small_bundle, backend):
+    """A lone surrogate names the text and the cause."""
     texts = ["fine", "also fine é", "broken \udc80 text"]
     with pytest.raises(InputError, match=r"texts\[2\] holds a lone surrogate '\\udc80' at character 7"):
         load(small_bundle, backend=backend).encode(texts)
@@ -93,12 +99,14 @@ def test_a_lone_surrogate_names_the_text_and_the_cause(small_bundle, backend):
 
 
 def test_user_text_is_printed_literally(small_bundle, capsys):
+    """User text is printed literally."""
     assert main(["encode", str(small_bundle), "[/oops]", "[bold]x[/bold]", "--backend", "numpy"]) == 0
     out = capsys.readouterr().out
     assert "'[/oops]': dims=16" in out and "'[bold]x[/bold]': dims=16" in out
 
 
 def test_an_output_path_with_brackets_works(st_wordpiece, tmp_path, capsys):
+    """An output path with brackets works."""
     out = tmp_path / "x" / "[/y]"
     assert main(["export", str(st_wordpiece), "--dims", "8", "-o", str(out)]) == 0
     assert f"wrote {out}" in capsys.readouterr().out
@@ -106,12 +114,14 @@ def test_an_output_path_with_brackets_works(st_wordpiece, tmp_path, capsys):
 
 
 def test_errors_print_paths_with_brackets_literally(tmp_path, capsys):
+    """Errors print paths with brackets literally."""
     missing = tmp_path / "[red]not[/red]" / "[/oops]"
     assert main(["check", str(missing)]) == 2
     assert str(missing) in _one_error_line(capsys)
 
 
 def test_install_hints_keep_their_extra(monkeypatch, capsys):
+    """Install hints keep their extra."""
     import importlib.util
 
     real = importlib.util.find_spec
@@ -121,11 +131,13 @@ def test_install_hints_keep_their_extra(monkeypatch, capsys):
 
 
 def test_a_long_error_stays_on_one_line(tmp_path, capsys):
+    """A long error stays on one line."""
     deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 12)
     assert main(["encode", str(deep), "text"]) == 2
     assert str(deep) in _one_error_line(capsys)
 
 
 def test_encode_output_is_finite_for_odd_unicode(small_bundle):
+    """Encode output is finite for odd unicode."""
     texts = ["\u200b", "\ufeff", "\U0001f600" * 50, "\x00", "a\u0301", "\u202e reversed", ""]
     assert np.isfinite(load(small_bundle).encode(texts)).all()

@@ -49,6 +49,7 @@ def _push(hub: FakeHub, bundle: Path, repo_id: str, monkeypatch) -> str:
 
 
 def test_a_hub_id_is_what_is_not_a_local_path(tmp_path, monkeypatch):
+    """A hub id is what is not a local path."""
     monkeypatch.chdir(tmp_path)
     assert is_hub_id("org/name") and is_hub_id("sentence-transformers/static-retrieval-mrl-en-v1")
     assert not is_hub_id("./org/name") and not is_hub_id("/abs/path") and not is_hub_id("a/b/c")
@@ -64,6 +65,7 @@ def test_a_hub_id_is_what_is_not_a_local_path(tmp_path, monkeypatch):
 
 
 def test_an_uncached_hub_id_offline_names_the_reason(tmp_path, monkeypatch):
+    """An uncached hub id offline names the reason."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.chdir(tmp_path)
@@ -73,6 +75,7 @@ def test_an_uncached_hub_id_offline_names_the_reason(tmp_path, monkeypatch):
 
 @pytest.mark.slow  # end to end: a fake hub server and the real client
 def test_load_downloads_pins_the_commit_and_verifies(tmp_path, st_bundle, monkeypatch):
+    """Load downloads pins the commit and verifies."""
     import shutil
 
     bundle = tmp_path / "bundle"

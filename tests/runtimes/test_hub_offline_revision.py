@@ -65,6 +65,7 @@ def cached(tmp_path, st_bundle, monkeypatch) -> tuple[Path, Path]:
 
 
 def go_online_unreachable(monkeypatch) -> None:
+    """Let huggingface_hub go online, to an endpoint that refuses every connection."""
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
@@ -74,6 +75,7 @@ def go_online_unreachable(monkeypatch) -> None:
 
 @pytest.mark.parametrize("network", ["offline", "unreachable"])
 def test_load_a_cached_commit_without_the_hub(cached, monkeypatch, network):
+    """Load a cached commit without the hub."""
     bundle, _ = cached
     if network == "unreachable":
         go_online_unreachable(monkeypatch)
@@ -84,6 +86,7 @@ def test_load_a_cached_commit_without_the_hub(cached, monkeypatch, network):
 
 
 def test_an_uncached_commit_offline_is_one_clear_error(cached, capsys):
+    """An uncached commit offline is one clear error."""
     other = "f" * 40
     with pytest.raises(BundleError, match=r"not found: me/tiny.*HF_HUB_OFFLINE is set"):
         load("me/tiny", revision=other)
@@ -91,6 +94,7 @@ def test_an_uncached_commit_offline_is_one_clear_error(cached, capsys):
 
 @pytest.mark.parametrize("network", ["offline", "unreachable"])
 def test_export_from_a_cached_commit_without_the_hub(st_wordpiece, tmp_path, monkeypatch, network):
+    """Export from a cached commit without the hub."""
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
@@ -103,6 +107,7 @@ def test_export_from_a_cached_commit_without_the_hub(st_wordpiece, tmp_path, mon
 
 @pytest.mark.parametrize("planted", ["tokenizer.json", "onnx/model.onnx"])
 def test_a_cached_file_linked_out_of_the_cache_is_refused(cached, tmp_path, capsys, planted):
+    """A cached file linked out of the cache is refused."""
     _, snapshot = cached
     outside = tmp_path / "private.json"
     outside.write_bytes((snapshot / planted).read_bytes())  # even the right bytes: the cache must not lead out
@@ -117,6 +122,7 @@ def test_a_cached_file_linked_out_of_the_cache_is_refused(cached, tmp_path, caps
 
 
 def test_a_source_model_linked_out_of_the_cache_is_refused(st_wordpiece, tmp_path, monkeypatch):
+    """A source model linked out of the cache is refused."""
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))

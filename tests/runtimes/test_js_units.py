@@ -37,6 +37,7 @@ def _node() -> str:
 
 
 def test_node_unit_tests_pass():
+    """Node unit tests pass."""
     result = subprocess.run(
         [_node(), "--test", str(JS_TESTS)], capture_output=True, text=True, timeout=300, check=False
     )

@@ -45,6 +45,7 @@ def js_record() -> dict:
 
 
 def test_variants_js_has_the_python_rows_in_their_order(js_record):
+    """Variants JS has the Python rows in their order."""
     python = [{js: getattr(v, py) for py, js in SHARED_FIELDS.items()} for v in VARIANTS.values()]
     assert list(js_record["VARIANTS"]) == list(VARIANTS)
     assert list(js_record["VARIANTS"].values()) == python
@@ -58,4 +59,5 @@ def test_every_shared_field_is_compared(js_record):
 
 
 def test_variant_files_derive_from_the_record(js_record):
+    """Variant files derive from the record."""
     assert js_record["VARIANT_FILES"] == {name: v.file for name, v in VARIANTS.items()}

@@ -51,6 +51,7 @@ def _open_failing(chromium, site, name: str, query: str = "") -> tuple[str, str]
 
 
 def test_the_page_names_every_module_with_its_integrity(site):
+    """The page names every module with its integrity."""
     web = site[0] / "clean" / "web"
     html = (web / "index.html").read_text()
     imports = json.loads(re.search(r'<script type="importmap">(.*?)</script>', html, re.S).group(1))
@@ -66,6 +67,7 @@ def test_the_page_names_every_module_with_its_integrity(site):
 
 @pytest.mark.browser
 def test_the_clean_page_loads(chromium, site):
+    """The clean page loads."""
     page = LocalOnlyPage(chromium)
     page.open(f"{site[1]}/clean/web/index.html")
     assert "error" not in (page.page.locator("#status").get_attribute("class") or "")
@@ -76,6 +78,7 @@ def test_the_clean_page_loads(chromium, site):
 @pytest.mark.browser
 @pytest.mark.parametrize("module", ["page.js", "lite-engine.js", "embedder.js", "vendor/tokenizers.min.mjs"])
 def test_a_changed_page_module_is_refused_and_the_page_says_so(chromium, site, module):
+    """A changed page module is refused and the page says so."""
     name = "module-" + module.replace("/", "-").replace(".", "-")
     copy = _copy(site, name)
     with open(copy / "web" / module, "a") as handle:
@@ -98,6 +101,7 @@ def test_a_changed_page_module_is_refused_and_the_page_says_so(chromium, site, m
     ],
 )
 def test_lite_refuses_tables_python_refuses(chromium, site, variant, edit, expected):
+    """Lite refuses tables Python refuses."""
     name = f"{variant}-{expected.split()[-1].replace('+', '')}-{expected.split()[0]}"
     copy = _copy(site, name)
     rewrite_variant(copy, variant, edit)
@@ -110,6 +114,7 @@ def test_lite_refuses_tables_python_refuses(chromium, site, variant, edit, expec
 @pytest.mark.browser
 @pytest.mark.parametrize("change", [+5, -3])
 def test_lite_refuses_a_manifest_whose_vocab_size_is_not_the_tables(chromium, site, change):
+    """Lite refuses a manifest whose vocab size is not the tables."""
     name = f"vocab{change}"
     copy = _copy(site, name)
     data = json.loads((copy / MANIFEST_FILE).read_text())

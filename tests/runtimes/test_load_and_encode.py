@@ -17,6 +17,7 @@ from static_edge.runtimes.parity_texts import PARITY_TEXTS
 
 @pytest.mark.parametrize("variant", ["fp32", "fp16", "int8"])
 def test_numpy_matches_onnxruntime(st_bundle, variant):
+    """numpy matches onnxruntime."""
     ort_vectors = load(st_bundle, variant=variant).encode(PARITY_TEXTS)
     np_vectors = load(st_bundle, variant=variant, backend="numpy").encode(PARITY_TEXTS)
     assert np.abs(ort_vectors - np_vectors).max() <= 1e-6
@@ -24,6 +25,7 @@ def test_numpy_matches_onnxruntime(st_bundle, variant):
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "numpy"])
 def test_batch_size_and_order_do_not_change_vectors(st_bundle, backend):
+    """Batch size and order do not change vectors."""
     model = load(st_bundle, backend=backend)
     whole = model.encode(PARITY_TEXTS, batch_size=len(PARITY_TEXTS))
     one_by_one = model.encode(PARITY_TEXTS, batch_size=1)
@@ -34,6 +36,7 @@ def test_batch_size_and_order_do_not_change_vectors(st_bundle, backend):
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "numpy"])
 def test_only_empty_texts(st_bundle, backend):
+    """Only empty texts."""
     vectors = load(st_bundle, backend=backend).encode(["", "", "   "])
     assert vectors.shape == (3, 128) and not vectors.any() and np.isfinite(vectors).all()
 
@@ -53,6 +56,7 @@ def test_without_a_variant_load_picks_the_fastest_on_a_cpu(st_wordpiece, tmp_pat
 
 
 def test_default_variant_and_single_string(st_bundle):
+    """Default variant and single string."""
     model = load(st_bundle)
     assert model.variant == "fp32" and model.dims == 128
     assert model.encode("hello world").shape == (1, 128)
@@ -62,6 +66,7 @@ def test_default_variant_and_single_string(st_bundle):
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "numpy"])
 def test_bad_texts_are_refused_with_clear_errors(st_bundle, backend):
+    """Bad texts are refused with clear errors."""
     model = load(st_bundle, backend=backend)
     with pytest.raises(ValueError, match="texts is empty"):
         model.encode([])
@@ -74,6 +79,7 @@ def test_bad_texts_are_refused_with_clear_errors(st_bundle, backend):
 
 
 def test_unknown_variant_and_backend(st_bundle, tmp_path, st_wordpiece):
+    """Unknown variant and backend."""
     from static_edge.exporter import ExportOptions, export
 
     with pytest.raises(BundleError, match="unknown variant"):
@@ -87,11 +93,13 @@ def test_unknown_variant_and_backend(st_bundle, tmp_path, st_wordpiece):
 
 @pytest.fixture
 def bundle_copy(st_bundle, tmp_path):
+    """A copy of the shared bundle that a test may tamper with."""
     return shutil.copytree(st_bundle, tmp_path / "copy")
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "numpy"])
 def test_tampered_model_file_is_refused(bundle_copy, backend):
+    """Tampered model file is refused."""
     path = bundle_copy / VARIANT_FILES["int8"]
     data = bytearray(path.read_bytes())
     data[-100] ^= 0xFF  # same size, one byte changed
@@ -101,6 +109,7 @@ def test_tampered_model_file_is_refused(bundle_copy, backend):
 
 
 def test_truncated_and_missing_files_are_refused(bundle_copy):
+    """Truncated and missing files are refused."""
     path = bundle_copy / VARIANT_FILES["fp32"]
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(BundleError, match="truncated"):
@@ -111,6 +120,7 @@ def test_truncated_and_missing_files_are_refused(bundle_copy):
 
 
 def test_not_a_bundle(tmp_path):
+    """Not a bundle."""
     with pytest.raises(BundleError, match="not found"):
         load(tmp_path / "nowhere")
     with pytest.raises(BundleError, match="not a static-edge bundle"):
@@ -125,6 +135,7 @@ def test_not_a_bundle(tmp_path):
 
 @pytest.mark.slow  # end to end: a child process
 def test_runtimes_never_import_torch_and_numpy_backend_never_imports_onnxruntime(st_bundle):
+    """Runtimes never import torch and numpy backend never imports onnxruntime."""
     code = (
         "import sys; from static_edge.runtimes import load;"
         f"m = load({str(st_bundle)!r}, backend='numpy'); v = m.encode(['hello world']);"
@@ -139,6 +150,7 @@ def test_runtimes_never_import_torch_and_numpy_backend_never_imports_onnxruntime
 
 @pytest.mark.parametrize("padded", [True, False])
 def test_token_limited_batches_cover_every_text_once_within_limits(padded):
+    """Token limited batches cover every text once within limits."""
     from static_edge.runtimes.embedder import token_limited_batches
 
     rng = np.random.default_rng(0)

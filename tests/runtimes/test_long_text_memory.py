@@ -59,12 +59,14 @@ def long_text(chars: int, seed: int = 0) -> str:
 
 @pytest.fixture(scope="module", params=sorted(TOKENIZERS))
 def tokenizer_file(request, tmp_path_factory) -> Path:
+    """Each tokenizer family, saved as a tokenizer.json."""
     path = tmp_path_factory.mktemp("tok") / f"{request.param}.json"
     TOKENIZERS[request.param]().save(str(path))
     return path
 
 
 def whole_ids(tokenizer: Tokenizer, text: str) -> list[int]:
+    """The ids of `text` tokenized whole, the reference for the pieces."""
     return tokenizer.encode(text, add_special_tokens=False).ids
 
 
@@ -72,12 +74,14 @@ def whole_ids(tokenizer: Tokenizer, text: str) -> list[int]:
 
 
 def test_the_test_tokenizers_are_all_split(tokenizer_file):
+    """The test tokenizers are all split."""
     assert split_refusal(Tokenizer.from_file(str(tokenizer_file))) is None
 
 
 @pytest.mark.slow  # cuts long texts of many tokenizers at every position
 @pytest.mark.parametrize("seed", [0, 1])
 def test_pieces_give_the_ids_of_the_whole_text(tokenizer_file, seed):
+    """Pieces give the ids of the whole text."""
     tok = BundleTokenizer(tokenizer_file)
     tok.fast = None  # tokenizers itself: nanotoken's WordPiece takes any length whole at 8 bytes a token
     text = long_text(3 * LONG_TEXT_CHARS, seed)
@@ -93,6 +97,7 @@ def test_pieces_give_the_ids_of_the_whole_text(tokenizer_file, seed):
 
 @pytest.mark.parametrize("max_length", [7, 512, 30_000])
 def test_truncation_stops_at_max_length_with_the_whole_texts_ids(tokenizer_file, max_length):
+    """Truncation stops at max length with the whole texts ids."""
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
     tokenizer.enable_truncation(max_length)
     tok = BundleTokenizer(tokenizer_file)
@@ -104,6 +109,7 @@ def test_truncation_stops_at_max_length_with_the_whole_texts_ids(tokenizer_file,
 @settings(max_examples=60, deadline=None, database=None)
 @given(st.lists(st.sampled_from(WORDS + SEPARATORS + ["a", "1", "!", "\t", "\u200d", "😀", "ß"]), max_size=120))
 def test_any_cut_of_any_text_gives_the_whole_ids(parts):
+    """Any cut of any text gives the whole ids."""
     text = "".join(parts)
     for tokenizer in property_tokenizers():
         pieces = list(long_text_pieces(text, 6))
@@ -113,10 +119,12 @@ def test_any_cut_of_any_text_gives_the_whole_ids(parts):
 
 @functools.cache
 def property_tokenizers() -> list[Tokenizer]:
+    """One tokenizer per family, built once for the property tests."""
     return [build() for build in TOKENIZERS.values()]
 
 
 def test_a_text_without_a_safe_space_is_one_piece():
+    """A text without a safe space is one piece."""
     assert list(long_text_pieces("汉字" * 50_000, 100)) == ["汉字" * 50_000]
     assert list(long_text_pieces("word \t" * 10, 4)) == ["word", " \tword", *[" \tword"] * 8, " \t"]
 
@@ -132,6 +140,7 @@ def test_a_text_without_a_safe_space_is_one_piece():
     ],
 )
 def test_a_tokenizer_that_cannot_be_cut_is_tokenized_whole(tmp_path, change, reason):
+    """A tokenizer that cannot be cut is tokenized whole."""
     tokenizer = unigram_tokenizer()
     change(tokenizer)
     tokenizer.save(str(tmp_path / "t.json"))
@@ -142,6 +151,7 @@ def test_a_tokenizer_that_cannot_be_cut_is_tokenized_whole(tmp_path, change, rea
 
 
 def test_an_added_token_that_strips_to_its_right_refuses_cuts():
+    """An added token that strips to its right refuses cuts."""
     from tokenizers import AddedToken
 
     tokenizer = wordpiece_tokenizer()
@@ -180,6 +190,7 @@ def exact_mean(model, ids: np.ndarray) -> np.ndarray:
     ],
 )
 def test_pieces_equal_the_whole_text_on_both_backends(request, bundle_name, variant):
+    """Pieces equal the whole text on both backends."""
     bundle = request.getfixturevalue(bundle_name)
     npy, ort = load(bundle, variant, backend="numpy"), load(bundle, variant)
     rng = np.random.default_rng(3)
@@ -211,6 +222,7 @@ def test_pieces_equal_the_whole_text_on_both_backends(request, bundle_name, vari
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_long_text_encodes_as_its_tokenize_and_embed_tokens_halves(st_bundle, backend):
+    """A long text encodes as its tokenize and embed tokens halves."""
     model = load(st_bundle, backend=backend)
     texts = ["short", long_text(LONG_TEXT_CHARS * 2), "another short one"]
     ids, lengths = model.tokenize(texts)

@@ -25,16 +25,19 @@ class Recording:
         self.dims = model.dims
 
     def tokenize(self, texts):
+        """Record the batch size (after waiting for `hold`, if set) and tokenize."""
         if self.hold is not None:
             self.hold.wait(10)
         self.batches.append(len(texts))
         return self.model.tokenize(texts)
 
     def embed_tokens(self, ids, lengths, batch_size=1024):
+        """The real model's embedding of the batch."""
         return self.model.embed_tokens(ids, lengths, batch_size)
 
 
 def test_concurrent_requests_share_a_batch_and_get_their_own_vectors(st_bundle):
+    """Concurrent requests share a batch and get their own vectors."""
     model = load(st_bundle)
     hold = threading.Event()
     recording = Recording(model, hold)
@@ -61,6 +64,7 @@ def test_concurrent_requests_share_a_batch_and_get_their_own_vectors(st_bundle):
 
 
 def test_queue_full_is_refused_before_any_work(st_bundle):
+    """Queue full is refused before any work."""
     hold = threading.Event()
     recording = Recording(load(st_bundle), hold)
 
@@ -81,6 +85,7 @@ def test_queue_full_is_refused_before_any_work(st_bundle):
 
 
 def test_token_limits_fail_only_their_request_and_truncation_cuts(st_bundle):
+    """Token limits fail only their request and truncation cuts."""
     model = load(st_bundle)
     long_text = " ".join(["word"] * 50)
     limits = TokenLimits(per_text=10, per_request=25)
@@ -108,6 +113,7 @@ def test_token_limits_fail_only_their_request_and_truncation_cuts(st_bundle):
 
 
 def test_a_failing_batch_is_retried_request_by_request(st_bundle):
+    """A failing batch is retried request by request."""
     model = load(st_bundle)
 
     class Picky(Recording):
@@ -141,6 +147,7 @@ def test_a_failing_batch_is_retried_request_by_request(st_bundle):
     )
 )
 def test_cut_tokens_matches_a_per_text_reference(texts):
+    """Cut tokens matches a per text reference."""
     lengths = np.array([n for n, _, _, _ in texts], dtype=np.int64)
     keep = np.array([k for _, k, _, _ in texts])
     limit = np.array([m for _, _, m, _ in texts])

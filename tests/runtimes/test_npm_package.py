@@ -72,6 +72,7 @@ def packed(tmp_path_factory) -> Path:
 
 
 def test_tarball_holds_the_runtime_and_its_declarations_only(packed):
+    """Tarball holds the runtime and its declarations only."""
     manifest = json.loads((packed / "package.json").read_text())
     files = sorted(p.name for p in packed.iterdir())
     assert manifest["type"] == "module" and manifest["types"] == "./types/static-edge.d.ts"

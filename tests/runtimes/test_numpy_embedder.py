@@ -14,10 +14,12 @@ SENTENCE = "the quick brown fox jumps over the lazy dog near the river bank. "
 
 @pytest.fixture(scope="module")
 def long_text() -> str:
+    """About 70k tokens of one repeated sentence."""
     return SENTENCE * 5000  # about 70k tokens of one repeated sentence: every partial sum drifts the same way
 
 
 def test_the_rule_is_the_float32_summation_bound_scaled_by_the_table():
+    """The rule is the float32 summation bound scaled by the table."""
     assert numpy_tolerance(0) == TOL_NUMPY_ABS
     assert numpy_tolerance(70_000, 0.5) == pytest.approx(TOL_NUMPY_ABS + 70_000 * 2.0**-24 * 0.5)
     assert numpy_tolerance(1000, 4.0) - TOL_NUMPY_ABS == pytest.approx(4 * (numpy_tolerance(1000) - TOL_NUMPY_ABS))
@@ -25,6 +27,7 @@ def test_the_rule_is_the_float32_summation_bound_scaled_by_the_table():
 
 @pytest.mark.parametrize("variant", ["fp32", "int8"])
 def test_largest_value_is_that_of_the_decoded_table(st_bundle, variant):
+    """Largest value is that of the decoded table."""
     npy = load(st_bundle, variant, backend="numpy")
     decoded = npy.table.astype(np.float64) * (1.0 if npy.scales is None else npy.scales[:, None])
     assert npy.largest_value() == pytest.approx(np.abs(decoded).max(), rel=1e-6) and npy.largest_value() > 0
@@ -41,6 +44,7 @@ def test_a_short_cycle_repeated_stays_inside_the_rule(st_bundle):
 @pytest.mark.slow  # a 70k-token text
 @pytest.mark.parametrize("variant", ["fp32", "int8"])
 def test_numpy_and_onnxruntime_agree_on_a_very_long_text(st_bundle, long_text, variant):
+    """numpy and onnxruntime agree on a very long text."""
     ort, npy = load(st_bundle, variant), load(st_bundle, variant, backend="numpy")
     ids = npy.tokenizer.encode([long_text])[0]
     assert len(ids) > 50_000
@@ -55,6 +59,7 @@ def test_numpy_and_onnxruntime_agree_on_a_very_long_text(st_bundle, long_text, v
 
 @pytest.mark.slow  # a 70k-token text
 def test_check_applies_the_length_rule(st_bundle, long_text):
+    """Check applies the length rule."""
     report = check_bundle(st_bundle, texts=[long_text, "short text"], write=False)
     rows = [row for row in report.rows if row.pair.startswith("numpy vs onnxruntime")]
     assert rows and all(row.passed for row in rows)

@@ -13,6 +13,7 @@ from static_edge.runtimes.pipeline import WriteBehind, read_ahead
 
 
 def test_read_ahead_keeps_order_and_stays_within_its_depth():
+    """Read ahead keeps order and stays within its depth."""
     produced: list[int] = []
 
     def items():
@@ -30,6 +31,8 @@ def test_read_ahead_keeps_order_and_stays_within_its_depth():
 
 
 def test_read_ahead_raises_where_the_failing_item_would_come():
+    """Read ahead raises where the failing item would come."""
+
     def prepare(i: int) -> int:
         if i == 3:
             raise ValueError("bad item 3")
@@ -43,6 +46,7 @@ def test_read_ahead_raises_where_the_failing_item_would_come():
 
 
 def test_closing_read_ahead_early_stops_its_worker():
+    """Closing read ahead early stops its worker."""
     before = threading.active_count()
     stream = read_ahead(iter(range(1_000_000)), lambda i: i, depth=2)
     assert [next(stream) for _ in range(3)] == [0, 1, 2]
@@ -54,6 +58,7 @@ def test_closing_read_ahead_early_stops_its_worker():
 
 
 def test_write_behind_settles_in_order_with_at_most_depth_pending():
+    """Write behind settles in order with at most depth pending."""
     pending, most, done = [0], [0], []
     lock = threading.Lock()
 
@@ -73,6 +78,8 @@ def test_write_behind_settles_in_order_with_at_most_depth_pending():
 
 
 def test_write_behind_failure_reaches_the_caller():
+    """Write behind failure reaches the caller."""
+
     def write(i: int) -> int:
         if i == 2:
             raise OSError(28, "No space left on device")
@@ -87,6 +94,7 @@ def test_write_behind_failure_reaches_the_caller():
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "numpy"])
 def test_batches_on_every_core_give_the_vectors_of_one_thread(st_bundle, backend):
+    """Batches on every core give the vectors of one thread."""
     texts = [f"text number {i} " + "word " * (i % 40) for i in range(3000)]
     one = load(st_bundle, backend=backend, threads=1)
     many = load(st_bundle, backend=backend, threads=3)

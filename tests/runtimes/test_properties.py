@@ -29,6 +29,7 @@ texts_strategy = st.lists(st.one_of(short_texts, short_texts, edge_texts, long_t
 
 @pytest.fixture(scope="module")
 def models(st_bundle):
+    """The bundle loaded as fp32 and int8 on both backends."""
     return {
         (variant, backend): load(st_bundle, variant, backend=backend)
         for variant in ("fp32", "int8")
@@ -44,6 +45,7 @@ def _tolerance(models, texts: list[str], variant: str) -> float:
 @PROPERTY_SETTINGS
 @given(texts=texts_strategy, variant=st.sampled_from(["fp32", "int8"]))
 def test_vectors_are_finite_and_numpy_equals_onnxruntime(models, texts, variant):
+    """Vectors are finite and numpy equals onnxruntime."""
     ort = models[variant, "onnxruntime"].encode(texts)
     npy = models[variant, "numpy"].encode(texts)
     assert ort.shape == npy.shape == (len(texts), 128)
@@ -59,6 +61,7 @@ def test_vectors_are_finite_and_numpy_equals_onnxruntime(models, texts, variant)
     order=st.randoms(use_true_random=False),
 )
 def test_vectors_do_not_depend_on_batch_size_or_composition(models, texts, batch_size, backend, order):
+    """Vectors do not depend on batch size or composition."""
     model = models["fp32", backend]
     reference = model.encode(texts, batch_size=len(texts))
     tolerance = _tolerance(models, texts, "fp32")
@@ -79,6 +82,7 @@ def test_vectors_do_not_depend_on_batch_size_or_composition(models, texts, batch
     prefix=st.text(max_size=10),
 )
 def test_a_lone_surrogate_is_refused_naming_its_text(models, before, after, surrogate, prefix):
+    """A lone surrogate is refused naming its text."""
     texts = [*before, prefix + surrogate, *after]
     with pytest.raises(InputError, match=rf"texts\[{len(before)}\] holds a lone surrogate"):
         models["fp32", "numpy"].encode(texts)

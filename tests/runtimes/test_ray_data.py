@@ -19,6 +19,7 @@ TEXTS = sample_corpus() + PARITY_TEXTS
 
 @pytest.fixture(scope="module")
 def local_ray():
+    """A local two-CPU Ray, shut down after the module."""
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
@@ -30,6 +31,7 @@ def local_ray():
 
 
 def test_ray_parquet_in_and_out_equals_encode(local_ray, st_bundle, tmp_path):
+    """Ray Parquet in and out equals encode."""
     from static_edge.runtimes.ray_data import encode_parquet
 
     source = tmp_path / "in"
@@ -51,6 +53,7 @@ def test_ray_parquet_in_and_out_equals_encode(local_ray, st_bundle, tmp_path):
 
 
 def test_ray_dataset_column_with_numpy_backend(local_ray, st_bundle):
+    """Ray dataset column with numpy backend."""
     from static_edge.runtimes.ray_data import encode_dataset
 
     dataset = ray.data.from_items([{"i": i, "body": t} for i, t in enumerate(TEXTS[:40])])

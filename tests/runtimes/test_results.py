@@ -14,6 +14,7 @@ ROWS = [
 
 
 def test_markdown_and_json_hold_the_same_rows_and_the_command(tmp_path):
+    """Markdown and JSON hold the same rows and the command."""
     md = write_results(
         tmp_path / "out",
         "speed",
@@ -40,6 +41,7 @@ def test_markdown_and_json_hold_the_same_rows_and_the_command(tmp_path):
 
 
 def test_a_rerun_replaces_both_files(tmp_path):
+    """A rerun replaces both files."""
     write_results(tmp_path, "r", title="First", command="one", rows=ROWS, sections={"Extra": ROWS})
     write_results(tmp_path, "r", title="Second", command="two", rows=ROWS[:1])
     payload = json.loads((tmp_path / "r.json").read_text())
@@ -48,16 +50,19 @@ def test_a_rerun_replaces_both_files(tmp_path):
 
 
 def test_columns_pick_the_order_and_numbers_align_right():
+    """Columns pick the order and numbers align right."""
     lines = markdown_table(ROWS, columns=["bytes", "variant"])
     assert lines == ["| bytes | variant |", "|---:|---|", "| 1,048,576 | fp32 |", "| 262,144 | int8 |"]
     assert markdown_table([]) == []
 
 
 def test_values_json_cannot_hold_are_written_as_text(tmp_path):
+    """Values JSON cannot hold are written as text."""
     write_results(tmp_path, "odd", title="t", command="c", rows=[{"path": tmp_path}])
     assert json.loads((tmp_path / "odd.json").read_text())["rows"] == [{"path": str(tmp_path)}]
 
 
 def test_the_machine_line_names_cores_and_python():
+    """The machine line names cores and Python."""
     line = machine()
     assert " cores, Python 3." in line and "\n" not in line

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.slow  # end to end: a real uvicorn server
 
 @pytest.fixture(scope="module")
 def server(st_bundle) -> Iterator[str]:
+    """A real `static-edge serve` process with small limits; its URL."""
     process, url = start_server(st_bundle, "--model-name", "st-128", "--max-texts", "64", "--max-bytes", "20000")
     try:
         yield url
@@ -31,6 +32,7 @@ def server(st_bundle) -> Iterator[str]:
 
 
 def test_openai_client_gets_the_vectors_of_load_encode(server, st_bundle):
+    """OpenAI client gets the vectors of load encode."""
     from openai import OpenAI
 
     client = OpenAI(base_url=server, api_key="unused", max_retries=0)
@@ -51,6 +53,7 @@ def test_openai_client_gets_the_vectors_of_load_encode(server, st_bundle):
 
 
 def test_dimensions_truncate_and_renormalize(server, st_bundle):
+    """Dimensions truncate and renormalize."""
     from openai import OpenAI
 
     client = OpenAI(base_url=server, api_key="unused", max_retries=0)
@@ -63,6 +66,7 @@ def test_dimensions_truncate_and_renormalize(server, st_bundle):
 
 
 def test_errors_are_clear_json(server):
+    """Errors are clear JSON."""
     from openai import APIStatusError, BadRequestError, NotFoundError, OpenAI
 
     client = OpenAI(base_url=server, api_key="unused", max_retries=0)
@@ -94,6 +98,7 @@ def test_errors_are_clear_json(server):
 
 
 def test_port_in_use_is_one_line(st_bundle, server):
+    """Port in use is one line."""
     port = server.rsplit(":", 1)[1].split("/")[0]
     done = subprocess.run(
         [sys.executable, "-c", SERVE, "serve", str(st_bundle), "--port", port],
@@ -107,6 +112,7 @@ def test_port_in_use_is_one_line(st_bundle, server):
 
 
 def test_tei_route_and_client_get_the_vectors_of_load_encode(server, st_bundle, monkeypatch):
+    """TEI route and client get the vectors of load encode."""
     import huggingface_hub
     from huggingface_hub import InferenceClient
 
@@ -129,6 +135,7 @@ def test_tei_route_and_client_get_the_vectors_of_load_encode(server, st_bundle, 
 
 
 def test_tei_errors_and_truncation(server, st_bundle):
+    """TEI errors and truncation."""
     base = server.removesuffix("/v1")
     too_many = httpx.post(f"{base}/embed", json={"inputs": ["x"] * 65})
     assert too_many.status_code == 413 and too_many.json()["error_type"] == "Validation"
@@ -140,6 +147,7 @@ def test_tei_errors_and_truncation(server, st_bundle):
 
 
 def test_text_plain_posts_from_other_origins_are_refused(server):
+    """Text plain posts from other origins are refused."""
     base = server.removesuffix("/v1")
     # a page on another origin may POST text/plain without a CORS preflight: it must not be parsed
     for path in ("/v1/embeddings", "/embed"):
@@ -152,6 +160,7 @@ def test_text_plain_posts_from_other_origins_are_refused(server):
 
 
 def test_cors_origin_allows_only_that_origin(st_bundle):
+    """Cors origin allows only that origin."""
     process, url = start_server(st_bundle, "--cors-origin", "http://127.0.0.1:9999")
     try:
         base = url.removesuffix("/v1")
@@ -168,6 +177,7 @@ def test_cors_origin_allows_only_that_origin(st_bundle):
 
 
 def test_api_key_is_required_and_compared(st_bundle, tmp_path):
+    """API key is required and compared."""
     from openai import AuthenticationError, OpenAI
 
     key = "s3cret-key-for-tests"
@@ -191,6 +201,7 @@ def test_api_key_is_required_and_compared(st_bundle, tmp_path):
 
 
 def test_access_log_is_a_json_line_per_request_without_bodies(st_bundle):
+    """Access log is a JSON line per request without bodies."""
     import json
 
     process, url = start_server(st_bundle, "--model-name", "m")
@@ -207,6 +218,7 @@ def test_access_log_is_a_json_line_per_request_without_bodies(st_bundle):
 
 
 def test_sigterm_drains_an_in_flight_request(st_bundle):
+    """SIGTERM drains an in flight request."""
     import socket
 
     process, url = start_server(st_bundle)
@@ -235,6 +247,7 @@ def test_sigterm_drains_an_in_flight_request(st_bundle):
 
 
 def test_workers_share_the_port_and_die_with_their_parent(st_bundle):
+    """Workers share the port and die with their parent."""
     import psutil
     from prometheus_client.parser import text_string_to_metric_families
 

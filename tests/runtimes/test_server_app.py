@@ -31,13 +31,16 @@ class Held:
         self.dims, self.manifest, self.variant, self.backend = model.dims, model.manifest, model.variant, model.backend
 
     def tokenize(self, texts):
+        """Tokenize once `release` is set: holds a batch in flight."""
         self.release.wait(20)
         return self.model.tokenize(texts)
 
     def embed_tokens(self, ids, lengths, batch_size=1024):
+        """The real model's embedding of the batch."""
         return self.model.embed_tokens(ids, lengths, batch_size)
 
     def encode(self, texts):
+        """The real model's vectors, or a failure when `fail` is set."""
         if self.fail:
             raise RuntimeError("the table went missing")
         return self.model.encode(texts)
@@ -56,6 +59,7 @@ def metric(text: str, name: str, **labels: str) -> float:
 
 
 def test_health_fails_when_the_model_cannot_encode(st_bundle):
+    """Health fails when the model cannot encode."""
     broken = Held(load(st_bundle), fail=True)
     broken.release.set()
     with running(create_app(broken, "m")) as base:
@@ -67,6 +71,7 @@ def test_health_fails_when_the_model_cannot_encode(st_bundle):
 
 
 def test_a_full_queue_answers_429_with_retry_after_before_any_work(st_bundle):
+    """A full queue answers 429 with retry after before any work."""
     held = Held(load(st_bundle))
     app = create_app(held, "m", ServerLimits(max_queued_texts=4))
 
@@ -93,6 +98,7 @@ def test_a_full_queue_answers_429_with_retry_after_before_any_work(st_bundle):
 
 
 def test_metrics_count_requests_texts_and_stage_times(st_bundle):
+    """Metrics count requests texts and stage times."""
     with running(create_app(load(st_bundle), "m")) as base:
         before = httpx.get(f"{base}/metrics").text
         for _ in range(3):
@@ -211,6 +217,7 @@ BODIES = st.one_of(
 
 @pytest.fixture(scope="module")
 def fuzz_server(st_bundle) -> Iterator[str]:
+    """The app served in-process for the property tests; its base URL."""
     with running(create_app(load(st_bundle), "m", ServerLimits(max_texts=64))) as base:
         yield base
 
@@ -218,6 +225,7 @@ def fuzz_server(st_bundle) -> Iterator[str]:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=BODIES, path=st.sampled_from(["/v1/embeddings", "/embed", "/"]))
 def test_any_json_body_gets_vectors_or_a_clear_client_error(fuzz_server, body, path):
+    """Any JSON body gets vectors or a clear client error."""
     response = httpx.post(f"{fuzz_server}{path}", content=body, headers={"content-type": "application/json"})
     assert response.status_code in (200, 400, 404, 413, 422), response.text
     payload = response.json()

@@ -24,6 +24,7 @@ TEXTS = sample_corpus() + PARITY_TEXTS
 
 @pytest.fixture(scope="module")
 def spark():
+    """A local Spark session whose Python workers run this venv's interpreter."""
     from pyspark.sql import SparkSession
 
     # the Python workers must run this venv's interpreter (static_edge, pyarrow), as on a real cluster's nodes
@@ -55,6 +56,7 @@ def spark():
 
 
 def test_spark_map_in_pandas_equals_encode(spark, st_bundle):
+    """Spark map in pandas equals encode."""
     from static_edge.runtimes.spark import encode_spark
 
     frame = spark.createDataFrame([(i, t) for i, t in enumerate(TEXTS)], ["doc", "text"]).repartition(2)

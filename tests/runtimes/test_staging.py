@@ -31,6 +31,7 @@ def _listing(folder: Path) -> list[str]:
 
 
 def test_the_folder_appears_only_when_the_block_ends(tmp_path):
+    """The folder appears only when the block ends."""
     out = tmp_path / "out"
     with staged_folder(out) as staging:
         assert staging.parent == tmp_path and staging.name.startswith(".out.partial-")
@@ -41,6 +42,7 @@ def test_the_folder_appears_only_when_the_block_ends(tmp_path):
 
 
 def test_a_failure_leaves_nothing_and_keeps_the_old_folder(tmp_path):
+    """A failure leaves nothing and keeps the old folder."""
     out = _old_output(tmp_path)
     with pytest.raises(RuntimeError, match="half-way"), staged_folder(out, overwrite=True, replaceable=_is_ours) as s:
         (s / "ours.txt").write_text("new")
@@ -50,6 +52,7 @@ def test_a_failure_leaves_nothing_and_keeps_the_old_folder(tmp_path):
 
 
 def test_an_existing_folder_is_replaced_only_once_the_new_one_is_whole(tmp_path):
+    """An existing folder is replaced only once the new one is whole."""
     out = _old_output(tmp_path)
     with staged_folder(out, overwrite=True, replaceable=_is_ours) as staging:
         (staging / "ours.txt").write_text("new")
@@ -59,6 +62,7 @@ def test_an_existing_folder_is_replaced_only_once_the_new_one_is_whole(tmp_path)
 
 
 def test_sigterm_during_the_block_exits_143_and_leaves_nothing(tmp_path):
+    """SIGTERM during the block exits 143 and leaves nothing."""
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     with pytest.raises(SystemExit) as exit_info, staged_folder(tmp_path / "out") as staging:
         (staging / "a.txt").write_text("partial")
@@ -78,6 +82,7 @@ def test_sigterm_during_the_block_exits_143_and_leaves_nothing(tmp_path):
     ],
 )
 def test_an_existing_folder_is_kept_unless_asked_and_ours(tmp_path, options, named):
+    """An existing folder is kept unless asked and ours."""
     out = _old_output(tmp_path)
     with pytest.raises(OutputFolderError, match=named), staged_folder(out, **options):
         pytest.fail("the block must not run")
@@ -86,6 +91,7 @@ def test_an_existing_folder_is_kept_unless_asked_and_ours(tmp_path, options, nam
 
 
 def test_the_source_and_folders_holding_it_are_never_written(tmp_path):
+    """The source and folders holding it are never written."""
     source = tmp_path / "work" / "model"
     source.mkdir(parents=True)
     for output in (source, tmp_path / "work"):
@@ -100,6 +106,7 @@ def test_the_source_and_folders_holding_it_are_never_written(tmp_path):
 
 
 def test_a_symlink_or_a_file_at_the_destination_is_refused(tmp_path):
+    """A symlink or a file at the destination is refused."""
     target = tmp_path / "real"
     target.mkdir()
     (tmp_path / "link").symlink_to(target)
@@ -115,6 +122,7 @@ def test_a_symlink_or_a_file_at_the_destination_is_refused(tmp_path):
 
 
 def test_a_second_writer_of_the_same_folder_fails_at_once(tmp_path):
+    """A second writer of the same folder fails at once."""
     out = tmp_path / "out"
     with staged_folder(out) as staging:
         (staging / "winner.txt").write_text("1")
@@ -139,6 +147,7 @@ def test_a_folder_that_appears_meanwhile_is_kept(tmp_path):
 
 
 def test_leftovers_of_killed_runs_for_the_same_folder_are_removed(tmp_path):
+    """Leftovers of killed runs for the same folder are removed."""
     stale = [tmp_path / ".out.partial-99-abcd", tmp_path / ".out.old-99-abcd"]
     for folder in stale:
         folder.mkdir()
@@ -151,6 +160,7 @@ def test_leftovers_of_killed_runs_for_the_same_folder_are_removed(tmp_path):
 
 
 def test_folders_follow_the_umask(tmp_path):
+    """Folders follow the umask."""
     previous = os.umask(0o027)
     try:
         with staged_folder(tmp_path / "out") as staging:
@@ -162,6 +172,7 @@ def test_folders_follow_the_umask(tmp_path):
 
 
 def test_write_file_atomic_replaces_whole_files_with_ordinary_modes(tmp_path):
+    """Write file atomic replaces whole files with ordinary modes."""
     target = tmp_path / "report.json"
     target.write_text("old")
     previous = os.umask(0o022)
@@ -181,6 +192,7 @@ def test_write_file_atomic_replaces_whole_files_with_ordinary_modes(tmp_path):
 
 
 def test_write_file_atomic_replaces_a_symlink_instead_of_writing_through_it(tmp_path):
+    """Write file atomic replaces a symlink instead of writing through it."""
     elsewhere = tmp_path / "elsewhere.txt"
     elsewhere.write_text("untouched")
     (tmp_path / "link.txt").symlink_to(elsewhere)

@@ -14,11 +14,13 @@ from static_edge.runtimes.samples import sample_corpus
 
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
+    """The sample corpus plus the parity texts."""
     return sample_corpus() + PARITY_TEXTS
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "numpy"])
 def test_encode_batches_of_a_generator_equal_encode(st_bundle, texts, backend):
+    """Encode batches of a generator equal encode."""
     model = load(st_bundle, backend=backend)
     whole = model.encode(texts)
     chunks = list(model.encode_batches((t for t in texts), batch_size=4, chunk_size=7))
@@ -29,6 +31,7 @@ def test_encode_batches_of_a_generator_equal_encode(st_bundle, texts, backend):
 
 
 def test_encode_streams_in_chunks_and_matches_one_chunk(st_bundle, texts):
+    """Encode streams in chunks and matches one chunk."""
     model = load(st_bundle)
     np.testing.assert_allclose(
         model.encode(texts, chunk_size=5), model.encode(texts, chunk_size=len(texts)), atol=1e-6, rtol=0
@@ -62,6 +65,7 @@ def test_encode_chunks_passes_each_tag_with_its_vectors(st_bundle, texts, backen
 
 
 def test_stream_errors_name_the_position_in_the_whole_stream(st_bundle):
+    """Stream errors name the position in the whole stream."""
     model = load(st_bundle)
     stream = (text if i != 12 else b"bytes" for i, text in enumerate(["x"] * 20))
     with pytest.raises(TypeError, match=r"texts\[12\] is bytes"):
@@ -98,6 +102,7 @@ def _split(ids, lengths):
 
 
 def test_fast_wordpiece_is_used_only_where_ids_are_identical(st_bundle, st_unigram, texts, tmp_path, monkeypatch):
+    """Fast WordPiece is used only where ids are identical."""
     pytest.importorskip("nanotoken")
     from tokenizers import Tokenizer
 

@@ -11,6 +11,7 @@ from static_edge.runtimes.tokenization import FAST_TOKENIZER_ENV, BundleTokenize
 
 
 def test_base_install_brings_nanotoken_and_a_wordpiece_bundle_uses_it(st_bundle, caplog):
+    """Base install brings nanotoken and a WordPiece bundle uses it."""
     pytest.importorskip("nanotoken", reason="nanotoken has no wheel for this platform")
     with caplog.at_level(logging.INFO, logger="static_edge.runtimes.tokenization"):
         tokenizer = BundleTokenizer(st_bundle / "tokenizer.json")
@@ -19,6 +20,7 @@ def test_base_install_brings_nanotoken_and_a_wordpiece_bundle_uses_it(st_bundle,
 
 
 def test_another_kind_of_tokenizer_is_noted_at_info(st_unigram, caplog):
+    """Another kind of tokenizer is noted at info."""
     with caplog.at_level(logging.INFO, logger="static_edge.runtimes.tokenization"):
         tokenizer = BundleTokenizer(st_unigram / "tokenizer.json")
     assert tokenizer.library == "tokenizers"
@@ -28,6 +30,7 @@ def test_another_kind_of_tokenizer_is_noted_at_info(st_unigram, caplog):
 
 
 def test_switching_it_off_is_honoured_and_said(st_bundle, monkeypatch):
+    """Switching it off is honoured and said."""
     monkeypatch.setenv(FAST_TOKENIZER_ENV, "tokenizers")
     tokenizer = BundleTokenizer(st_bundle / "tokenizer.json")
     assert tokenizer.library == "tokenizers" and FAST_TOKENIZER_ENV in tokenizer.slow_reason

@@ -81,6 +81,7 @@ def _encode_in_page(browser, url: str, texts: list[str]) -> tuple[list[list[int]
 @pytest.mark.parametrize("variant", ["fp32", "int8"])
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_browser_ids_and_vectors_match_python(chromium, family_site, family, variant, engine):
+    """Browser ids and vectors match Python."""
     bundles, base = family_site
     model, bundle = bundles[family]
     ids, vectors = _encode_in_page(

@@ -43,6 +43,7 @@ def _write(tmp_path: Path, fmt: str, precision: str, chunks: list[tuple[list, np
 
 @pytest.mark.parametrize("name", list(PRECISIONS))
 def test_each_precision_quantizes_to_its_layout(name):
+    """Each precision quantizes to its layout."""
     precision = PRECISIONS[name]
     vectors = _vectors(5)
     values, scales = precision.quantize(vectors)
@@ -62,6 +63,7 @@ def test_each_precision_quantizes_to_its_layout(name):
 
 @pytest.mark.parametrize("name", list(PRECISIONS))
 def test_parquet_holds_ids_vectors_scales_and_metadata_in_every_precision(tmp_path, name):
+    """Parquet holds ids vectors scales and metadata in every precision."""
     chunks = [([f"d{i}" for i in range(7)], _vectors(7, 1)), ([f"d{i}" for i in range(7, 10)], _vectors(3, 2))]
     output = _write(tmp_path, "parquet", name, chunks)
     table = pq.read_table(output)
@@ -82,6 +84,7 @@ def test_parquet_holds_ids_vectors_scales_and_metadata_in_every_precision(tmp_pa
 
 
 def test_parquet_of_resumed_parts_is_the_same_file(tmp_path):
+    """Parquet of resumed parts is the same file."""
     rows = PARQUET_ROW_GROUP + 5  # two row groups from the first part
     chunks = [(list(range(rows)), _vectors(rows, 3)), (list(range(rows, rows + 4)), _vectors(4, 4))]
     (tmp_path / "one").mkdir()
@@ -96,6 +99,7 @@ def test_parquet_of_resumed_parts_is_the_same_file(tmp_path):
 
 @pytest.mark.parametrize("name", ["float32", "float16", "binary"])
 def test_npy_is_one_array_of_every_part_in_order(tmp_path, name):
+    """Npy is one array of every part in order."""
     chunks = [(list(range(6)), _vectors(6, 5)), (list(range(6, 9)), _vectors(3, 6))]
     output = _write(tmp_path, "npy", name, chunks)
     values, _ = PRECISIONS[name].quantize(np.concatenate([v for _, v in chunks]))
@@ -106,6 +110,7 @@ def test_npy_is_one_array_of_every_part_in_order(tmp_path, name):
 
 @pytest.mark.parametrize("name", list(PRECISIONS))
 def test_jsonl_is_a_record_per_vector(tmp_path, name):
+    """JSONL is a record per vector."""
     chunks = [(["a", "b", "c"], _vectors(3, 7)), (["d"], _vectors(2, 8)[:1])]
     output = _write(tmp_path, "jsonl", name, chunks)
     records = [json.loads(line) for line in output.read_text("utf-8").splitlines()]
@@ -120,6 +125,7 @@ def test_jsonl_is_a_record_per_vector(tmp_path, name):
 
 
 def test_refusals_are_input_errors(tmp_path):
+    """Refusals are input errors."""
     with pytest.raises(InputError, match="int8 vectors need their per-vector scales"):
         part_writer("npy", "int8", DIMS, META)
     with pytest.raises(InputError, match=r"unknown precision 'int4'; choose one of \('float32', 'float16'"):

@@ -32,6 +32,7 @@ from static_edge.runtimes.web_page import CORPUS_META, write_web_page
 
 @pytest.fixture(scope="module")
 def vectors() -> np.ndarray:
+    """300 random 40-dim vectors of mixed norms, one of them zero."""
     rng = np.random.default_rng(7)
     out = rng.normal(size=(300, 40)).astype(np.float32) * rng.uniform(0.1, 5, size=(300, 1)).astype(np.float32)
     out[5] = 0  # a zero vector stays zero
@@ -39,6 +40,7 @@ def vectors() -> np.ndarray:
 
 
 def test_int8_uses_one_symmetric_scale_for_the_normalized_corpus(vectors):
+    """int8 uses one symmetric scale for the normalized corpus."""
     int8, scale = quantize_int8(vectors)
     unit = normalized(vectors)
     assert int8.dtype == np.int8 and int8.shape == vectors.shape
@@ -49,6 +51,7 @@ def test_int8_uses_one_symmetric_scale_for_the_normalized_corpus(vectors):
 
 
 def test_binary_bits_are_the_packed_signs_and_unpack_to_them(vectors):
+    """Binary bits are the packed signs and unpack to them."""
     shipped = corpus_vectors(vectors, "binary")
     assert shipped.kind == "binary"
     assert np.array_equal(shipped.bits, np.packbits(vectors > 0, axis=-1))
@@ -58,6 +61,7 @@ def test_binary_bits_are_the_packed_signs_and_unpack_to_them(vectors):
 
 
 def test_binary_is_chosen_above_the_size_threshold():
+    """Binary is chosen above the size threshold."""
     dims = 256
     limit = BINARY_ABOVE_BYTES // dims
     assert choose_kind(limit, dims) == "int8"
@@ -68,6 +72,7 @@ def test_binary_is_chosen_above_the_size_threshold():
 
 
 def test_corpus_files_record_every_file_and_read_back(vectors):
+    """Corpus files record every file and read back."""
     passages = [f"passage {i}" for i in range(len(vectors))]
     for kind, names in (("int8", {PASSAGES_FILE, INT8_FILE}), ("binary", {PASSAGES_FILE, INT8_FILE, BINARY_FILE})):
         files = corpus_files(passages, vectors, "int4", "ab" * 32, kind)
@@ -84,6 +89,7 @@ def test_corpus_files_record_every_file_and_read_back(vectors):
 
 
 def test_rank_orders_by_the_int8_dot_product_and_rescores_binary_candidates(vectors):
+    """Rank orders by the int8 dot product and rescores binary candidates."""
     query = vectors[17] + 0.3 * vectors[40]
     int8_only = corpus_vectors(vectors, "int8")
     hits = rank(int8_only, query, k=10)
@@ -121,6 +127,7 @@ def test_the_page_ships_the_corpus_encoded_by_the_variant_it_loads(st_bundle, tm
 
 
 def test_cli_vectors_option(st_bundle, tmp_path, capsys):
+    """CLI vectors option."""
     import shutil
 
     bundle = shutil.copytree(st_bundle, tmp_path / "bundle")

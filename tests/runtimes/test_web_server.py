@@ -60,6 +60,7 @@ def copy_bundle(bundle: Path, folder: Path) -> Path:
 
 
 def get(port: int, path: str, host: str | None = None) -> http.client.HTTPResponse:
+    """GET `path` from the preview server with a chosen Host header."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     connection.putrequest("GET", path, skip_host=True)
     connection.putheader("Host", host if host is not None else f"127.0.0.1:{port}")
@@ -92,6 +93,7 @@ def test_serves_the_page_with_isolating_headers(site):
 
 @pytest.mark.parametrize("host", ["localhost", "LOCALHOST:8000", "127.0.0.1", "[::1]:1234"])
 def test_loopback_host_names_are_served(site, host):
+    """Loopback host names are served."""
     _, port = site
     assert get(port, "/real-bundle/static_edge.json", host).status == 200
 
@@ -122,6 +124,7 @@ def test_other_host_names_are_refused(site, host):
     ],
 )
 def test_nothing_outside_the_root_no_listing_no_hidden_files(site, path):
+    """Nothing outside the root no listing no hidden files."""
     _, port = site
     response = get(port, path)
     assert response.status == 404, (path, response.body[:200])
@@ -129,12 +132,14 @@ def test_nothing_outside_the_root_no_listing_no_hidden_files(site, path):
 
 
 def test_a_symlink_inside_the_root_is_served(site):
+    """A symlink inside the root is served."""
     root, port = site
     response = get(port, "/real-bundle/link-in.json")
     assert response.status == 200 and response.body == (root / "real-bundle" / "tokenizer.json").read_bytes()
 
 
 def test_folder_urls_redirect_and_serve_index_html(site):
+    """Folder urls redirect and serve index html."""
     _, port = site
     response = get(port, "/real-bundle/web")
     assert response.status == 301 and response.getheader("Location") == "/real-bundle/web/"
@@ -142,6 +147,7 @@ def test_folder_urls_redirect_and_serve_index_html(site):
 
 
 def test_only_get_and_head(site):
+    """Only get and head."""
     _, port = site
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     connection.request("POST", "/real-bundle/static_edge.json", body=b"x")
@@ -209,6 +215,7 @@ def test_write_refuses_a_symlinked_web_folder(tmp_path, st_bundle):
 
 
 def test_write_replaces_a_symlinked_index_html_without_touching_its_target(tmp_path, st_bundle):
+    """Write replaces a symlinked index html without touching its target."""
     bundle = copy_bundle(st_bundle, tmp_path)
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
@@ -237,6 +244,7 @@ def test_lite_page_needs_no_npm(tmp_path, st_bundle, monkeypatch):
 
 
 def test_web_ort_without_node_modules_is_one_clear_line(tmp_path, st_bundle, monkeypatch, capsys):
+    """Web onnxruntime without Node modules is one clear line."""
     bundle = copy_bundle(st_bundle, tmp_path)
     monkeypatch.setenv(NODE_MODULES_ENV, str(tmp_path / "no-node-modules"))
     assert main(["web", str(bundle), "--ort"]) == 1
@@ -246,6 +254,7 @@ def test_web_ort_without_node_modules_is_one_clear_line(tmp_path, st_bundle, mon
 
 @pytest.mark.parametrize(("args", "message"), [(["--port", "70000"], "--port"), (["--corpus", "latin1.txt"], "UTF-8")])
 def test_web_bad_arguments_are_one_clear_line(tmp_path, st_bundle, capsys, args, message):
+    """Web bad arguments are one clear line."""
     bundle = copy_bundle(st_bundle, tmp_path)
     (tmp_path / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
     args = [str(tmp_path / a) if a.endswith(".txt") else a for a in args]
@@ -269,6 +278,7 @@ def test_vendored_tokenizer_matches_npm():
 
 @pytest.mark.slow  # end to end: a real server
 def test_a_client_that_drops_the_connection_is_no_traceback(tmp_path, capsys):
+    """A client that drops the connection is no traceback."""
     import struct
     import time
 

@@ -34,6 +34,7 @@ def pair_files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tokenizer_file(tmp_path_factory):
+    """A small WordPiece tokenizer.json."""
     from model_builders import wordpiece_tokenizer
 
     path = tmp_path_factory.mktemp("tok") / "tokenizer.json"

@@ -87,6 +87,7 @@ TRAIN_CASES = {
 
 @pytest.mark.parametrize("case", list(TRAIN_CASES))
 def test_train_fails_in_one_line_and_leaves_nothing(case, inputs, tokenizer_file, tmp_path, capsys):
+    """Train fails in one line and leaves nothing."""
     options, message = TRAIN_CASES[case]
     options = [o.format(inputs=inputs, tokenizer=tokenizer_file) for o in options]
     data = [] if "--data" in options else ["--data", str(inputs / "pairs.jsonl")]
@@ -113,6 +114,7 @@ PRETRAIN_CASES = {
 
 @pytest.mark.parametrize("case", list(PRETRAIN_CASES))
 def test_pretrain_fails_in_one_line_and_leaves_nothing(case, inputs, st_unigram, tmp_path, capsys):
+    """Pretrain fails in one line and leaves nothing."""
     options, message = PRETRAIN_CASES[case]
     options = [o.format(inputs=inputs) for o in options]
     start = str(inputs / "not-a-model") if options[-1] == "--init" else str(st_unigram)
@@ -125,6 +127,7 @@ def test_pretrain_fails_in_one_line_and_leaves_nothing(case, inputs, st_unigram,
 
 
 def test_distill_of_a_folder_that_is_no_transformer_fails_in_one_line(inputs, tmp_path, capsys):
+    """Distill of a folder that is no transformer fails in one line."""
     code = main(["distill", str(inputs / "not-a-model"), "--pca-dims", "0", "-o", str(tmp_path / "out")])
     _assert_one_error_line(code, capsys.readouterr().err, f"teacher {inputs / 'not-a-model'} cannot be loaded")
     assert _left_behind(tmp_path, "out") == []
@@ -148,6 +151,7 @@ EVAL_CASES = {
 
 @pytest.mark.parametrize("case", list(EVAL_CASES))
 def test_eval_fails_in_one_line_and_writes_nothing(case, inputs, st_unigram, tmp_path, capsys):
+    """Eval fails in one line and writes nothing."""
     options, message = EVAL_CASES[case]
     options = [o.format(inputs=inputs, model=st_unigram) for o in options]
     code = main(["eval", *options, "-o", str(tmp_path / "scores.json")])
@@ -165,6 +169,7 @@ def test_eval_fails_in_one_line_and_writes_nothing(case, inputs, st_unigram, tmp
     ],
 )
 def test_a_hub_id_that_is_not_cached_fails_offline_in_one_line(command, inputs, st_unigram, tmp_path):
+    """A hub id that is not cached fails offline in one line."""
     out = tmp_path / "out"
     command = [c.format(inputs=inputs, model=st_unigram, out=out) for c in command]
     if command[0] == "pretrain":

@@ -15,6 +15,7 @@ from static_edge.trainer.evaluate import read_parallel, translation_accuracy
 
 
 def test_accuracy_is_top1_of_both_directions():
+    """Accuracy is top1 of both directions."""
     vectors = np.random.default_rng(0).normal(size=(50, 16)).astype(np.float32)
     assert translation_accuracy(vectors, vectors) == 100.0
     assert translation_accuracy(vectors, np.roll(vectors, 1, axis=0)) == 0.0
@@ -45,6 +46,7 @@ def parallel_file(tmp_path_factory):
 
 
 def test_read_parallel_groups_by_language_and_skips_repeats(parallel_file, tmp_path):
+    """Read parallel groups by language and skips repeats."""
     path, count = parallel_file
     data = read_parallel(path)
     assert sorted(data) == ["xx", "yy"] and len(data["xx"].sources) == count == len(data["yy"].targets)
@@ -54,6 +56,7 @@ def test_read_parallel_groups_by_language_and_skips_repeats(parallel_file, tmp_p
 
 
 def test_cli_eval_parallel_scores_each_language_and_the_mean(st_bundle, parallel_file, tmp_path):
+    """CLI eval parallel scores each language and the mean."""
     path, _ = parallel_file
     out = tmp_path / "scores.json"
     assert main(["eval", str(st_bundle), "--parallel", str(path), "--dims", "32,128", "-o", str(out)]) == 0
@@ -73,6 +76,7 @@ def test_cli_eval_parallel_scores_each_language_and_the_mean(st_bundle, parallel
     ],
 )
 def test_cli_eval_parallel_refuses_bad_files_in_one_line(st_bundle, tmp_path, capsys, rows, message):
+    """CLI eval parallel refuses bad files in one line."""
     path = tmp_path / "bad.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert main(["eval", str(st_bundle), "--parallel", str(path)]) == 2

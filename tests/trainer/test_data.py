@@ -33,6 +33,7 @@ def _write(path: Path, columns: dict[str, list]) -> Path:
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".tsv", ".parquet"])
 def test_pairs_triplets_and_scored_pairs_load_in_every_format(tmp_path, suffix):
+    """Pairs triplets and scored pairs load in every format."""
     anchors, positives, negatives = (list(c) for c in zip(*ROWS, strict=True))
     pairs = load_pairs(_write(tmp_path / f"pairs{suffix}", {"anchor": anchors, "positive": positives}))
     assert pairs.column_names == ["anchor", "positive"] and list(pairs["positive"]) == positives
@@ -47,6 +48,7 @@ def test_pairs_triplets_and_scored_pairs_load_in_every_format(tmp_path, suffix):
 
 
 def test_wrong_empty_and_unreadable_files_are_data_errors(tmp_path):
+    """Wrong empty and unreadable files are data errors."""
     wrong = _write(tmp_path / "wrong.jsonl", {"question_text": ["a"], "reply": ["b"]})
     with pytest.raises(DataError, match=r"has columns \['question_text', 'reply'\]; training needs \(anchor, pos"):
         load_pairs(wrong)
@@ -73,6 +75,7 @@ def _train(tmp_path: Path, *options: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow  # runs the trainer's checks on every bad input (torch, datasets)
 def test_train_checks_data_and_dims_in_one_line_before_training(tmp_path, tokenizer_file, st_unigram):
+    """Train checks data and dims in one line before training."""
     pairs = _write(tmp_path / "pairs.jsonl", {"anchor": ["a", "b"], "positive": ["c", "d"]})
     wrong = _write(tmp_path / "wrong.jsonl", {"question_text": ["a"], "reply": ["b"]})
     (tmp_path / "empty.csv").write_text("")

@@ -17,11 +17,13 @@ STATIC_EDGE = str(Path(sys.executable).parent / "static-edge")
 
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory) -> Path:
+    """A tiny BERT teacher (48 hidden) with the WordPiece tokenizer."""
     return save_tiny_bert(wordpiece_tokenizer(), tmp_path_factory.mktemp("teacher") / "tiny-bert", hidden_size=48)
 
 
 @pytest.mark.parametrize("pca_dims", ["-1", "49", "100000"])
 def test_pca_dims_outside_the_teachers_width_is_one_line_exit_2_and_writes_nothing(teacher, tmp_path, pca_dims):
+    """Pca dims outside the teachers width is one line exit 2 and writes nothing."""
     out = tmp_path / "static"
     result = subprocess.run(
         [STATIC_EDGE, "distill", str(teacher), "-o", str(out), "--pca-dims", pca_dims],
@@ -38,6 +40,7 @@ def test_pca_dims_outside_the_teachers_width_is_one_line_exit_2_and_writes_nothi
 
 
 def test_teacher_width_and_the_allowed_range(teacher, tmp_path):
+    """Teacher width and the allowed range."""
     assert teacher_width(teacher) == 48
     check_pca_dims(teacher, 48)
     check_pca_dims(teacher, 1)

