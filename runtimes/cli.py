@@ -11,6 +11,7 @@ from static_edge.runtimes.console import console, done
 from static_edge.runtimes.corpus_readers import FILE_CHUNK_SIZE, INPUT_FORMATS
 from static_edge.runtimes.errors import InputError
 from static_edge.runtimes.vector_precisions import PRECISIONS
+from static_edge.runtimes.web_corpus import BINARY_ABOVE_BYTES, VECTOR_KINDS
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -123,10 +124,10 @@ def add_web_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--vectors",
-        choices=("auto", "int8", "binary"),
-        default="auto",
+        choices=VECTOR_KINDS,
+        default=VECTOR_KINDS[0],
         help="how the page ships the corpus vectors: int8, binary (sign bits ranked first, int8 rescores) "
-        "or auto (binary above 8 MiB of int8 vectors)",
+        f"or auto (binary above {BINARY_ABOVE_BYTES // 2**20} MiB of int8 vectors)",
     )
 
 
