@@ -41,8 +41,9 @@ $(VENV)/.spark-installed: $(VENV)/.installed
 	touch $@
 
 # Lint first (seconds): ruff with the docstring and complexity rules, no per-file exemptions, and the format check.
+# --durations: the log says where the time goes.
 test: setup spark web-deps chromium lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 # The fast loop (under a minute): the tests not marked slow, so no browser, server, Ray/Spark, training or
 # end-to-end CLI run (docs/architecture.md#tests).
