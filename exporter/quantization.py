@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from static_edge.runtimes.packed_table import INT4_MAX, pack_bits, pack_int4
+from static_edge.runtimes.packed_table import LIMITS, pack_bits, pack_int4
 
 Quantizer = Callable[[np.ndarray], tuple[np.ndarray, "np.ndarray | None"]]
 """float32 table [vocab, dims] -> (the variant's table, its [vocab] float32 row scales or None for a float table)."""
@@ -53,10 +53,10 @@ def quantize_rows_int4(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     :return: the packed uint8 table [vocab, ceil(dims / 2)] and the [vocab] float32 scales.
     """
-    table = np.asarray(table, dtype=np.float32)
+    table, limit = np.asarray(table, dtype=np.float32), LIMITS[4]
     peak = np.abs(table).max(axis=1)
-    scales = np.where(peak > 0, peak / INT4_MAX, 1.0).astype(np.float32)
-    quantized = np.clip(np.rint(table / scales[:, None]), -INT4_MAX, INT4_MAX).astype(np.int8)
+    scales = np.where(peak > 0, peak / limit, 1.0).astype(np.float32)
+    quantized = np.clip(np.rint(table / scales[:, None]), -limit, limit).astype(np.int8)
     return pack_int4(quantized), scales
 
 

@@ -1,12 +1,13 @@
-"""Bit-packed tables (int4, int2), shared by the exporter (pack) and the numpy runtime (unpack).
+"""Bit-packed tables (int4, int2, any packed row of `runtimes.variants.VARIANTS`), shared by the exporter (pack)
+and the numpy runtime (unpack).
 
 Layout (docs/bundle-format.md, "int4" and "int2"): a byte holds `per_byte = 8 // bits` whole fields, so a row
 of `dims` values holds `ceil(dims / per_byte)` bytes (int4: ceil(dims / 2), int2: ceil(dims / 4)); value `c`
 of a row sits in byte `c // per_byte` at bit offset `bits * (c % per_byte)`, counted from the least
 significant bit (int4: column 2k is the low nibble of byte k, 2k+1 its high nibble; int2: column 4k + j is
-bits 2j..2j+1 of byte k). A field stores `q + offset` (int4: q in [-7, 7], offset 8; int2: q in [-1, 1],
-offset 1), so the offset stands for zero and pads a row's last byte.
-Hand-written because numpy has no sub-byte dtype and the layout must match the ONNX graph and the
+bits 2j..2j+1 of byte k). A field stores `q + field_offset` with |q| <= `code_limit` (the variant's record;
+int4: offset 8, q in [-7, 7]; int2: offset 1, q in [-1, 1]), so the offset stands for zero and pads a row's
+last byte. Hand-written because numpy has no sub-byte dtype and the layout must match the ONNX graph and the
 JavaScript reader bit for bit.
 """
 
@@ -14,14 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-INT4_OFFSET = 8
-INT4_MAX = 7
-INT2_OFFSET = 1
-INT2_MAX = 1
-OFFSETS = {4: INT4_OFFSET, 2: INT2_OFFSET}
-"""bits -> the field value that stands for zero: one entry per packed width of `runtimes.variants.VARIANTS`."""
-LIMITS = {4: INT4_MAX, 2: INT2_MAX}
-"""bits -> the largest |q| the exporter packs at that width."""
+from static_edge.runtimes.variants import VARIANTS
+
+OFFSETS: dict[int, int] = {v.bits: v.field_offset for v in VARIANTS.values() if v.field_offset is not None}
+"""bits -> the field value that stands for zero (`Variant.field_offset`), one entry per packed width."""
+LIMITS: dict[int, int] = {v.bits: v.code_limit for v in VARIANTS.values() if v.code_limit is not None}
+"""bits -> the largest |q| the exporter packs at that width (`Variant.code_limit`)."""
+if len(OFFSETS) != sum(v.packed for v in VARIANTS.values()):
+    raise AssertionError("VARIANTS: two packed variants share a width; packed_table keys its layouts by bits")
 
 
 def packed_width(dims: int, bits: int) -> int:
@@ -30,7 +31,7 @@ def packed_width(dims: int, bits: int) -> int:
 
 
 def pack_bits(values: np.ndarray, bits: int) -> np.ndarray:
-    """Pack [rows, dims] integers into [rows, packed_width(dims, bits)] uint8 (bits 4 or 2).
+    """Pack [rows, dims] integers into [rows, packed_width(dims, bits)] uint8 (`bits` of a packed variant).
 
     :raises ValueError: for a value outside the range of `bits`, an unknown `bits` or an array that is not 2-D.
     """

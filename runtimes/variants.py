@@ -1,10 +1,10 @@
 """The table variants a bundle may hold: one record per variant, the single place a variant is defined.
 
-Every list of variants in the Python code derives from `VARIANTS` (file names, manifest dtypes, ONNX table types,
-packed widths, check tolerances, transformers.js dtypes, CLI flags). The browser's copy is
-`runtimes/web/variants.js`, compared with this one by the tests. Adding a variant is one row here, its
-quantizer (`static_edge.exporter.quantization.QUANTIZERS`) and, for a packed table, its field offset
-(`static_edge.runtimes.packed_table.OFFSETS`).
+Every list of variants derives from `VARIANTS` (file names, manifest dtypes, ONNX table types, packed layouts,
+check tolerances, transformers.js dtypes, CLI flags). The browser's copy `runtimes/web/variants.js` and the
+variants table of docs/bundle-format.md are generated from it (`static_edge.runtimes.generate_variants`); the
+tests fail when the committed copies differ. Adding a variant is one row here and its quantizer
+(`static_edge.exporter.quantization.QUANTIZERS`), then `python -m static_edge.runtimes.generate_variants`.
 
 spec: docs/bundle-format.md#files
 """
@@ -45,6 +45,10 @@ class Variant:
     """`static-edge check`: least cosine of any one text's vector to fp32's (None: not checked)."""
     row_error: float | None = None
     """`static-edge check`: largest relative L2 error of one decoded row against its fp32 row (None: not checked)."""
+    field_offset: int | None = None
+    """A packed table's field value that stands for zero: a field stores `code + field_offset` (None: not packed)."""
+    code_limit: int | None = None
+    """The largest |code| the exporter packs (None: not packed); `field_offset +- code_limit` fits in `bits`."""
 
     @property
     def packed(self) -> bool:
@@ -77,11 +81,11 @@ VARIANTS: dict[str, Variant] = {
         ),
         Variant(
             "int4", "onnx/model_q4.onnx", "int4", 2, 4, True, "q4", 3, "packed 4-bit table (one scale per row)",
-            0.98, 0.95,
+            0.98, 0.95, None, 8, 7,
         ),
         Variant(
             "int2", "onnx/model_q2.onnx", "int2", 2, 2, True, None, 4, "ternary 2-bit table (never the default)",
-            0.75, 0.5,
+            0.75, 0.5, None, 1, 1,
         ),
     )
 }  # fmt: skip
@@ -102,6 +106,14 @@ def _validate() -> None:
     files = {v.file for v in VARIANTS.values()}
     if ranks != list(range(len(VARIANTS))) or len(files) != len(VARIANTS) or REFERENCE.scaled or REFERENCE.bits != 32:
         raise AssertionError("VARIANTS: cpu_rank must number the rows 0..n-1, files be distinct, fp32 come first")
+    for v in VARIANTS.values():
+        offset, limit = v.field_offset, v.code_limit
+        if offset is None or limit is None:
+            fits = not v.packed and offset is None and limit is None
+        else:  # a scaled, packed table whose codes -limit..limit all fit a field
+            fits = v.packed and v.scaled and 0 < limit <= offset and offset + limit < 1 << v.bits
+        if not fits:
+            raise AssertionError(f"VARIANTS: {v.name} needs field_offset and code_limit exactly when packed, in range")
 
 
 _validate()

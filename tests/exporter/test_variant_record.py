@@ -1,5 +1,6 @@
 """The Variant record is complete: every row has a quantizer, an unpacker, a file the exporter writes, the runtimes
-load and `check` passes, and no code outside the record spells a variant's name."""
+load and `check` passes, the spec's variants table is generated from it, and no code outside the record spells a
+variant's name."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from static_edge.exporter.quantization import QUANTIZERS
 from static_edge.runtimes import load, read_manifest
 from static_edge.runtimes.bundle import CPU_VARIANT_ORDER, resolve_variant
 from static_edge.runtimes.bundle_checks import read_graph_facts
-from static_edge.runtimes.packed_table import LIMITS, OFFSETS, pack_bits, packed_width, unpack_bits
+from static_edge.runtimes.generate_variants import SPEC_FILE, SPEC_MARKERS, spec_table, spec_with_table
+from static_edge.runtimes.packed_table import pack_bits, packed_width, unpack_bits
 from static_edge.runtimes.variants import REFERENCE, VARIANTS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,11 +64,12 @@ def test_quantizer_writes_the_recorded_table_type(name):
 def test_packed_variant_has_an_unpacker_whose_codes_reach_its_peak(name):
     """Packed variant has an unpacker whose codes reach its peak."""
     record = VARIANTS[name]
-    assert record.bits in OFFSETS and record.bits in LIMITS
     every_byte = np.arange(256, dtype=np.uint8)[:, None]
     codes = unpack_bits(every_byte, 8 // record.bits, record.bits)
     assert int(np.abs(codes.astype(np.int64)).max()) == record.code_peak
-    values = np.random.default_rng(1).integers(-LIMITS[record.bits], LIMITS[record.bits] + 1, size=(5, 13))
+    assert unpack_bits(np.full((1, 1), record.field_offset, dtype=np.uint8), 1, record.bits)[0, 0] == 0
+    limit = record.code_limit
+    values = np.random.default_rng(1).integers(-limit, limit + 1, size=(5, 13))
     np.testing.assert_array_equal(unpack_bits(pack_bits(values, record.bits), 13, record.bits), values)
 
 
@@ -140,27 +143,30 @@ def test_no_variant_name_is_spelled_outside_the_record():
     assert not found, "variant names belong in runtimes/variants.py: " + ", ".join(found)
 
 
-def test_the_spec_lists_each_variant_with_its_file_and_tolerances():
-    """The spec lists each variant with its file and tolerances."""
-    spec = (REPO / "docs" / "bundle-format.md").read_text(encoding="utf-8")
+def test_the_spec_variants_table_is_the_generated_one():
+    """docs/bundle-format.md's variants table (in #files) is `spec_table()`: run the generator after a row changes."""
+    spec = SPEC_FILE.read_text(encoding="utf-8")
+    assert spec_with_table(spec) == spec, "run: python -m static_edge.runtimes.generate_variants"
+    files_section = spec.split("## Files", 1)[1].split("\n## ", 1)[0]
+    assert spec_table() in files_section
     for record in VARIANTS.values():
-        assert f"| `{record.file}` | {'yes' if record is REFERENCE else 'no'} | the `{record.name}` variant" in spec
-        if record is REFERENCE:
-            continue
-        row = next(line for line in spec.splitlines() if line.startswith(f"| {record.name} vs {REFERENCE.name}"))
-        bounds = [tol for tol in (record.mean_cosine, record.min_cosine) if tol is not None]
-        assert "; ".join(f">= {tol:g}" for tol in bounds) in row, row
+        assert f"| `{record.file}` | `{record.name}` | {'yes' if record is REFERENCE else 'no'} |" in spec_table()
+    with pytest.raises(ValueError, match="markers"):
+        spec_with_table(spec.replace(SPEC_MARKERS[1], ""))
 
 
 HYPOTHETICAL_INT3 = r"""
-import json, sys
+import json, shutil, subprocess, sys
 from importlib.util import module_from_spec, spec_from_file_location
 from pathlib import Path
 
-record_file, model, out = (Path(arg) for arg in sys.argv[1:4])
-# 1. the row, in runtimes/variants.py (loaded before anything imports the real file)
+record_file, model, out, web = (Path(arg) for arg in sys.argv[1:5])
+# 1. the row, in runtimes/variants.py (loaded before anything imports the real file); a field stores code + 4
 end_of_rows = "\n    )\n}  # fmt: skip"
-row = '\n        Variant("int3", "onnx/model_q3.onnx", "int3", 2, 3, True, None, 5, "packed 3-bit table", 0.9, 0.8),'
+row = '''
+        Variant(
+            "int3", "onnx/model_q3.onnx", "int3", 2, 3, True, None, 5, "packed 3-bit table", 0.9, 0.8, None, 4, 3,
+        ),'''
 source = record_file.read_text(encoding="utf-8")
 assert source.count(end_of_rows) == 1
 spec = spec_from_file_location("static_edge.runtimes.variants", record_file)
@@ -172,12 +178,11 @@ import numpy as np
 from static_edge.cli import main
 from static_edge.exporter.quantization import QUANTIZERS
 from static_edge.runtimes import load, read_manifest
-from static_edge.runtimes.packed_table import LIMITS, OFFSETS, pack_bits
+from static_edge.runtimes.generate_variants import spec_table, variants_js
+from static_edge.runtimes.packed_table import pack_bits
+from static_edge.runtimes.web_page import WEB_SOURCE
 
-# 2. its unpacker: the field value that stands for zero, and the largest |q| packed
-OFFSETS[3], LIMITS[3] = 4, 3
-
-# 3. its quantizer
+# 2. its quantizer, in exporter/quantization.py
 def quantize_rows_int3(table):
     peak = np.abs(table).max(axis=1)
     scales = np.where(peak > 0, peak / 3, 1.0).astype(np.float32)
@@ -185,33 +190,61 @@ def quantize_rows_int3(table):
 
 QUANTIZERS["int3"] = quantize_rows_int3
 
+# 3. the generator: variants.js (here into a copy of the browser runtime) and the spec's table
+shutil.copytree(WEB_SOURCE, web, ignore=shutil.ignore_patterns("node_modules"))
+(web / "variants.js").write_text(variants_js(), encoding="utf-8")
+
 exported = main(["export", str(model), "--dims", "63", "--int3", "--int8", "-o", str(out)])
 checked = main(["check", str(out)])
 texts = ["three bits a value", "a row of sixty-three values"]
 ort, numpy = (load(out, variant="int3", backend=b).encode(texts) for b in ("onnxruntime", "numpy"))
+ids, lengths = load(out, variant="int3", backend="numpy").tokenize(texts)
+id_rows = [part.tolist() for part in np.split(ids, np.cumsum(lengths)[:-1])]
+lite = '''
+const fs = await import("node:fs");
+const [engineUrl, onnxFile, manifestFile, idRows] = process.argv.slice(1);
+const { LiteEngine } = await import(engineUrl);
+const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8"));
+const engine = await LiteEngine.create(new Uint8Array(fs.readFileSync(onnxFile)), manifest, "int3");
+process.stdout.write(JSON.stringify(Array.from(await engine.embed(JSON.parse(idRows)))));
+'''
+node = [shutil.which("node"), "--input-type=module", "-e", lite, (web / "lite-engine.js").as_uri()]
+node += [str(out / "onnx" / "model_q3.onnx"), str(out / "static_edge.json"), json.dumps(id_rows)]
+browser = np.array(json.loads(subprocess.run(node, capture_output=True, text=True, check=True).stdout))
 manifest = read_manifest(out)
 rows = [r for r in manifest.parity["rows"] if "int3" in r["pair"]]
 result = {"exported": exported, "checked": checked, "gap": float(np.abs(ort - numpy).max()), "rows": rows}
+result["lite_gap"] = float(np.abs(browser.reshape(numpy.shape) - numpy).max())
+result["spec_row"] = "| `onnx/model_q3.onnx` | `int3` | no | packed 3-bit table | none | >= 0.9; >= 0.8 |"
+result["spec_row"] = result["spec_row"] in spec_table()
 print(json.dumps({**result, "variants": manifest.variants, "default": manifest.default_variant}))
 """
 
 
 @pytest.mark.slow  # end to end: exports, checks and runs a new variant in a child process
-def test_a_new_variant_is_one_row_its_quantizer_and_its_unpacker(tmp_path, st_wordpiece):
-    """A hypothetical int3, added the way the record says (a row, a quantizer, an unpacker offset) and nothing
-    else: the CLI exports it, both runtimes load and agree, and `check` measures it at the row's tolerances."""
+def test_a_new_variant_is_one_row_and_its_quantizer(tmp_path, st_wordpiece):
+    """A hypothetical int3, added the way the record says (a row, a quantizer, the generator) and nothing else:
+    the CLI exports it, both Python runtimes and the browser's lite engine load it and agree, `check` measures it
+    at the row's tolerances, and the spec's generated table lists it."""
+    import shutil
     import subprocess
     import sys
 
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
     script = [sys.executable, "-c", HYPOTHETICAL_INT3, str(REPO / "runtimes" / "variants.py")]
     done = subprocess.run(
-        [*script, str(st_wordpiece), str(tmp_path / "b")], capture_output=True, text=True, timeout=300
+        [*script, str(st_wordpiece), str(tmp_path / "b"), str(tmp_path / "web")],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["exported"] == 0 and result["checked"] == 0
     assert result["variants"] == [REFERENCE.name, "int8", "int3"] and result["default"] == "int8"
-    assert result["gap"] < 1e-5
+    assert result["gap"] < 1e-5 and result["lite_gap"] < 1e-5
+    assert result["spec_row"]
     cosines = {(r["metric"], r["tolerance"]) for r in result["rows"] if r["pair"] == "int3 vs fp32"}
     assert cosines == {("mean cosine", 0.9), ("min cosine", 0.8)}
     assert all(r["passed"] for r in result["rows"])

@@ -1,5 +1,6 @@
-"""The browser runtime's variant record (runtimes/web/variants.js) holds the rows of Python's
-`static_edge.runtimes.variants.VARIANTS`: a variant added or changed on one side only fails here."""
+"""The browser runtime's variant record (runtimes/web/variants.js) is the text generated from Python's
+`static_edge.runtimes.variants.VARIANTS`, and Node reads the same rows from it: a row changed without running
+`python -m static_edge.runtimes.generate_variants` fails here."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 
 import pytest
 
+from static_edge.runtimes.generate_variants import JS_FILE, main, variants_js
 from static_edge.runtimes.variants import VARIANTS
 from static_edge.runtimes.web_page import WEB_SOURCE
 
@@ -21,11 +23,25 @@ SHARED_FIELDS = {
     "bits": "bits",
     "scaled": "scaled",
     "transformers_js_dtype": "transformersJsDtype",
+    "field_offset": "fieldOffset",
+    "code_limit": "codeLimit",
 }
 PRINT_RECORD = """
 const { VARIANTS, VARIANT_FILES } = await import(process.argv[1]);
 process.stdout.write(JSON.stringify({ VARIANTS, VARIANT_FILES }));
 """
+
+
+def test_committed_variants_js_is_the_generated_text():
+    """variants.js is `variants_js()` byte for byte: edit the Python record and run the generator, not the copy."""
+    assert JS_FILE == WEB_SOURCE / "variants.js"
+    assert JS_FILE.read_text(encoding="utf-8") == variants_js(), "run: python -m static_edge.runtimes.generate_variants"
+
+
+def test_generator_refuses_arguments(capsys):
+    """The generator takes no arguments: one usage line, exit 2, nothing written."""
+    assert main(["--check"]) == 2
+    assert capsys.readouterr().err.startswith("usage: python -m static_edge.runtimes.generate_variants")
 
 
 @pytest.fixture(scope="module")

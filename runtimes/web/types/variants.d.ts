@@ -34,16 +34,25 @@ export type VariantRecord = {
      * the `dtype` transformers.js loads the file by; null when it cannot
      */
     transformersJsDtype: string | null;
+    /**
+     * a packed table's field value that stands for zero (field = code + fieldOffset)
+     */
+    fieldOffset: number | null;
+    /**
+     * the largest |code| the exporter packs; null when not packed
+     */
+    codeLimit: number | null;
 };
+export type VariantRow = [string, string, number, number, boolean, string | null, number | null, number | null];
 /**
  * a variant's name
  */
 export type Variant = keyof typeof ROWS;
 declare namespace ROWS {
-    let fp32: [string, string, 1, number, false, string];
-    let fp16: [string, string, 10, number, false, string];
-    let int8: [string, string, 3, number, true, string];
-    let int4: [string, string, 2, number, true, string];
-    let int2: [string, string, 2, number, true, null];
+    let fp32: [string, string, 1, number, false, string, null, null];
+    let fp16: [string, string, 10, number, false, string, null, null];
+    let int8: [string, string, 3, number, true, string, null, null];
+    let int4: [string, string, 2, number, true, string, number, number];
+    let int2: [string, string, 2, number, true, null, number, number];
 }
 export {};

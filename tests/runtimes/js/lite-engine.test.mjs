@@ -1,5 +1,5 @@
-// Unit tests of runtimes/web/lite-engine.js: every row adder (the float16 table and the int4 / int2
-// unpacking included) against values worked out by hand and against a packer written from the bundle
+// Unit tests of runtimes/web/lite-engine.js: every row adder (the float16 table and the packed
+// unpacking of every width included) against values worked out by hand and against a packer written from the bundle
 // format's words, and the engine's gather + masked mean over a hand-built ONNX file.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -7,12 +7,11 @@ import { describe, test } from "node:test";
 import {
   LiteEngine,
   addFloatRow,
-  addInt2Row,
-  addInt4Row,
   addInt8Row,
   float16Values,
   halfRowAdder,
   largestSafeValue,
+  packedRowAdder,
   rowAdder,
 } from "../../../runtimes/web/lite-engine.js";
 import { DataType } from "../../../runtimes/web/onnx-reader.js";
@@ -28,8 +27,9 @@ function decode(adder, values, offset, dims, scale = 1, start = 0) {
 
 /** Codes packed as docs/bundle-format.md says: `bits`-bit fields from the low bits up, field = code + offset. */
 function pack(codes, bits, offset) {
-  const perByte = 8 / bits;
-  const out = new Uint8Array(Math.ceil(codes.length / perByte)).fill(bits === 4 ? 0x88 : 0x55); // padding: code 0
+  const perByte = Math.floor(8 / bits);
+  const out = new Uint8Array(Math.ceil(codes.length / perByte));
+  for (let j = 0; j < perByte; j++) out.forEach((byte, k) => (out[k] = byte | (offset << (bits * j)))); // padding: code 0
   codes.forEach((code, d) => {
     const shift = bits * (d % perByte);
     const byte = Math.floor(d / perByte);
@@ -66,18 +66,21 @@ describe("row adders", () => {
   test("int4: low nibble first, code = nibble - 8, an odd last column in a low nibble", () => {
     // 0x0f: nibbles 15, 0 -> codes 7, -8; 0x98: 8, 9 -> 0, 1; 0xa3: low nibble 3 -> -5 (high nibble is padding)
     const row = Uint8Array.of(0x0f, 0x98, 0xa3);
-    assert.deepEqual(decode(addInt4Row, row, 0, 5, 2), [14, -16, 0, 2, -10]);
-    assert.deepEqual(decode(addInt4Row, row, 0, 4, 1), [7, -8, 0, 1]);
+    assert.deepEqual(decode(rowAdder(VARIANTS.int4), row, 0, 5, 2), [14, -16, 0, 2, -10]);
+    assert.deepEqual(decode(rowAdder(VARIANTS.int4), row, 0, 4, 1), [7, -8, 0, 1]);
   });
 
   test("int2: four fields a byte from the low bits up, code = field - 1", () => {
     // 0xe4 = 0b11_10_01_00: fields 0, 1, 2, 3 -> codes -1, 0, 1, 2; 0x02: field 2 -> 1 (the rest is padding)
     const row = Uint8Array.of(0xff, 0xe4, 0x02);
-    assert.deepEqual(decode(addInt2Row, row, 1, 5, 3), [-3, 0, 3, 6, 3]);
+    assert.deepEqual(decode(rowAdder(VARIANTS.int2), row, 1, 5, 3), [-3, 0, 3, 6, 3]);
   });
 
-  test("int4 and int2 decode whatever the packer wrote, for every width", () => {
-    for (const [adder, bits, offset, low, high] of [[addInt4Row, 4, 8, -8, 7], [addInt2Row, 2, 1, -1, 2]]) {
+  test("every packed width decodes whatever the packer wrote, for every row length", () => {
+    const layouts = [[1, 1], [2, 1], [3, 4], [4, 8], [5, 16], [6, 32], [7, 64]]; // bits, fieldOffset
+    for (const [bits, offset] of layouts) {
+      const adder = packedRowAdder(bits, offset);
+      const [low, high] = [-offset, (1 << bits) - 1 - offset];
       for (let dims = 1; dims <= 13; dims++) {
         const codes = Array.from({ length: dims }, (_, d) => low + ((d * 5 + dims) % (high - low + 1)));
         const row = pack(codes, bits, offset);
@@ -87,11 +90,15 @@ describe("row adders", () => {
     }
   });
 
-  test("each variant's layout picks its adder", () => {
-    const expected = { fp32: addFloatRow, int8: addInt8Row, int4: addInt4Row, int2: addInt2Row };
+  test("each variant's layout picks its adder, packed ones from the record's bits and fieldOffset", () => {
     assert.deepEqual(Object.keys(VARIANTS), ["fp32", "fp16", "int8", "int4", "int2"]);
-    for (const [name, adder] of Object.entries(expected)) assert.equal(rowAdder(VARIANTS[name]), adder, name);
+    assert.equal(rowAdder(VARIANTS.fp32), addFloatRow);
+    assert.equal(rowAdder(VARIANTS.int8), addInt8Row);
     assert.deepEqual(decode(rowAdder(VARIANTS.fp16), Uint16Array.of(0xc000, 0x3800), 0, 2), [-2, 0.5]);
+    for (const { name, bits, fieldOffset } of Object.values(VARIANTS).filter((v) => v.fieldOffset !== null)) {
+      const byte = Uint8Array.of(fieldOffset | ((fieldOffset + 1) << bits)); // codes 0, 1
+      assert.deepEqual(decode(rowAdder(VARIANTS[name]), byte, 0, 2), [0, 1], name);
+    }
   });
 });
 
