@@ -63,14 +63,18 @@ def test_an_existing_folder_is_replaced_only_once_the_new_one_is_whole(tmp_path)
 
 def test_sigterm_during_the_block_exits_143_and_leaves_nothing(tmp_path):
     """SIGTERM during the block exits 143 and leaves nothing."""
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-    with pytest.raises(SystemExit) as exit_info, staged_folder(tmp_path / "out") as staging:
-        (staging / "a.txt").write_text("partial")
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(5)  # the handler raises before this ends
-    assert exit_info.value.code == 128 + signal.SIGTERM
-    assert _listing(tmp_path) == []
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the default action is back
+    # start from the default action, whatever an earlier test left (ray.init installs its own handler)
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        with pytest.raises(SystemExit) as exit_info, staged_folder(tmp_path / "out") as staging:
+            (staging / "a.txt").write_text("partial")
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises before this ends
+        assert exit_info.value.code == 128 + signal.SIGTERM
+        assert _listing(tmp_path) == []
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the default action is back
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.mark.parametrize(
