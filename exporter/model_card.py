@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from static_edge.runtimes.bundle import (
-    VARIANT_FILES,
     BundleError,
     Manifest,
     inside_bundle,
@@ -130,8 +129,8 @@ def _facts(manifest: Manifest) -> str:
 def _sizes(manifest: Manifest) -> str:
     rows = ["## Variants", "", "| variant | file | size | table dtype |", "|---|---|---:|---|"]
     for variant in manifest.variants:
-        entry = manifest.files[VARIANT_FILES[variant]]
-        rows.append(f"| {variant} | `{VARIANT_FILES[variant]}` | {entry['bytes'] / 1e6:.2f} MB | {entry['dtype']} |")
+        entry = manifest.files[VARIANTS[variant].file]
+        rows.append(f"| {variant} | `{VARIANTS[variant].file}` | {entry['bytes'] / 1e6:.2f} MB | {entry['dtype']} |")
     return "\n".join(rows)
 
 
@@ -223,7 +222,7 @@ def usage_snippets(manifest: Manifest, info: CardInfo) -> dict[str, str]:
             f"    normalization={manifest.normalize},",
             f'    sources=ModelSource(hf="{model}"),',
             f"    dim={manifest.dims},",
-            f'    model_file="{VARIANT_FILES[variant]}",',
+            f'    model_file="{VARIANTS[variant].file}",',
             ")",
             fastembed_load,
             f"vectors = list(model.embed({texts}))",
