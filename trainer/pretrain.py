@@ -146,15 +146,14 @@ def teacher_vectors(
     :raises InputError: for an unknown backend or precision.
     :raises ModelLoadError: when the teacher cannot be loaded (or, for onnx, exported).
     """
-    from static_edge.trainer.teacher_onnx import encode_sorted, load_encoder, resolve_precision
+    from static_edge.trainer.teacher_onnx import encode_sorted, load_encoder, read_cached, resolve_precision
 
     precision = resolve_precision(backend, precision)
     key = vectors_key(teacher, texts, backend, precision)
     target = Path(cache).expanduser() / f"teacher-vectors-{key[:20]}.npy" if cache is not None else None
-    if target is not None and target.is_file():
-        vectors = np.load(target)
-        if vectors.shape[0] == len(texts):
-            return vectors
+    vectors = read_cached(target) if target is not None else None
+    if vectors is not None and vectors.shape[0] == len(texts):
+        return vectors
     encode = load_encoder(teacher, backend, precision, model_cache)
     parts = target.with_suffix(".parts") if target is not None else None
     vectors = encode_sorted(encode, texts, batch_size, parts)

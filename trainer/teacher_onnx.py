@@ -145,8 +145,38 @@ def load_encoder(
     from static_edge.runtimes.hub import DEFAULT_CACHE
 
     model = load_teacher(teacher)
-    path = onnx_teacher(model, teacher, precision, Path(model_cache or DEFAULT_CACHE).expanduser())
-    return OnnxTeacher(model, path)
+    return cached_onnx_teacher(model, teacher, precision, Path(model_cache or DEFAULT_CACHE).expanduser())
+
+
+def cached_onnx_teacher(model: Any, teacher: str | os.PathLike[str], precision: str, cache: Path) -> OnnxTeacher:
+    """`OnnxTeacher` on `onnx_teacher`'s file; a cached export ONNX Runtime cannot load (cut short or edited
+    after it was written) is removed and exported again.
+
+    :raises ModelLoadError: when the teacher cannot be exported, or ONNX Runtime cannot load a fresh export.
+    """
+    from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, InvalidProtobuf
+
+    damaged = (Fail, InvalidGraph, InvalidProtobuf)
+    try:
+        return OnnxTeacher(model, onnx_teacher(model, teacher, precision, cache))
+    except damaged:
+        for path in export_paths(teacher, cache):
+            path.unlink(missing_ok=True)
+            path.with_suffix(".json").unlink(missing_ok=True)
+    try:
+        return OnnxTeacher(model, onnx_teacher(model, teacher, precision, cache))
+    except damaged as err:
+        from static_edge.trainer.loading import reason
+
+        raise ModelLoadError(
+            f"teacher {teacher}: ONNX Runtime cannot load its export ({reason(err)}): use the torch teacher backend"
+        ) from err
+
+
+def export_paths(teacher: str | os.PathLike[str], cache: Path) -> tuple[Path, Path]:
+    """The fp32 and int8 files of the teacher's export in `cache/teacher-onnx`, named by `teacher_digest`."""
+    stem = teacher_digest(teacher)[:20]
+    return cache / "teacher-onnx" / f"{stem}-fp32.onnx", cache / "teacher-onnx" / f"{stem}-int8.onnx"
 
 
 def onnx_teacher(model: Any, teacher: str | os.PathLike[str], precision: str, cache: Path) -> Path:
@@ -156,13 +186,11 @@ def onnx_teacher(model: Any, teacher: str | os.PathLike[str], precision: str, ca
 
     :raises ModelLoadError: when torch cannot export the teacher.
     """
-    folder = cache / "teacher-onnx"
-    stem = teacher_digest(teacher)[:20]
-    fp32, int8 = folder / f"{stem}-fp32.onnx", folder / f"{stem}-int8.onnx"
+    fp32, int8 = export_paths(teacher, cache)
     target = fp32 if precision == "fp32" else int8
     if target.is_file() and precision != "auto":
         return target
-    folder.mkdir(parents=True, exist_ok=True)
+    fp32.parent.mkdir(parents=True, exist_ok=True)
     if not fp32.is_file():
         _written(fp32, lambda tmp: (export_pipeline(model, teacher, tmp), check_export(model, teacher, tmp)))
     if precision != "fp32" and not int8.is_file():
@@ -214,9 +242,9 @@ def int8_agreement(model: Any, fp32: Path, int8: Path) -> tuple[float, float]:
     """Mean and min cosine of the int8 teacher's vectors to the fp32 one's over `probe_texts`, measured once and
     kept beside the int8 file (`<name>.json`)."""
     record = int8.with_suffix(".json")
-    if record.is_file():
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # absent or damaged: measure again
         kept = json.loads(record.read_text())
-        return kept["mean"], kept["min"]
+        return float(kept["mean"]), float(kept["min"])
     texts = probe_texts()
     exact = encode_sorted(OnnxTeacher(model, fp32), texts, progress=False)
     cosines = np.sum(encode_sorted(OnnxTeacher(model, int8), texts, progress=False) * exact, axis=1)
@@ -372,11 +400,10 @@ def encode_sorted(
 def _chunk(encode: Encoder, texts: list[str], batch_size: int, folder: Path | None, start: int, bar: Any) -> np.ndarray:
     """One chunk's vectors: read from `folder` when a run wrote them, else encoded by batch (and written there)."""
     path = folder / f"chunk-{start}-{start + len(texts)}.npy" if folder is not None else None
-    if path is not None and path.is_file():
-        vectors = np.load(path)
-        if vectors.shape[0] == len(texts):
-            bar.update(len(texts))
-            return vectors
+    vectors = read_cached(path) if path is not None else None
+    if vectors is not None and vectors.shape[0] == len(texts):
+        bar.update(len(texts))
+        return vectors
     batches = []
     for offset in range(0, len(texts), batch_size):
         batches.append(encode(texts[offset : offset + batch_size]))
@@ -387,3 +414,12 @@ def _chunk(encode: Encoder, texts: list[str], batch_size: int, folder: Path | No
 
         write_file_atomic(path, lambda handle: np.save(handle, vectors))
     return vectors
+
+
+def read_cached(path: Path) -> np.ndarray | None:
+    """An array a teacher pass cached at `path`, or None when it is absent or damaged (cut short, edited): a damaged
+    cache file is a cache miss, computed and written again."""
+    try:
+        return np.load(path)
+    except (OSError, ValueError, EOFError):
+        return None

@@ -124,6 +124,29 @@ def test_the_cached_pass_is_one_file_and_bad_choices_are_one_line(tiny_teacher, 
     assert "\n" not in str(caught.value)
 
 
+def test_damaged_cache_files_are_computed_again_not_tracebacks(tiny_teacher, texts, tmp_path):
+    """Cache files cut short or edited (ONNX exports, the int8 record, the vectors, a chunk) are cache misses."""
+    from static_edge.trainer.pretrain import teacher_vectors
+    from static_edge.trainer.teacher_onnx import encode_sorted, load_encoder
+
+    first = teacher_vectors(tiny_teacher, texts, cache=tmp_path / "vectors", model_cache=tmp_path)
+    for path in [*(tmp_path / "teacher-onnx").iterdir(), *(tmp_path / "vectors").iterdir()]:
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    np.testing.assert_allclose(teacher_vectors(tiny_teacher, texts, model_cache=tmp_path), first, atol=1e-6)
+    np.testing.assert_allclose(
+        teacher_vectors(tiny_teacher, texts, cache=tmp_path / "vectors", model_cache=tmp_path), first, atol=1e-6
+    )
+    assert all(path.stat().st_size > 10**5 for path in (tmp_path / "teacher-onnx").glob("*.onnx"))  # exported again
+
+    encode = load_encoder(tiny_teacher, precision="fp32", model_cache=tmp_path)
+    parts = tmp_path / "parts"
+    vectors = encode_sorted(encode, texts, batch_size=4, parts=parts, chunk_texts=8)
+    (parts / "chunk-8-16.npy").write_bytes((parts / "chunk-8-16.npy").read_bytes()[:90])
+    again = Counting(encode)
+    np.testing.assert_allclose(encode_sorted(again, texts, batch_size=4, parts=parts, chunk_texts=8), vectors)
+    assert len(again.texts) == 8
+
+
 def test_auto_precision_is_int8_only_while_int8_keeps_the_teachers_vectors(tiny_teacher, tmp_path):
     """Auto precision is int8 only while int8 keeps the teachers vectors."""
     import json
