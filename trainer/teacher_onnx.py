@@ -412,6 +412,7 @@ def _chunk(encode: Encoder, texts: list[str], batch_size: int, folder: Path | No
     if path is not None:
         from static_edge.runtimes.staging import write_file_atomic
 
+        path.parent.mkdir(parents=True, exist_ok=True)  # a concurrent pass of the same texts removes it when done
         write_file_atomic(path, lambda handle: np.save(handle, vectors))
     return vectors
 

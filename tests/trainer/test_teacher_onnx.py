@@ -147,6 +147,21 @@ def test_damaged_cache_files_are_computed_again_not_tracebacks(tiny_teacher, tex
     assert len(again.texts) == 8
 
 
+def test_a_pass_goes_on_when_a_concurrent_pass_removes_the_chunk_folder(tiny_teacher, texts, tmp_path):
+    """Two passes over the same texts share a chunk folder; the first to finish removes it under the other."""
+    from static_edge.trainer.teacher_onnx import encode_sorted, load_encoder
+
+    encode = load_encoder(tiny_teacher, precision="fp32", model_cache=tmp_path)
+    parts = tmp_path / "parts"
+
+    def finished_elsewhere(batch: list[str]) -> np.ndarray:
+        shutil.rmtree(parts, ignore_errors=True)
+        return encode(batch)
+
+    vectors = encode_sorted(finished_elsewhere, texts, batch_size=4, parts=parts, chunk_texts=8)
+    np.testing.assert_allclose(vectors, encode_sorted(encode, texts, batch_size=4), atol=1e-5)
+
+
 def test_auto_precision_is_int8_only_while_int8_keeps_the_teachers_vectors(tiny_teacher, tmp_path):
     """Auto precision is int8 only while int8 keeps the teachers vectors."""
     import json
