@@ -134,7 +134,7 @@ def write_scores(args: argparse.Namespace, lr: float, results: dict, timings: di
     """scores.md and scores.json in --out: scores per model, task and dimension, and how the run was set up."""
     setup = (
         f"Init: {args.init}"
-        + (f" pre-trained ({args.pretrain_size:,} texts)" if args.pretrain else "")
+        + (f" pre-trained ({steps.size_label(args.pretrain_size)} texts)" if args.pretrain else "")
         + f"; lr {lr}; epochs {args.epochs}; batch {args.batch_size}; Matryoshka weights "
         f"{args.matryoshka_weights} (256,128,64,32); hard negatives: other paragraphs of the same SQuAD article"
         + ("; mined for the other sets" if args.mine_hard_negatives else "")

@@ -29,9 +29,30 @@ def recipe_parser(doc: str | None, out: str, *, epochs: float, batch_size: int) 
     return parser
 
 
+def pretrain_size(value: str) -> int | None:
+    """A `--pretrain-size`: a positive number of texts, or `all` (None: every distinct English train-side text,
+    benchmarks.recipes.pretrain_texts.english_pretrain_texts)."""
+    if value == "all":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive number of texts or 'all': {value!r}")
+    return int(value)
+
+
+def size_label(size: int | None) -> str:
+    """A `--pretrain-size` as a results table shows it: `60,000` or `all`."""
+    return "all" if size is None else f"{size:,}"
+
+
 def add_pretrain_arguments(parser: argparse.ArgumentParser, *, size: int, epochs: float) -> None:
     """Options of the pre-training step (`pretrained_start`)."""
-    parser.add_argument("--pretrain-size", type=int, default=size, help="texts the teacher embeds for pre-training")
+    parser.add_argument(
+        "--pretrain-size",
+        type=pretrain_size,
+        default=size,
+        help=f"texts the teacher embeds for pre-training (default {size:,}; 'all': every distinct English "
+        "train-side text of --data, about 470,000: benchmarks/results/pretrain_corpus.md)",
+    )
     parser.add_argument("--pretrain-lr", type=float, default=0.01)
     parser.add_argument("--pretrain-epochs", type=float, default=epochs)
     parser.add_argument("--pretrain-targets", default="projection", choices=["projection", "pca", "aligned"])
