@@ -138,9 +138,13 @@ def run_web(args: argparse.Namespace) -> int:
         raise InputError(f"--port must be between 0 and 65535, got {args.port}")
     if args.corpus is not None:
         if not args.corpus.is_file():
-            raise InputError(f"corpus file not found: {args.corpus}")
-        try:
-            corpus = args.corpus.read_text(encoding="utf-8").splitlines()
+            raise InputError(
+                f"corpus file {args.corpus} is a folder"
+                if args.corpus.is_dir()
+                else f"corpus file not found: {args.corpus}"
+            )
+        try:  # lines end at "\n" (or "\r\n") only, as `encode -o` reads a text file: not at U+2028, form feeds...
+            corpus = [line.removesuffix("\r") for line in args.corpus.read_text(encoding="utf-8").split("\n")]
         except UnicodeDecodeError as err:
             raise InputError(f"corpus file {args.corpus} is not UTF-8 text (byte {err.start})") from err
     write_page(args.bundle, corpus, args.ort, hint=not args.serve, vectors=args.vectors)

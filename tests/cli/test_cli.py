@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -72,6 +73,17 @@ def test_cli_web_errors(st_bundle, tmp_path, capsys):
     assert "corpus is empty" in capsys.readouterr().err
     assert main(["web", str(tmp_path)]) == 2
     assert "not a static-edge bundle" in capsys.readouterr().err
+
+
+def test_cli_web_reads_one_passage_a_line_as_encode_does(st_bundle, tmp_path, capsys):
+    """Only "\\n" (or "\\r\\n") ends a passage: a form feed or U+2028 inside one stays in it; a folder is refused."""
+    bundle = shutil.copytree(st_bundle, tmp_path / "b")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes("one\x0ctwo\u2028three\r\nfour\x85five\n\n".encode())
+    assert main(["web", str(bundle), "--corpus", str(corpus)]) == 0
+    assert json.loads((bundle / "web" / "corpus.json").read_text()) == ["one\x0ctwo\u2028three", "four\x85five"]
+    assert main(["web", str(bundle), "--corpus", str(tmp_path)]) == 2
+    assert f"corpus file {tmp_path} is a folder" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # times encoders and draws a plot (matplotlib)
