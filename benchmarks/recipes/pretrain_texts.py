@@ -7,14 +7,12 @@
 - Retrieval: the same English mix plus SQuAD paragraphs, MedQuAD and PubMedQA questions and passages, for the
   all-MiniLM-L6-v2 teacher (about 35 paragraphs/s here).
 
-No STS-B dev, SciFact or STS 2012-2016 test text is drawn. Each source is sampled with a fixed seed.
-
 - At scale (`english_pretrain_texts`, a recipe's `--pretrain-size all`): every distinct English text of the
-  train-side sources in `SOURCES`, none equal to an evaluation item (`eval_texts`), in a seeded order.
+  train-side sources in `SOURCES` (about 470,000), none equal to an evaluation item (`eval_texts`), in a seeded
+  order. `python -m benchmarks.recipes.pretrain_texts --count` writes its texts per source, exclusions and lengths
+  to benchmarks/results/pretrain_corpus.md/.json/.png.
 
-    python -m benchmarks.recipes.pretrain_texts --count
-
-writes benchmarks/results/pretrain_corpus.md/.json/.png: its texts per source, exclusions and lengths.
+No STS-B dev, SciFact or STS 2012-2016 test text is drawn. Each source is sampled with a fixed seed.
 """
 
 from __future__ import annotations
@@ -140,6 +138,12 @@ def _both(pairs: Columns) -> list[str]:
     return [text for column in pairs.values() for text in column]
 
 
+def multi30k_captions(data: Path) -> list[str]:
+    """The five English captions of every multi30k train image."""
+    folder = data / "pairs" / "multi30k-captions"
+    return [text for k in range(1, 6) for text in read_lines_gz(folder / f"train.{k}.en.gz")]
+
+
 def snli_sentences(data: Path) -> list[str]:
     """SNLI premises and hypotheses of the dev and test files (the English recipe trains on them), detokenized."""
     files = (data / "nli" / f"{side}.{split}" for split in ("dev", "test") for side in ("s1", "s2"))
@@ -150,12 +154,8 @@ SOURCES: dict[str, Callable[[Path], list[str]]] = {
     "Brown": brown_sentences,
     "STS-B train (en)": lambda data: _both(stsb_pairs(data / "sts" / "stsb-en-train.csv", min_score=0.0)),
     "MRPC train": lambda data: _both(mrpc_pairs(data / "paraphrase" / "msr_paraphrase_train.txt", False)),
-    "multi30k captions (train, 5 per image)": lambda data: [
-        text for k in range(1, 6) for text in read_lines_gz(data / "pairs" / "multi30k-captions" / f"train.{k}.en.gz")
-    ],
-    "multi30k translations (train, en side)": lambda data: read_lines_gz(
-        data / "parallel" / "multi30k" / "train.en.gz"
-    ),
+    "multi30k captions (train, 5 per image)": multi30k_captions,
+    "multi30k translations (train, en side)": lambda data: read_lines_gz(data / "parallel/multi30k/train.en.gz"),
     "SNLI (dev and test files)": snli_sentences,
     "NTREX-128, WMT newstest, TICO-19 (en side)": _records(*PARALLEL, fields=("en",)),
     "SQuAD v1.1 train questions": _records(SQUAD, fields=("query",)),
