@@ -50,9 +50,12 @@ def load_pairs(spec: str | os.PathLike[str]):
     quiet = datasets.is_progress_bar_enabled()
     if quiet:  # its "Generating train split" bars would bury an error line; the rows are counted in the card
         datasets.disable_progress_bars()
+    verbosity = datasets.logging.get_verbosity()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)  # it logs a parse error before raising it
     try:
         return _load(spec)
     finally:
+        datasets.logging.set_verbosity(verbosity)
         if quiet:
             datasets.enable_progress_bars()
 

@@ -96,6 +96,14 @@ def test_train_fails_in_one_line_and_leaves_nothing(case, inputs, tokenizer_file
     assert _left_behind(tmp_path, "out") == []
 
 
+def test_train_data_that_is_not_json_is_one_line_on_the_terminal(inputs, tokenizer_file, tmp_path, capfd):
+    """A malformed JSONL file: one error line on stderr (datasets' own log of the parse error stays out)."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    code = main(["train", "--data", str(bad), "--tokenizer", str(tokenizer_file), "-o", str(tmp_path / "out")])
+    _assert_one_error_line(code, capfd.readouterr().err, "bad.jsonl cannot be read as jsonl")
+
+
 PRETRAIN_CASES = {
     "missing corpus": (["--corpus", "{inputs}/no-such.txt"], "corpus file {inputs}/no-such.txt not found"),
     "corpus not gzip": (["--corpus", "{inputs}/not-gzip.txt.gz"], "not-gzip.txt.gz is not a complete gzip file"),
