@@ -19,7 +19,7 @@ from static_edge.runtimes import load
 from static_edge.runtimes.bundle import bundle_digest, read_manifest
 from static_edge.runtimes.errors import InputError, OutputFolderError
 from static_edge.runtimes.samples import sample_corpus
-from static_edge.runtimes.staging import write_file_atomic
+from static_edge.runtimes.staging import exit_on_sigterm, write_file_atomic
 from static_edge.runtimes.web_corpus import BINARY_FILE, CORPUS_MANIFEST, VectorKind, choose_kind, corpus_files
 
 WEB_SOURCE = Path(__file__).parent / "web"
@@ -96,10 +96,11 @@ def write_web_page(
         files.update({f"vendor/{name}": (modules / source).read_bytes() for source, name in ORT_VENDOR_FILES.items()})
     files.update(encoded_corpus(bundle, manifest.default_variant, corpus, vectors))
     files[PAGE_HTML] = page_html((WEB_SOURCE / PAGE_HTML).read_text(encoding="utf-8"), files).encode("utf-8")
-    if BINARY_FILE not in files:
-        (web / BINARY_FILE).unlink(missing_ok=True)  # left by an earlier page of a larger corpus
-    for name, data in files.items():  # index.html last: it names the others' hashes
-        _write_file(web / name, data)
+    with exit_on_sigterm():  # SIGTERM unwinds, so no temporary file stays behind in web/
+        if BINARY_FILE not in files:
+            (web / BINARY_FILE).unlink(missing_ok=True)  # left by an earlier page of a larger corpus
+        for name, data in files.items():  # index.html last: it names the others' hashes
+            _write_file(web / name, data)
     return web
 
 

@@ -126,6 +126,28 @@ def test_the_page_ships_the_corpus_encoded_by_the_variant_it_loads(st_bundle, tm
     assert CORPUS_META.format(digest=digest) in (web / "index.html").read_text()
 
 
+@pytest.mark.slow  # a child process, killed by SIGTERM while it writes the page
+def test_a_page_write_stopped_by_sigterm_leaves_no_temporary_file(st_bundle, tmp_path):
+    """SIGTERM while web/ is written: exit 143 and no temporary file beside the page's files."""
+    import shutil
+    import subprocess
+    import sys
+
+    bundle = shutil.copytree(st_bundle, tmp_path / "bundle")
+    code = (
+        "import os, signal; from static_edge.runtimes import staging, web_page\n"
+        "calls = []\n"
+        "def mode(path):\n"
+        "    calls.append(path)\n"
+        "    if len(calls) == 3: os.kill(os.getpid(), signal.SIGTERM)\n"
+        "staging.ordinary_mode = mode\n"
+        f"web_page.write_web_page({str(bundle)!r}, ['one passage', 'another'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 143, result.stderr
+    assert [p.name for p in (bundle / "web").rglob("*.tmp")] == []
+
+
 def test_cli_vectors_option(st_bundle, tmp_path, capsys):
     """CLI vectors option."""
     import shutil
