@@ -91,6 +91,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
     from static_edge.trainer.distill import default_teacher, model_folder
     from static_edge.trainer.gain import loss_summary
     from static_edge.trainer.pretrain import PretrainConfig, pretrain, read_corpus, teacher_vectors
+    from static_edge.trainer.teacher_onnx import check_choice
     from static_edge.trainer.teachers import DEFAULT_CACHE
     from static_edge.trainer.train import init_model
 
@@ -98,6 +99,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
         raise InputError(f"--limit must be a positive number of lines, got {args.limit}")
     if args.teacher_batch_size < 1:
         raise InputError(f"--teacher-batch-size must be at least 1, got {args.teacher_batch_size}")
+    check_choice(args.teacher_backend, args.teacher_precision)  # before the corpus and the start model are read
     config = PretrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, targets=args.targets)
     texts = read_corpus(args.corpus, args.limit)
     teacher = args.teacher or str(default_teacher())

@@ -117,6 +117,10 @@ PRETRAIN_CASES = {
         "--teacher-batch-size must be at least 1, got 0",
     ),
     "batch size 0": (["--corpus", "{inputs}/corpus.txt", "--batch-size", "0"], "batch size must be at least 1"),
+    "int8 through torch, before the corpus is read": (
+        ["--corpus", "{inputs}/no-such.txt", "--teacher-backend", "torch", "--teacher-precision", "int8"],
+        "int8 needs the onnx teacher backend",
+    ),
 }
 
 
