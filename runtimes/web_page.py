@@ -97,8 +97,9 @@ def write_web_page(
     files.update(encoded_corpus(bundle, manifest.default_variant, corpus, vectors))
     files[PAGE_HTML] = page_html((WEB_SOURCE / PAGE_HTML).read_text(encoding="utf-8"), files).encode("utf-8")
     with exit_on_sigterm():  # SIGTERM unwinds, so no temporary file stays behind in web/
-        if BINARY_FILE not in files:
-            (web / BINARY_FILE).unlink(missing_ok=True)  # left by an earlier page of a larger corpus
+        for name in (BINARY_FILE, *(f"vendor/{name}" for name in ORT_VENDOR_FILES.values())):
+            if name not in files:  # left by an earlier page (a larger corpus, --ort): nothing would check it
+                (web / name).unlink(missing_ok=True)
         for name, data in files.items():  # index.html last: it names the others' hashes
             _write_file(web / name, data)
     return web

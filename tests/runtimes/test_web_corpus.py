@@ -126,6 +126,25 @@ def test_the_page_ships_the_corpus_encoded_by_the_variant_it_loads(st_bundle, tm
     assert CORPUS_META.format(digest=digest) in (web / "index.html").read_text()
 
 
+def test_a_page_without_ort_drops_the_ort_files_of_an_earlier_page(st_bundle, tmp_path, monkeypatch):
+    """An earlier --ort page's onnxruntime-web files go: the new page's import map has no integrity for them."""
+    import shutil
+
+    from static_edge.runtimes.web_page import NODE_MODULES_ENV, ORT_VENDOR_FILES
+
+    modules = tmp_path / "node_modules"
+    for source in ORT_VENDOR_FILES:
+        (modules / source).parent.mkdir(parents=True, exist_ok=True)
+        (modules / source).write_text("export default {};\n")
+    monkeypatch.setenv(NODE_MODULES_ENV, str(modules))
+    bundle = shutil.copytree(st_bundle, tmp_path / "bundle")
+    web = write_web_page(bundle, ["one passage"], ort=True)
+    assert all((web / "vendor" / name).is_file() for name in ORT_VENDOR_FILES.values())
+    web = write_web_page(bundle, ["one passage"])
+    assert not any((web / "vendor" / name).exists() for name in ORT_VENDOR_FILES.values())
+    assert (web / "vendor" / "tokenizers.min.mjs").is_file()
+
+
 @pytest.mark.slow  # a child process, killed by SIGTERM while it writes the page
 def test_a_page_write_stopped_by_sigterm_leaves_no_temporary_file(st_bundle, tmp_path):
     """SIGTERM while web/ is written: exit 143 and no temporary file beside the page's files."""
