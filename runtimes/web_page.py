@@ -96,8 +96,10 @@ def write_web_page(
         files.update({f"vendor/{name}": (modules / source).read_bytes() for source, name in ORT_VENDOR_FILES.items()})
     files.update(encoded_corpus(bundle, manifest.default_variant, corpus, vectors))
     files[PAGE_HTML] = page_html((WEB_SOURCE / PAGE_HTML).read_text(encoding="utf-8"), files).encode("utf-8")
+    stale = (BINARY_FILE, *(f"vendor/{name}" for name in ORT_VENDOR_FILES.values()))
+    _refuse_folders_at(web, [*files, *stale])
     with exit_on_sigterm():  # SIGTERM unwinds, so no temporary file stays behind in web/
-        for name in (BINARY_FILE, *(f"vendor/{name}" for name in ORT_VENDOR_FILES.values())):
+        for name in stale:
             if name not in files:  # left by an earlier page (a larger corpus, --ort): nothing would check it
                 (web / name).unlink(missing_ok=True)
         for name, data in files.items():  # index.html last: it names the others' hashes
@@ -151,6 +153,13 @@ def _make_plain_folder(folder: Path) -> None:
     if folder.exists() and not folder.is_dir():
         raise OutputFolderError(f"{folder} exists and is not a folder")
     folder.mkdir(exist_ok=True)
+
+
+def _refuse_folders_at(web: Path, names: list[str]) -> None:
+    """Fail, before anything is written, when a file the page writes or removes is a folder in `web`."""
+    for name in names:
+        if (web / name).is_dir() and not (web / name).is_symlink():  # a symlink is replaced, never followed
+            raise OutputFolderError(f"{web / name} is a folder where static-edge web writes a file (remove it)")
 
 
 def _write_file(target: Path, data: bytes) -> None:

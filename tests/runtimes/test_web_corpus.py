@@ -145,6 +145,24 @@ def test_a_page_without_ort_drops_the_ort_files_of_an_earlier_page(st_bundle, tm
     assert (web / "vendor" / "tokenizers.min.mjs").is_file()
 
 
+def test_a_folder_where_the_page_writes_a_file_is_refused_before_anything_is_written(st_bundle, tmp_path, capsys):
+    """A folder at web/corpus.json (or web/corpus.ubin): one error line naming it, exit 2, the old page untouched."""
+    import shutil
+
+    bundle = shutil.copytree(st_bundle, tmp_path / "bundle")
+    web = write_web_page(bundle, ["one passage"])
+    before = {p.name: p.read_bytes() for p in web.iterdir() if p.is_file()}
+    for name in (PASSAGES_FILE, BINARY_FILE):
+        (web / name).unlink(missing_ok=True)
+        (web / name).mkdir()
+        corpus = tmp_path / "corpus.txt"
+        corpus.write_text("another passage\n", encoding="utf-8")
+        assert main(["web", str(bundle), "--corpus", str(corpus)]) == 2
+        assert f"{web / name} is a folder where static-edge web writes a file" in capsys.readouterr().err
+        assert (web / "index.html").read_bytes() == before["index.html"]
+        (web / name).rmdir()
+
+
 @pytest.mark.slow  # a child process, killed by SIGTERM while it writes the page
 def test_a_page_write_stopped_by_sigterm_leaves_no_temporary_file(st_bundle, tmp_path):
     """SIGTERM while web/ is written: exit 143 and no temporary file beside the page's files."""
