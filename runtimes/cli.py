@@ -8,7 +8,7 @@ from pathlib import Path
 from static_edge.runtimes import BACKENDS
 from static_edge.runtimes.bundle import CPU_VARIANT_ORDER, VARIANT_FILES
 from static_edge.runtimes.console import console, done
-from static_edge.runtimes.corpus_readers import FILE_CHUNK_SIZE, INPUT_FORMATS
+from static_edge.runtimes.corpus_readers import FILE_CHUNK_SIZE, INPUT_FORMATS, CorpusReader
 from static_edge.runtimes.errors import InputError
 from static_edge.runtimes.vector_precisions import PRECISIONS
 from static_edge.runtimes.web_corpus import BINARY_ABOVE_BYTES, VECTOR_KINDS
@@ -93,7 +93,6 @@ def add_encode_file_arguments(p: argparse.ArgumentParser) -> None:
 def run_encode_file(args: argparse.Namespace) -> int:
     """`static-edge encode BUNDLE INPUT -o OUTPUT`: stream the corpus into the vectors file (`encode_file`)."""
     from static_edge.runtimes import load
-    from static_edge.runtimes.corpus_readers import CorpusReader
     from static_edge.runtimes.encode_files import encode_file
     from static_edge.runtimes.tokenization import use_threads
 
@@ -116,7 +115,12 @@ def run_encode_file(args: argparse.Namespace) -> int:
 def add_web_arguments(p: argparse.ArgumentParser) -> None:
     """`static-edge web BUNDLE [--corpus FILE] [--vectors KIND] [--serve]`."""
     p.add_argument("bundle", type=Path)
-    p.add_argument("--corpus", type=Path, help="text file, one sentence a line (default: the sample corpus)")
+    p.add_argument(
+        "--corpus",
+        type=Path,
+        help="the passages to search, read as `encode -o` reads its input: a text file with one a line, or the "
+        "'text' column of JSONL, CSV or Parquet; .gz is unpacked (default: the sample corpus)",
+    )
     p.add_argument("--serve", action="store_true", help="serve the bundle on 127.0.0.1 after writing the page")
     p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free port)")
     p.add_argument(
@@ -137,16 +141,9 @@ def run_web(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port must be between 0 and 65535, got {args.port}")
     if args.corpus is not None:
-        if not args.corpus.is_file():
-            raise InputError(
-                f"corpus file {args.corpus} is a folder"
-                if args.corpus.is_dir()
-                else f"corpus file not found: {args.corpus}"
-            )
-        try:  # lines end at "\n" (or "\r\n") only, as `encode -o` reads a text file: not at U+2028, form feeds...
-            corpus = [line.removesuffix("\r") for line in args.corpus.read_text(encoding="utf-8").split("\n")]
-        except UnicodeDecodeError as err:
-            raise InputError(f"corpus file {args.corpus} is not UTF-8 text (byte {err.start})") from err
+        # the reader `encode -o` uses: the same formats (text, JSONL, CSV, Parquet, gzipped), lines and errors
+        reader = CorpusReader(args.corpus)
+        corpus = [text for _, texts in reader.chunks(FILE_CHUNK_SIZE) for text in texts]
     write_page(args.bundle, corpus, args.ort, hint=not args.serve, vectors=args.vectors)
     if args.serve:
         _serve(args.bundle, args.port)

@@ -66,7 +66,7 @@ def test_cli_encode(st_bundle, capsys):
 def test_cli_web_errors(st_bundle, tmp_path, capsys):
     """CLI web errors."""
     assert main(["web", str(st_bundle), "--corpus", str(tmp_path / "missing.txt")]) == 2
-    assert "corpus file not found" in capsys.readouterr().err
+    assert f"input file not found: {tmp_path / 'missing.txt'}" in capsys.readouterr().err
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n")
     assert main(["web", str(st_bundle), "--corpus", str(empty)]) == 2
@@ -83,7 +83,22 @@ def test_cli_web_reads_one_passage_a_line_as_encode_does(st_bundle, tmp_path, ca
     assert main(["web", str(bundle), "--corpus", str(corpus)]) == 0
     assert json.loads((bundle / "web" / "corpus.json").read_text()) == ["one\x0ctwo\u2028three", "four\x85five"]
     assert main(["web", str(bundle), "--corpus", str(tmp_path)]) == 2
-    assert f"corpus file {tmp_path} is a folder" in capsys.readouterr().err
+    assert f"input file is a folder, not a file: {tmp_path}" in capsys.readouterr().err
+
+
+def test_cli_web_reads_every_format_encode_reads(st_bundle, tmp_path):
+    """A gzipped text file, JSONL and CSV give the page the same passages, as `encode -o` reads them."""
+    import gzip
+
+    passages = ["a dog runs in the park", "stock markets fell", "caf\u00e9 au lait"]
+    with gzip.open(tmp_path / "corpus.txt.gz", "wt", encoding="utf-8") as f:
+        f.write("\n".join(passages) + "\n")
+    (tmp_path / "corpus.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in passages), encoding="utf-8")
+    (tmp_path / "corpus.csv").write_text("text\n" + "\n".join(passages) + "\n", encoding="utf-8")
+    for name in ("corpus.txt.gz", "corpus.jsonl", "corpus.csv"):
+        bundle = shutil.copytree(st_bundle, tmp_path / f"b-{name}")
+        assert main(["web", str(bundle), "--corpus", str(tmp_path / name)]) == 0, name
+        assert json.loads((bundle / "web" / "corpus.json").read_text(encoding="utf-8")) == passages, name
 
 
 @pytest.mark.slow  # times encoders and draws a plot (matplotlib)
