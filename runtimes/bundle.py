@@ -244,7 +244,8 @@ def read_manifest(bundle: str | os.PathLike[str], sha256: str | None = None) -> 
     """
     root = Path(bundle)
     if not root.is_dir():
-        raise BundleError(f"bundle folder not found: {root}")
+        what = f"{root} is a file, not a bundle folder" if root.exists() else f"bundle folder not found: {root}"
+        raise BundleError(what)
     path = root / MANIFEST_FILE
     if not path.is_file():
         raise BundleError(f"{root} has no {MANIFEST_FILE}: it is not a static-edge bundle (run `static-edge export`)")

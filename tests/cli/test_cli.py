@@ -42,6 +42,9 @@ def test_cli_errors_are_one_line_not_tracebacks(tmp_path, st_wordpiece, capsys):
     assert "error:" in err and "dims 999 is larger" in err and "Traceback" not in err
     assert main(["check", str(tmp_path / "nothing")]) == 2
     assert "bundle folder not found" in capsys.readouterr().err
+    (tmp_path / "a-file").write_text("not a bundle")
+    assert main(["encode", str(tmp_path / "a-file"), "hello"]) == 2
+    assert f"{tmp_path / 'a-file'} is a file, not a bundle folder" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # end to end: export and check in a child process
