@@ -214,11 +214,11 @@ class FastWordPiece:
         nanotoken reads but tokenizes differently); the other reasons are expected and logged at info level.
         """
         if os.environ.get(FAST_TOKENIZER_ENV, "").lower() == "tokenizers":
-            return None, f"switched off by {FAST_TOKENIZER_ENV}=tokenizers"
+            return None, _slower(f"switched off by {FAST_TOKENIZER_ENV}=tokenizers")
         try:
             import nanotoken
         except ImportError:
-            return None, _slower("nanotoken is not installed on this platform")
+            return None, _slower("nanotoken is not installed (the base install has it where it has a wheel)")
         truncation = reference.truncation
         if truncation and (truncation.get("direction", "right") != "right" or truncation.get("stride", 0)):
             return None, _slower("the tokenizer truncates from the left or with a stride")

@@ -29,11 +29,14 @@ def test_another_kind_of_tokenizer_is_noted_at_info(st_unigram, caplog):
     assert record.levelno == logging.INFO and tokenizer.slow_reason in record.getMessage()
 
 
-def test_switching_it_off_is_honoured_and_said(st_bundle, monkeypatch):
+def test_switching_it_off_is_honoured_and_said(st_bundle, monkeypatch, caplog):
     """Switching it off is honoured and said."""
     monkeypatch.setenv(FAST_TOKENIZER_ENV, "tokenizers")
-    tokenizer = BundleTokenizer(st_bundle / "tokenizer.json")
+    with caplog.at_level(logging.INFO, logger="static_edge.runtimes.tokenization"):
+        tokenizer = BundleTokenizer(st_bundle / "tokenizer.json")
     assert tokenizer.library == "tokenizers" and FAST_TOKENIZER_ENV in tokenizer.slow_reason
+    (record,) = caplog.records
+    assert record.levelno == logging.INFO and tokenizer.slow_reason in record.getMessage()
 
 
 def test_ids_that_differ_keep_tokenizers_and_warn(st_bundle, monkeypatch, caplog):
