@@ -19,6 +19,7 @@ torch would. int8 is onnxruntime's dynamic quantization of that graph's MatMul w
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from static_edge.runtimes.embedder import available_cores, l2_normalize, rowwise_cosine
 from static_edge.runtimes.errors import InputError, ModelLoadError
 
 BACKENDS = ("onnx", "torch")
@@ -94,17 +96,22 @@ def teacher_digest(teacher: str | os.PathLike[str]) -> str:
     if not folder.is_dir():
         digest.update(str(teacher).encode("utf-8"))
         return digest.hexdigest()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and ".git" not in p.parts):
-        digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0")
-        with open(path, "rb") as handle:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and ".git" not in p.parts)
+    signature = tuple((p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    return _folder_digest(folder.resolve(), signature)
+
+
+@functools.lru_cache(maxsize=8)
+def _folder_digest(folder: Path, signature: tuple[tuple[str, int, int], ...]) -> str:
+    """`teacher_digest` of a folder, read once per process while its files' names, sizes and times are unchanged
+    (the cache key, and the vectors' key, both need it: a teacher is hundreds of MB)."""
+    digest = hashlib.sha256()
+    for name, _, _ in signature:
+        digest.update(name.encode("utf-8") + b"\0")
+        with open(folder / name, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on (its affinity, not the machine's count)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def load_teacher(teacher: str | os.PathLike[str], device: str = "cpu") -> Any:
@@ -191,13 +198,19 @@ def onnx_teacher(model: Any, teacher: str | os.PathLike[str], precision: str, ca
     if target.is_file() and precision != "auto":
         return target
     fp32.parent.mkdir(parents=True, exist_ok=True)
+    checked: list[np.ndarray] = []  # the export's probe vectors, which int8_agreement compares with
+
+    def export_and_check(tmp: Path) -> None:
+        export_pipeline(model, teacher, tmp)
+        checked.append(check_export(model, teacher, tmp))
+
     if not fp32.is_file():
-        _written(fp32, lambda tmp: (export_pipeline(model, teacher, tmp), check_export(model, teacher, tmp)))
+        _written(fp32, export_and_check)
     if precision != "fp32" and not int8.is_file():
         _written(int8, lambda tmp: quantize(fp32, tmp))
     if precision != "auto":
         return target
-    mean, least = int8_agreement(model, fp32, int8)
+    mean, least = int8_agreement(model, fp32, int8, checked[0] if checked else None)
     return int8 if mean >= INT8_BOUND[0] and least >= INT8_BOUND[1] else fp32
 
 
@@ -214,20 +227,22 @@ def quantize(fp32: Path, int8: Path) -> None:
         logging.disable(logging.NOTSET)
 
 
-def check_export(model: Any, teacher: str | os.PathLike[str], path: Path) -> None:
+def check_export(model: Any, teacher: str | os.PathLike[str], path: Path) -> np.ndarray:
     """Refuse an export whose vectors of `probe_texts` differ from torch's (cosine below 1 - 1e-4): a graph the
-    tracer fixed to its sample's shapes would.
+    tracer fixed to its sample's shapes would. Returns the export's vectors of `probe_texts`.
 
     :raises ModelLoadError: naming the teacher, the worst cosine and the torch backend as the way out.
     """
     texts = probe_texts()
     exact = model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
-    least = float(np.min(np.sum(encode_sorted(OnnxTeacher(model, path), texts, 32, progress=False) * exact, axis=1)))
+    exported = encode_sorted(OnnxTeacher(model, path), texts, 32, progress=False)
+    least = float(np.min(rowwise_cosine(exported, exact)))
     if least < 1 - 1e-4:
         raise ModelLoadError(
             f"teacher {teacher} exported to ONNX gives other vectors than torch (min cosine {least:.5f}): "
             "use the torch teacher backend"
         )
+    return exported
 
 
 def probe_texts() -> list[str]:
@@ -238,16 +253,17 @@ def probe_texts() -> list[str]:
     return sentences + [" ".join(sentences[i : i + 10]) for i in range(0, len(sentences), 10)]
 
 
-def int8_agreement(model: Any, fp32: Path, int8: Path) -> tuple[float, float]:
+def int8_agreement(model: Any, fp32: Path, int8: Path, reference: np.ndarray | None = None) -> tuple[float, float]:
     """Mean and min cosine of the int8 teacher's vectors to the fp32 one's over `probe_texts`, measured once and
-    kept beside the int8 file (`<name>.json`)."""
+    kept beside the int8 file (`<name>.json`); `reference`: the fp32 vectors of `probe_texts` when already at hand
+    (`check_export`'s), else they are encoded here."""
     record = int8.with_suffix(".json")
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # absent or damaged: measure again
         kept = json.loads(record.read_text())
         return float(kept["mean"]), float(kept["min"])
     texts = probe_texts()
-    exact = encode_sorted(OnnxTeacher(model, fp32), texts, progress=False)
-    cosines = np.sum(encode_sorted(OnnxTeacher(model, int8), texts, progress=False) * exact, axis=1)
+    exact = encode_sorted(OnnxTeacher(model, fp32), texts, progress=False) if reference is None else reference
+    cosines = rowwise_cosine(encode_sorted(OnnxTeacher(model, int8), texts, progress=False), exact)
     mean, least = float(cosines.mean()), float(cosines.min())
     data = json.dumps({"mean": mean, "min": least, "texts": len(texts)}).encode("utf-8")
     from static_edge.runtimes.staging import write_file_atomic
@@ -360,7 +376,7 @@ class OnnxTeacher:
         features = self.model.preprocess(texts)
         feed = {name: features[name].numpy().astype(np.int64) for name in self.names}
         vectors = self.session.run(None, feed)[0].astype(np.float32)
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+        return l2_normalize(vectors)
 
 
 def encode_sorted(

@@ -199,7 +199,7 @@ def _torch_threads() -> int:
 
 def _cores() -> int:
     """Cores this process may use."""
-    from static_edge.trainer.teacher_onnx import available_cores
+    from static_edge.runtimes.embedder import available_cores
 
     return available_cores()
 
