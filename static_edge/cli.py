@@ -116,8 +116,9 @@ def _installed(name: str) -> bool:
     return all(importlib.util.find_spec(module) is not None for module in modules if module.isidentifier())
 
 
-def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
-    """The parser; only the `selected` command's module is imported to add its arguments."""
+def build_parser(selected: str | None = None, *, extra_checked: bool = False) -> argparse.ArgumentParser:
+    """The parser; only the `selected` command's module is imported to add its arguments, and only when its extra
+    is installed (`extra_checked`: the caller has just checked, as `main` does: the check reads package metadata)."""
     from static_edge import __version__
 
     parser = argparse.ArgumentParser(
@@ -129,7 +130,7 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         p = sub.add_parser(command.name, help=command.help, description=command.help, formatter_class=HelpFormatter)
-        if command.name == selected and missing_extra(command) is None:
+        if command.name == selected and (extra_checked or missing_extra(command) is None):
             module = importlib.import_module(command.module)
             getattr(module, f"add_{command.name.replace('-', '_')}_arguments")(p)
             p.set_defaults(run=getattr(module, f"run_{command.name.replace('-', '_')}"))
@@ -153,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hint:
         error_line(hint)
         return 2
-    args = build_parser(command.name if command else None).parse_args(argv)
+    args = build_parser(command.name if command else None, extra_checked=True).parse_args(argv)
     from static_edge.runtimes.errors import StaticEdgeError
 
     try:
