@@ -159,7 +159,8 @@ def _measure(
     first = ort[REFERENCE.name]
     rows = report.rows
 
-    bundle_ids = [first.tokenizer.counted_ids(ids) for ids in first.tokenizer.encode(texts)]
+    encoded = first.tokenizer.encode(texts)
+    bundle_ids = [first.tokenizer.counted_ids(ids) for ids in encoded]
     mismatched = sum(a != b for a, b in zip(bundle_ids, source.encode_ids(texts), strict=True))
     rows.append(ParityRow("bundle tokenizer vs source tokenizer", "texts with other ids", mismatched, 0, True))
 
@@ -173,7 +174,7 @@ def _measure(
         report.notes.append(f"{own_encoder_name(source)} is not installed: compared with the float32 table mean")
     rows.extend(_source_rows(vectors[REFERENCE.name], source, texts, manifest, own))
 
-    longest = max(len(ids) for ids in first.tokenizer.encode(texts))
+    longest = max(len(ids) for ids in encoded)
     rows.extend(_numpy_rows(bundle, manifest.variants, texts, vectors, longest))
     pair = f"masked mean of token_embeddings vs sentence_embedding ({REFERENCE.name})"
     rows.append(ParityRow(pair, "max abs diff", _pooling_gap(first, texts), TOL_POOLING_ABS, True))
