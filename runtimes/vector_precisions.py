@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from static_edge.runtimes.binary import to_ubinary
+
 Quantized = tuple[np.ndarray, "np.ndarray | None"]
 """Vectors in a precision, and their per-vector scales (None unless the precision is scaled)."""
 
@@ -35,7 +37,7 @@ def _int8(vectors: np.ndarray) -> Quantized:
 
 
 def _binary(vectors: np.ndarray) -> Quantized:
-    return np.packbits(vectors > 0, axis=1), None
+    return to_ubinary(vectors), None
 
 
 @dataclass(frozen=True)

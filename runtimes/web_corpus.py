@@ -89,7 +89,7 @@ def corpus_vectors(vectors: np.ndarray, kind: VectorKind = "auto") -> CorpusVect
     """The shipped form of float vectors [passages, dims]: int8, plus packed bits when `kind` resolves to binary."""
     int8, scale = quantize_int8(vectors)
     binary = choose_kind(*int8.shape, kind) == "binary"
-    return CorpusVectors(int8, scale, to_ubinary(normalized(vectors)) if binary else None)
+    return CorpusVectors(int8, scale, to_ubinary(vectors) if binary else None)  # a row's norm leaves its signs
 
 
 def quantize_query(vector: np.ndarray) -> tuple[np.ndarray, float]:

@@ -109,8 +109,9 @@ def write_web_page(
 
 def encoded_corpus(bundle: Path, variant: str, corpus: list[str], vectors: VectorKind = "auto") -> dict[str, bytes]:
     """The page's corpus files (`web_corpus.corpus_files`): `corpus` encoded by the bundle's `variant`."""
-    model = load(bundle, variant=variant)
-    return corpus_files(corpus, model.encode(corpus), variant, bundle_digest(bundle), vectors)
+    digest = bundle_digest(bundle)
+    model = load(bundle, variant=variant, sha256=digest)  # the vectors are recorded as this very bundle's
+    return corpus_files(corpus, model.encode(corpus), variant, digest, vectors)
 
 
 def subresource_integrity(data: bytes) -> str:
