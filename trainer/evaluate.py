@@ -23,6 +23,7 @@ import numpy as np
 
 from static_edge.runtimes.embedder import l2_normalize, rowwise_cosine
 from static_edge.runtimes.errors import DataError, InputError
+from static_edge.runtimes.model_folders import holds_manifest, is_sentence_transformers_folder
 
 EncodeFn = Callable[[list[str]], np.ndarray]
 """texts -> [n, dims] vectors, unnormalized."""
@@ -307,14 +308,14 @@ def load_encoder(path: str | os.PathLike[str], variant: str | None = None, batch
     :raises ModelLoadError: for a `path` that is none of those.
     """
     path = Path(path)
-    if (path / "static_edge.json").is_file():
+    if holds_manifest(path):
         from static_edge.runtimes import load
 
         bundle = load(path, variant=variant)
         return Encoder(lambda texts: bundle.encode(texts, batch_size=batch_size), bundle.dims, "bundle", bundle.variant)
     if variant is not None:
         raise InputError(f"{path} is not a bundle (it has no static_edge.json): a variant applies to bundles only")
-    if (path / "modules.json").is_file():
+    if is_sentence_transformers_folder(path):
         from static_edge.trainer.loading import load_static_model
         from static_edge.trainer.st_compat import embedding_dimension
 

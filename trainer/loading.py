@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from static_edge.runtimes.errors import ModelLoadError
+from static_edge.runtimes.model_folders import is_sentence_transformers_folder
 
 
 def reason(err: BaseException) -> str:
@@ -38,7 +39,7 @@ def load_static_model(name: str | os.PathLike[str], role: str = "model"):
     from static_edge.trainer.st_compat import StaticEmbedding
 
     try:
-        if (Path(name) / "modules.json").is_file():
+        if is_sentence_transformers_folder(name):
             return SentenceTransformer(str(name), device="cpu")
         return SentenceTransformer(modules=[StaticEmbedding.from_model2vec(str(name))], device="cpu")
     except (OSError, ValueError, KeyError) as err:  # no such folder or hub id, or not a static model's files

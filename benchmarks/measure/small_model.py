@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from static_edge.runtimes.model_folders import is_sentence_transformers_folder
+
 
 def sample_tokenizer(vocab_size: int = 2000) -> Any:
     """A lowercasing BERT-style WordPiece tokenizer trained on the sample corpus."""
@@ -52,7 +54,7 @@ def write_small_model(folder: Path, dims: int = 256) -> Path:
     """The small model as a Sentence Transformers folder (StaticEmbedding, Normalize), as the recipes write them."""
     from static_edge.trainer.st_compat import sentence_transformer_from_table
 
-    if not (folder / "modules.json").is_file():
+    if not is_sentence_transformers_folder(folder):
         source = random_source(dims)
         sentence_transformer_from_table(source.tokenizer, source.table, normalize=True).save(str(folder))
     return folder

@@ -23,6 +23,7 @@ from pathlib import Path
 from benchmarks import common
 from benchmarks.recipes import steps
 from benchmarks.recipes.data import english_pairs, retrieval_pairs
+from static_edge.runtimes.model_folders import is_sentence_transformers_folder
 
 MODULE = "benchmarks.recipes.retrieval"
 DIMS = [32, 64, 128, 256]
@@ -76,7 +77,7 @@ def start_model(args: argparse.Namespace, timings: dict[str, float]) -> tuple[Pa
     base = args.cache / f"{teacher_name}-static-256"
     teacher = None
     with steps.timed(timings, "teacher + distill"):
-        if args.pretrain or not (base / "modules.json").is_file():  # the teacher is needed to distil or pre-train
+        if args.pretrain or not is_sentence_transformers_folder(base):  # the teacher is needed to distil or pre-train
             teacher = mpnet_teacher(args.cache) if teacher_name == "mpnet" else default_teacher()
             steps.distilled(teacher, base, 256)
     label = STARTS.get(args.init)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import common
+from static_edge.runtimes.model_folders import is_sentence_transformers_folder
 
 Scores = dict[str, dict[int, float]]
 """task -> dimension -> score x 100 (static_edge.trainer.evaluate.evaluate)."""
@@ -124,7 +125,7 @@ def pretrained_start(
     settings = "-".join(map(str, astuple(config)))
     folder = cache / f"{base.name}-pretrained-{texts_digest(str(teacher), texts)[:12]}-{settings}"
     timings["teacher vectors"] = timings["pretrain"] = 0.0
-    if (folder / "modules.json").is_file():  # pre-trained by an earlier run: no teacher pass needed
+    if is_sentence_transformers_folder(folder):  # pre-trained by an earlier run: no teacher pass needed
         return folder
     print(f"teacher pass: {teacher} embeds {len(texts):,} texts for pre-training (cached in {cache})", flush=True)
     with timed(timings, "teacher vectors"):
@@ -138,7 +139,7 @@ def distilled(teacher: Path | str, folder: Path, dims: int) -> Path:
     """`teacher` distilled with model2vec to `dims` (PCA) into `folder`, unless an earlier run left it there."""
     from static_edge.trainer.distill import distill
 
-    if not (folder / "modules.json").is_file():
+    if not is_sentence_transformers_folder(folder):
         distill(teacher, folder, pca_dims=dims, overwrite=True)
     return folder
 
