@@ -70,7 +70,11 @@ def normalized(vectors: np.ndarray) -> np.ndarray:
 
 def quantize_int8(vectors: np.ndarray) -> tuple[np.ndarray, float]:
     """Normalize rows, then quantize with one symmetric scale: (int8 [n, dims], scale), the largest |value| -> 127."""
-    unit = normalized(vectors)
+    return _symmetric_int8(normalized(vectors))
+
+
+def _symmetric_int8(unit: np.ndarray) -> tuple[np.ndarray, float]:
+    """`unit` as int8 with one scale, its largest |value| -> 127 (1/127 for an all-zero array)."""
     peak = float(np.abs(unit).max()) if unit.size else 0.0
     scale = peak / 127 if peak > 0 else 1 / 127
     return np.clip(np.rint(unit / scale), -127, 127).astype(np.int8), scale
@@ -101,10 +105,7 @@ def quantize_query(vector: np.ndarray) -> tuple[np.ndarray, float]:
     norm = 0.0
     for value in values.tolist():
         norm += value * value
-    unit = values / np.sqrt(norm) if norm > 0 else values * 0
-    peak = float(np.abs(unit).max())
-    scale = peak / 127 if peak > 0 else 1 / 127
-    return np.clip(np.rint(unit / scale), -127, 127).astype(np.int8), scale
+    return _symmetric_int8(values / np.sqrt(norm) if norm > 0 else values * 0)
 
 
 def rank(shipped: CorpusVectors, query: np.ndarray, k: int = 10, rescore: int = RESCORE) -> list[tuple[int, float]]:
