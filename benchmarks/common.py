@@ -96,3 +96,16 @@ def status_mb(field: str, pid: int | str = "self") -> float:
 def reset_peak_rss(pid: int | str = "self") -> None:
     """Set the kernel's peak-RSS mark (VmHWM) of a process to its current RSS."""
     Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def served_sizes(root: Path, paths: Sequence[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """Raw and gzip (level 6) sizes of the files a page fetched, by URL path under `root`, each path once (read from
+    disk: the preview server sends them unchanged)."""
+    import gzip
+
+    raw, zipped = {}, {}
+    for path in dict.fromkeys(paths):
+        body = (root / path.lstrip("/")).read_bytes()
+        raw[path] = len(body)
+        zipped[path] = len(gzip.compress(body, compresslevel=6))
+    return raw, zipped

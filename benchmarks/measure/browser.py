@@ -24,7 +24,6 @@ Writes browser.json, browser.md and browser.png into --out; every number is from
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import statistics
@@ -108,16 +107,6 @@ def open_page(context, url: str, fetched: list[str]) -> object:
     return page
 
 
-def transfer(root: Path, paths: list[str]) -> tuple[dict[str, int], dict[str, int]]:
-    """Raw and gzip sizes of the served files at `paths` (read from disk: the server sends them unchanged)."""
-    raw, zipped = {}, {}
-    for path in dict.fromkeys(paths):
-        body = (root / path.lstrip("/")).read_bytes()
-        raw[path] = len(body)
-        zipped[path] = len(gzip.compress(body, compresslevel=6))
-    return raw, zipped
-
-
 def measure(browser, base: str, root: Path, config: dict, rounds: int) -> dict:
     """One configuration: a cold visit in a fresh profile (transfer, load, queries), then warm visits."""
     query = f"?engine={config['engine']}&variant={config['variant']}"
@@ -159,7 +148,7 @@ def measure(browser, base: str, root: Path, config: dict, rounds: int) -> dict:
         warm_state["cache"] = warm_visits[-1]["cache"]
     finally:
         context.close()
-    raw, zipped = transfer(root, cold)
+    raw, zipped = common.served_sizes(root, cold)
     return {
         "label": label(config),
         **config,
@@ -181,7 +170,7 @@ def measure(browser, base: str, root: Path, config: dict, rounds: int) -> dict:
         "warm_ready_ms": warm_state["ready"],
         "warm_load_call_ms": warm_state["load"],
         "warm_from_cache": warm_state["cache"],
-        "warm_transfer_bytes": sum(transfer(root, warm_paths)[0].values()),
+        "warm_transfer_bytes": sum(common.served_sizes(root, warm_paths)[0].values()),
     }
 
 

@@ -62,16 +62,6 @@ def captions(data: Path, split: str) -> list[str]:
     return list(seen)
 
 
-def page_bytes(web: Path, paths: list[str]) -> tuple[int, int]:
-    """Raw and gzip bytes of the files the page fetched (URL paths under /web/ or the bundle)."""
-    raw = packed = 0
-    for path in paths:
-        data = (web.parent / path.lstrip("/")).read_bytes()
-        raw += len(data)
-        packed += len(gzip.compress(data, compresslevel=6))
-    return raw, packed
-
-
 def measure(browser, base: str, bundle: Path, queries: list[str], encode_baseline: list[str] | None) -> dict:
     """One fresh browser profile: load the page, time the queries; returns the row's browser numbers."""
     context = browser.new_context()
@@ -91,18 +81,16 @@ def measure(browser, base: str, bundle: Path, queries: list[str], encode_baselin
             raise RuntimeError(f"the page failed: {state['error']}")
         times = page.evaluate(TIME_QUERIES, queries)
         baseline = page.evaluate(ENCODE_IN_PAGE, encode_baseline) if encode_baseline else None
-        raw, packed = page_bytes(bundle / "web", sorted(set(fetched)))
-        corpus_raw, corpus_packed = page_bytes(
-            bundle / "web", [f"/web/{p.name}" for p in (bundle / "web").glob("corpus*")]
-        )
+        raw, packed = common.served_sizes(bundle, sorted(fetched))
+        corpus = [path for path in raw if path.lstrip("/").startswith("web/corpus")]
         return {
             **state,
             "query_ms": times,
             "encode_in_page_ms": baseline,
-            "transfer": raw,
-            "transfer_gzip": packed,
-            "corpus_bytes": corpus_raw,
-            "corpus_gzip": corpus_packed,
+            "transfer": sum(raw.values()),
+            "transfer_gzip": sum(packed.values()),
+            "corpus_bytes": sum(raw[path] for path in corpus),
+            "corpus_gzip": sum(packed[path] for path in corpus),
         }
     finally:
         context.close()
