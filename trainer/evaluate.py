@@ -251,20 +251,24 @@ def ndcg_at_k(
 ) -> float:
     """Mean nDCG@k x 100 over the queries, ranking every document by cosine."""
     q, d = l2_normalize(query_vectors), l2_normalize(doc_vectors)
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
     total = 0.0
     for start in range(0, len(q), 256):
         scores = q[start : start + 256] @ d.T
         top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k]
         for row, query_id in enumerate(query_ids[start : start + 256]):
             ranked = top[row][np.argsort(-scores[row, top[row]], kind="stable")]
-            judged = qrels[query_id]
-            gains = np.array([judged.get(doc_ids[i], 0) for i in ranked], dtype=np.float64)
-            ideal = np.sort(np.array(list(judged.values()), dtype=np.float64))[::-1][:k]
-            dcg = float((gains * discounts[: len(gains)]).sum())
-            idcg = float((ideal * discounts[: len(ideal)]).sum())
-            total += dcg / idcg if idcg > 0 else 0.0
+            total += query_ndcg(ranked, qrels[query_id], doc_ids, k)
     return 100 * total / len(query_ids)
+
+
+def query_ndcg(ranked: Sequence[int], judged: dict[str, int], doc_ids: list[str], k: int = 10) -> float:
+    """nDCG@k (0..1) of one query's ranking (indices into `doc_ids`, best first) against its judgements; 0 when
+    none of its judgements is relevant."""
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    gains = np.array([judged.get(doc_ids[i], 0) for i in ranked[:k]], dtype=np.float64)
+    ideal = np.sort(np.array(list(judged.values()), dtype=np.float64))[::-1][:k]
+    idcg = float((ideal * discounts[: len(ideal)]).sum())
+    return float((gains * discounts[: len(gains)]).sum()) / idcg if idcg > 0 else 0.0
 
 
 def evaluate(

@@ -40,14 +40,11 @@ def _recall(found: np.ndarray, truth: np.ndarray) -> float:
 
 
 def _ndcg(top: np.ndarray, data) -> float:
+    """Mean nDCG@K x 100 of each query's ranked documents (`top`, one row per query)."""
+    from static_edge.trainer.evaluate import query_ndcg
+
     doc_ids, query_ids = list(data.corpus), list(data.queries)
-    discounts = 1.0 / np.log2(np.arange(2, K + 2))
-    total = 0.0
-    for row, query in enumerate(query_ids):
-        judged = data.qrels[query]
-        gains = np.array([judged.get(doc_ids[i], 0) for i in top[row]], dtype=np.float64)
-        ideal = np.sort(np.array(list(judged.values()), dtype=np.float64))[::-1][:K]
-        total += float((gains * discounts[: len(gains)]).sum()) / float((ideal * discounts[: len(ideal)]).sum())
+    total = sum(query_ndcg(top[row], data.qrels[query], doc_ids, K) for row, query in enumerate(query_ids))
     return 100 * total / len(query_ids)
 
 
