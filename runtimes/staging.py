@@ -185,15 +185,17 @@ def staged_folder(
         try:
             yield staging
             _check_destination(output, overwrite, replaceable, what)  # a folder may have appeared meanwhile
-            _move_into_place(staging, output)
+            _move_into_place(staging, output, overwrite)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
 
 
-def _move_into_place(staging: Path, output: Path) -> None:
-    """Rename the finished folder to `output`; an old folder there is replaced only after that succeeds."""
-    if not output.exists():
+def _move_into_place(staging: Path, output: Path, overwrite: bool) -> None:
+    """Rename the finished folder to `output`; with `overwrite`, an old folder there is replaced only after that
+    succeeds. Without it, only the plain rename is tried, which fails on a folder that appeared after the last
+    check instead of replacing it."""
+    if not overwrite or not output.exists():
         try:
             os.rename(staging, output)  # fails on a non-empty folder that appeared meanwhile: never merged
         except OSError as err:

@@ -150,6 +150,28 @@ def test_a_folder_that_appears_meanwhile_is_kept(tmp_path):
     assert _listing(tmp_path) == ["out"]
 
 
+def test_a_folder_that_appears_after_the_last_check_is_kept(tmp_path, monkeypatch):
+    """Even in the moment between the last check and the rename, a folder that appears is never replaced."""
+    from static_edge.runtimes import staging
+
+    out = tmp_path / "out"
+    check = staging._check_destination
+    calls = []
+
+    def check_then_appear(*args) -> None:
+        check(*args)
+        calls.append(args)
+        if len(calls) == 2:  # the check after the block: the folder appears right after it
+            out.mkdir()
+            (out / "theirs.txt").write_text("theirs")
+
+    monkeypatch.setattr(staging, "_check_destination", check_then_appear)
+    with pytest.raises(OutputFolderError, match="appeared while this command ran"), staged_folder(out) as folder:
+        (folder / "mine.txt").write_text("mine")
+    assert _listing(out) == ["theirs.txt"]
+    assert _listing(tmp_path) == ["out"]
+
+
 def test_leftovers_of_killed_runs_for_the_same_folder_are_removed(tmp_path):
     """Leftovers of killed runs for the same folder are removed."""
     stale = [tmp_path / ".out.partial-99-abcd", tmp_path / ".out.old-99-abcd"]
