@@ -59,10 +59,21 @@ def write_file_atomic(target: Path, write: Callable[[BinaryIO], object]) -> None
     """Call `write` on a temporary file beside `target`, then rename it over `target`: readers see the old file
     or the whole new one, never a part; a failure removes the temporary file. The new file gets ordinary
     permissions (mkstemp's 0600 is not kept), and a symlink at `target` is replaced, never written through."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
+
+    def fill(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
             write(handle)
+
+    write_path_atomic(target, fill)
+
+
+def write_path_atomic(target: Path, write: Callable[[Path], object]) -> None:
+    """`write_file_atomic` for a writer that takes a path rather than a handle (an ONNX exporter, a quantizer):
+    `write(tmp)` fills a temporary file beside `target`, which then replaces `target` whole."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
         ordinary_mode(Path(tmp))
         os.replace(tmp, target)
     except BaseException:

@@ -32,6 +32,7 @@ import numpy as np
 
 from static_edge.runtimes.embedder import available_cores, l2_normalize, rowwise_cosine
 from static_edge.runtimes.errors import InputError, ModelLoadError
+from static_edge.runtimes.staging import write_file_atomic, write_path_atomic
 
 BACKENDS = ("onnx", "torch")
 """How the teacher runs: ONNX Runtime (the default: faster on CPU, and a GPU through CUDA where there is one), or
@@ -205,9 +206,9 @@ def onnx_teacher(model: Any, teacher: str | os.PathLike[str], precision: str, ca
         checked.append(check_export(model, teacher, tmp))
 
     if not fp32.is_file():
-        _written(fp32, export_and_check)
+        write_path_atomic(fp32, export_and_check)
     if precision != "fp32" and not int8.is_file():
-        _written(int8, lambda tmp: quantize(fp32, tmp))
+        write_path_atomic(int8, lambda tmp: quantize(fp32, tmp))
     if precision != "auto":
         return target
     mean, least = int8_agreement(model, fp32, int8, checked[0] if checked else None)
@@ -266,20 +267,8 @@ def int8_agreement(model: Any, fp32: Path, int8: Path, reference: np.ndarray | N
     cosines = rowwise_cosine(encode_sorted(OnnxTeacher(model, int8), texts, progress=False), exact)
     mean, least = float(cosines.mean()), float(cosines.min())
     data = json.dumps({"mean": mean, "min": least, "texts": len(texts)}).encode("utf-8")
-    from static_edge.runtimes.staging import write_file_atomic
-
     write_file_atomic(record, lambda handle: handle.write(data))
     return mean, least
-
-
-def _written(target: Path, write: Callable[[Path], object]) -> None:
-    """Call `write(tmp)` on a temporary path beside `target`, then rename it to `target`; a failure removes it."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def export_pipeline(model: Any, teacher: str | os.PathLike[str], path: Path) -> None:
@@ -426,8 +415,6 @@ def _chunk(encode: Encoder, texts: list[str], batch_size: int, folder: Path | No
         bar.update(len(batches[-1]))
     vectors = np.concatenate(batches).astype(np.float32)
     if path is not None:
-        from static_edge.runtimes.staging import write_file_atomic
-
         path.parent.mkdir(parents=True, exist_ok=True)  # a concurrent pass of the same texts removes it when done
         write_file_atomic(path, lambda handle: np.save(handle, vectors))
     return vectors
