@@ -109,3 +109,24 @@ def served_sizes(root: Path, paths: Sequence[str]) -> tuple[dict[str, int], dict
         raw[path] = len(body)
         zipped[path] = len(gzip.compress(body, compresslevel=6))
     return raw, zipped
+
+
+def runs_parser(doc: str | None, name: str, title: str) -> argparse.ArgumentParser:
+    """The command line of a tool that compares recipe runs: LABEL=FOLDER runs, --out, --name, --title."""
+    made = parser(doc, out=None)
+    made.add_argument("runs", nargs="+", help="LABEL=FOLDER holding a recipe's scores.json, in order")
+    made.add_argument("--out", type=Path, required=True)
+    made.add_argument("--name", default=name)
+    made.add_argument("--title", default=title)
+    return made
+
+
+def labelled_runs(made: argparse.ArgumentParser, specs: Sequence[str]) -> list[tuple[str, Path]]:
+    """(label, folder) of each LABEL=FOLDER; a spec without a folder holding scores.json is a usage error."""
+    runs = []
+    for spec in specs:
+        label, _, folder = spec.partition("=")
+        if not folder or not (Path(folder) / "scores.json").is_file():
+            made.error(f"expected LABEL=FOLDER with a scores.json in FOLDER, got {spec!r}")
+        runs.append((label, Path(folder)))
+    return runs

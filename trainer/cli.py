@@ -15,6 +15,7 @@ from typing import Any
 
 from static_edge.runtimes.console import console, done, warning_line
 from static_edge.runtimes.errors import InputError
+from static_edge.runtimes.hub import is_hub_id
 from static_edge.runtimes.variants import VARIANTS
 
 
@@ -154,6 +155,17 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="add a mined negative to pair data (Sentence Transformers' mine_hard_negatives)",
     )
+    parser.add_argument(
+        "--guide",
+        help="GISTEmbed: a static model with the start's vocabulary (e.g. the --init start) whose scores mask "
+        "in-batch negatives that look like positives (default: MNRL)",
+    )
+    parser.add_argument(
+        "--average-share",
+        type=float,
+        default=0.0,
+        help="average the weights over this last share of the steps, e.g. 0.3 (default 0: the last weights)",
+    )
     parser.add_argument("--logging-steps", type=int, default=10, help="log the loss every N steps")
     parser.add_argument("--seed", type=int, default=12, help="seed of the random init and of the training run")
     parser.add_argument(
@@ -232,9 +244,13 @@ def _train_config(args: argparse.Namespace) -> Any:
         save_steps=args.save_steps,
         resume=args.resume,
         mine_hard_negatives=args.mine_hard_negatives,
+        guide=args.guide,
+        average_share=args.average_share,
         logging_steps=args.logging_steps,
         seed=args.seed,
     )
+    if args.guide is not None and not (Path(args.guide).is_dir() or is_hub_id(args.guide)):
+        raise InputError(f"--guide {args.guide}: not a model folder or hub id")
     if args.init is None:  # a random init's width is known now: check the dims before anything is read
         if args.tokenizer is None:
             raise InputError("give --init (a static model to start from) or --tokenizer (for a random init)")
@@ -272,7 +288,7 @@ def _start_model(args: argparse.Namespace, config: Any) -> tuple[Any, list[int]]
     """The model to train (seeded, so a random init is reproducible) and the Matryoshka dims it trains.
 
     :raises ModelLoadError: when --init or --tokenizer cannot be loaded.
-    :raises InputError: for Matryoshka dims above the model's width.
+    :raises InputError: for Matryoshka dims above the model's width, or a --guide with another vocabulary.
     """
     from transformers import set_seed
 
@@ -282,6 +298,12 @@ def _start_model(args: argparse.Namespace, config: Any) -> tuple[Any, list[int]]
     set_seed(args.seed)  # a random init is drawn from torch's generator: the same seed gives the same start
     model = init_model(args.init, args.tokenizer, args.dims)
     dims, _ = matryoshka_loss_dims(config, embedding_dimension(model))
+    if config.guide is not None:  # loaded now, so a guide that cannot serve fails before any scoring or training
+        from static_edge.trainer.guided_loss import same_vocabulary
+        from static_edge.trainer.loading import load_static_model
+
+        if not same_vocabulary(model, load_static_model(config.guide, role="guide model")):
+            raise InputError(f"--guide {config.guide}: its vocabulary is not the start model's")
     return model, dims
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -81,6 +82,8 @@ def distill(
     pca_dims: int | None = 256,
     sif_coefficient: float = 1e-4,
     overwrite: bool = False,
+    vocabulary: list[str] | None = None,
+    remove_tokens: list[str] | None = None,
 ) -> Path:
     """Distill `teacher` with model2vec (vocabulary pass, PCA, SIF weighting) into a Sentence Transformers folder.
 
@@ -88,6 +91,10 @@ def distill(
     dimensions by variance, so the first k of them are a usable slice. The folder is written through
     `staged_folder`: an existing model at `output` is replaced only with `overwrite`, and only once the new one
     is complete; a failure leaves nothing behind.
+
+    `vocabulary` adds whole words to the teacher's tokenizer (each gets the teacher's vector of that word) and
+    `remove_tokens` drops tokens from it (model2vec's `vocabulary` and `token_remove_pattern`; `[unusedN]` tokens
+    are always dropped): together they swap rarely seen tokens for frequent words at the same table size.
 
     :raises InputError: for `pca_dims` below 1 or above the teacher's width; checked before anything is written.
     :raises ModelLoadError: for a teacher transformers cannot open; checked before the distillation starts.
@@ -106,7 +113,14 @@ def distill(
         from static_edge.trainer.st_compat import sentence_transformer_from_table
 
         quiet_transformers()
-        static = model2vec_distill(str(teacher), pca_dims=pca_dims, sif_coefficient=sif_coefficient)
+        remove = "|".join([r"\[unused\d+\]", *(re.escape(t) for t in remove_tokens or [])])
+        static = model2vec_distill(
+            str(teacher),
+            vocabulary=vocabulary,
+            pca_dims=pca_dims,
+            sif_coefficient=sif_coefficient,
+            token_remove_pattern=rf"(?:{remove})\Z",
+        )
         model = sentence_transformer_from_table(static.tokenizer, static.embedding, static.normalize, str(teacher))
         model.save(str(staging))
     return Path(output)

@@ -122,6 +122,20 @@ def vectors_key(teacher: str | os.PathLike[str], texts: Sequence[str], backend: 
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
 
 
+def vectors_file(
+    teacher: str | os.PathLike[str],
+    texts: Sequence[str],
+    cache: str | os.PathLike[str],
+    backend: str = "onnx",
+    precision: str = "auto",
+) -> Path:
+    """Where `teacher_vectors` keeps the vectors of `texts` in `cache` (present once a pass has finished)."""
+    from static_edge.trainer.teacher_onnx import resolve_precision
+
+    key = vectors_key(teacher, texts, backend, resolve_precision(backend, precision))
+    return Path(cache).expanduser() / f"teacher-vectors-{key[:20]}.npy"
+
+
 def teacher_vectors(
     teacher: str | os.PathLike[str],
     texts: Sequence[str],
@@ -149,8 +163,7 @@ def teacher_vectors(
     from static_edge.trainer.teacher_onnx import encode_sorted, load_encoder, read_cached, resolve_precision
 
     precision = resolve_precision(backend, precision)
-    key = vectors_key(teacher, texts, backend, precision)
-    target = Path(cache).expanduser() / f"teacher-vectors-{key[:20]}.npy" if cache is not None else None
+    target = vectors_file(teacher, texts, cache, backend, precision) if cache is not None else None
     vectors = read_cached(target) if target is not None else None
     if vectors is not None and vectors.shape[0] == len(texts):
         return vectors
@@ -188,6 +201,19 @@ def pca_targets(teacher: np.ndarray, dims: int) -> np.ndarray:
     return (centred @ axes[:dims].T).astype(np.float32)
 
 
+def targets_dataset(texts: Sequence[str], targets: np.ndarray) -> Any:
+    """A `datasets.Dataset` of (text, label) rows, the labels float64 vectors laid out in Arrow straight from the
+    array: `Dataset.from_dict` with `targets.tolist()` makes a Python float of every value first, about 14 GB at
+    466,000 x 384."""
+    import pyarrow as pa
+    from datasets import Dataset
+    from datasets.table import InMemoryTable
+
+    flat = pa.array(np.ascontiguousarray(targets, dtype=np.float64).ravel())
+    labels = pa.FixedSizeListArray.from_arrays(flat, targets.shape[1])
+    return Dataset(InMemoryTable(pa.table({"text": pa.array(list(texts), pa.string()), "label": labels})))
+
+
 def pretrain(
     model: Any,
     texts: Sequence[str],
@@ -203,7 +229,6 @@ def pretrain(
     :raises InputError: when texts and targets differ in count, targets are not finite, or ("raw") their
         dimensions differ from the model's.
     """
-    from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import EmbedDistillLoss
 
@@ -226,7 +251,7 @@ def pretrain(
 
     output = Path(output)
     checkpoints = output / "checkpoints"
-    dataset = Dataset.from_dict({"text": list(texts), "label": targets.tolist()})
+    dataset = targets_dataset(texts, targets)
     args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=config.epochs,

@@ -42,6 +42,12 @@ class TrainConfig:
     keep_checkpoints: bool = False
     """Keep OUTPUT/checkpoints after a finished run (they are removed by default)."""
     mine_hard_negatives: bool = False
+    guide: str | None = None
+    """GISTEmbed's guide: a static model with the trained model's vocabulary (e.g. the start it was trained from);
+    in-batch negatives it scores above a row's positive are masked as likely false negatives
+    (trainer.guided_loss); None: MNRL."""
+    average_share: float = 0.0
+    """Average the weights over this last share of the steps (trainer.averaging); 0: keep the last weights."""
 
     def __post_init__(self) -> None:
         """Refuse values the trainer would reject only after loading, or accept and train nothing with.
@@ -52,6 +58,10 @@ class TrainConfig:
         for name in ("logging_steps", "save_steps", "save_total_limit"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.average_share <= 1:
+            raise InputError(f"average share must be between 0 and 1, got {self.average_share}")
+        if self.average_share and self.resume:
+            raise InputError("--average-share and --resume do not combine: the running average is not checkpointed")
         weights = self.matryoshka_weights
         if weights is not None and (not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights)):
             raise InputError(f"Matryoshka weights must be numbers of at least 0, not all 0, got {weights}")
@@ -186,12 +196,13 @@ def train(
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
     try:  # Sentence Transformers 6 moved them; the old paths warn there and are all that 3.x to 5.x have
-        from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
+        from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
         from sentence_transformers.sentence_transformer.training_args import BatchSamplers, MultiDatasetBatchSamplers
     except ImportError:
-        from sentence_transformers.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
+        from sentence_transformers.losses import MatryoshkaLoss
         from sentence_transformers.training_args import BatchSamplers, MultiDatasetBatchSamplers
 
+    from static_edge.trainer.averaging import WeightAveraging
     from static_edge.trainer.st_compat import embedding_dimension, warmup_arguments
 
     config = config or TrainConfig()
@@ -203,12 +214,8 @@ def train(
 
     output = Path(output)
     checkpoints = Path(checkpoints) if checkpoints is not None else output / "checkpoints"
-    # Under DDP each process holds its own slice of the batch; gathering the other slices keeps the
-    # in-batch negatives those of the whole (global) batch, as in a single-process run.
-    mnrl = MultipleNegativesRankingLoss(model, gather_across_devices=True) if world_size() > 1 else None
-    loss = MatryoshkaLoss(
-        model, mnrl or MultipleNegativesRankingLoss(model), matryoshka_dims=matryoshka, matryoshka_weights=weights
-    )
+    inner = contrastive_loss(model, config)
+    loss = MatryoshkaLoss(model, inner, matryoshka_dims=matryoshka, matryoshka_weights=weights)
     args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=config.epochs,
@@ -230,7 +237,8 @@ def train(
         disable_tqdm=False,
         ddp_find_unused_parameters=False,  # every row used is in the graph; skip DDP's extra autograd traversal
     )
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=loss)
+    callbacks = [WeightAveraging(model, config.average_share)] if config.average_share else []
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=loss, callbacks=callbacks)
     resume = newest_complete_checkpoint(checkpoints) if config.resume else None
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     history = [entry for entry in trainer.state.log_history if "loss" in entry]
@@ -251,6 +259,28 @@ def train(
             shutil.rmtree(checkpoints, ignore_errors=True)
     end_process_group()
     return model, history
+
+
+def contrastive_loss(model, config: TrainConfig):
+    """MNRL at scale 20, or with `config.guide` GISTEmbed's masking of false negatives
+    (trainer.guided_loss, for a guide with the model's vocabulary).
+
+    Under DDP each process holds its own slice of the batch; gathering the other slices keeps the in-batch
+    negatives those of the whole (global) batch, as in a single-process run.
+    """
+    try:  # Sentence Transformers 6 moved it; the old path warns there and is all that 3.x to 5.x have
+        from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    except ImportError:
+        from sentence_transformers.losses import MultipleNegativesRankingLoss
+
+    if config.guide is not None:
+        from static_edge.trainer.guided_loss import GuidedMultipleNegativesRankingLoss
+        from static_edge.trainer.loading import load_static_model
+
+        if world_size() > 1:
+            raise InputError("a guide model is not supported under torchrun/accelerate yet: train in one process")
+        return GuidedMultipleNegativesRankingLoss(model, load_static_model(config.guide, role="guide model"))
+    return MultipleNegativesRankingLoss(model, gather_across_devices=world_size() > 1)
 
 
 def end_process_group() -> None:

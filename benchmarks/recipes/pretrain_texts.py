@@ -1,16 +1,15 @@
 """Pre-training corpora for the recipes (`trainer.pretrain`): plain texts drawn from ../shared/data, never shipped.
 
-- English similarity: Brown sentences (edited prose of 15 genres, news included), multi30k captions, MRPC and
-  STS-B train sentences (short news, forum and gloss-like text: what STS 2012 tests), SQuAD questions and
-  sentences of SQuAD paragraphs. Short texts only: the all-mpnet-base-v2 teacher embeds about 100 short
-  sentences/s on 2 CPU cores but 3 paragraphs/s.
-- Retrieval: the same English mix plus SQuAD paragraphs, MedQuAD and PubMedQA questions and passages, for the
-  all-MiniLM-L6-v2 teacher (about 35 paragraphs/s here).
-
-- At scale (`english_pretrain_texts`, a recipe's `--pretrain-size all`): every distinct English text of the
-  train-side sources in `SOURCES` (about 470,000), none equal to an evaluation item (`eval_texts`), in a seeded
-  order. `python -m benchmarks.recipes.pretrain_texts --count` writes its texts per source, exclusions and lengths
-  to benchmarks/results/pretrain_corpus.md/.json/.png.
+- The pool (`english_pretrain_texts`): every distinct English text of the train-side sources in `SOURCES` (about
+  470,000), none equal to an evaluation item (`eval_texts`), in a seeded order. The recipes pre-train on it
+  (benchmarks.recipes.teacher_pool: one cached teacher pass, the held-apart dev items of
+  benchmarks.recipes.dev_suite left out, the first N with `--pretrain-size N`).
+  `python -m benchmarks.recipes.pretrain_texts --count` writes its texts per source, exclusions and lengths to
+  benchmarks/results/pretrain_corpus.md/.json/.png.
+- Two small mixes of the earlier rounds, kept for the teacher-pass benchmark (benchmarks.measure.teacher_pass):
+  short English texts (`english_corpus`: Brown, MRPC and STS-B train sentences, captions, SQuAD questions and
+  sentences of SQuAD paragraphs) and questions with passages (`retrieval_corpus`: that mix plus SQuAD paragraphs,
+  MedQuAD and PubMedQA questions and passages).
 
 No STS-B dev, SciFact or STS 2012-2016 test text is drawn. Each source is sampled with a fixed seed.
 """

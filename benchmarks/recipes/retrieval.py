@@ -4,14 +4,16 @@
 
 Steps: start from all-MiniLM-L6-v2 distilled with model2vec (256 dims, PCA; `--init mpnet` distills
 all-mpnet-base-v2 instead, `--init random` starts from a random table over the MiniLM tokenizer), pre-train
-that table on the teacher's vectors of 60,000 questions, passages and sentences (trainer.pretrain;
-`--no-pretrain` skips it), train
-MatryoshkaLoss(MultipleNegativesRankingLoss), the 256-dim loss weighted first, on SQuAD question -> paragraph
-pairs with a hard negative (another paragraph of the same article), MedQuAD and PubMedQA question -> passage
-pairs, plus the English similarity recipe's pairs (captions, SNLI, MRPC, STS-B train), in no-duplicates
-batches (a SQuAD paragraph answers about 4.6 questions), then evaluate SciFact nDCG@10 on its train queries
-(no SciFact text is trained on) and STS-B dev per dimension, for the start, the trained model and its 256-dim
-int8 bundle.
+that table on the teacher's vectors of the whole English pool (466,577 train-side texts, the held-apart dev items
+left out: trainer.pretrain over benchmarks.recipes.teacher_pool; `--pretrain-size N` takes its first N,
+`--no-pretrain` skips it), train MatryoshkaLoss(MultipleNegativesRankingLoss), the 256-dim loss weighted first,
+on SQuAD question -> paragraph pairs with a hard negative (another paragraph of the same article), MedQuAD and
+PubMedQA question -> passage pairs, plus the English similarity recipe's pairs (captions, SNLI, MRPC, STS-B
+train), in no-duplicates batches (a SQuAD paragraph answers about 4.6 questions), then score the English dev
+suite (benchmarks.recipes.dev_suite: SciFact train queries, held-apart SQuAD articles and MedQuAD diseases,
+STS-B dev) per dimension, for the start, the trained model and its 256-dim int8 bundle. No SciFact text and no
+held-apart item is trained or pre-trained on. The steps tried and their measured gains are in
+benchmarks/results/retrieval/README.md.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pathlib import Path
 from benchmarks import common
 from benchmarks.recipes import steps
 from benchmarks.recipes.data import english_pairs, retrieval_pairs
+from benchmarks.recipes.dev_suite import english_suite, held_apart
+from benchmarks.recipes.teacher_pool import teacher_pool
 from static_edge.runtimes.model_folders import is_sentence_transformers_folder
 
 MODULE = "benchmarks.recipes.retrieval"
@@ -46,14 +50,37 @@ def options() -> argparse.ArgumentParser:
         help="also mine a negative for the pair sets without one (Sentence Transformers' miner, as train does)",
     )
     parser.add_argument(
+        "--negatives",
+        choices=["article", "teacher"],
+        default="article",
+        help="SQuAD's negative: another paragraph of the same article; or 'teacher': a negative for every question "
+        "-> passage row mined by the teacher from its cached pool vectors (trainer.negatives)",
+    )
+    parser.add_argument(
+        "--negative-margin", type=float, default=0.95, help="a teacher negative scores below this x its positive"
+    )
+    parser.add_argument(
+        "--ict",
+        action="store_true",
+        help="also train on sentence -> rest-of-passage pairs of every training passage (inverse cloze task) and "
+        "PubMedQA conclusion -> abstract pairs: claim-like queries from unlabelled passages",
+    )
+    parser.add_argument(
+        "--vocabulary-swap",
+        type=int,
+        default=0,
+        help="swap this many rarely seen tokens of the teacher's tokenizer for frequent words it splits, counted "
+        "on the pre-training pool (benchmarks.recipes.vocabulary; same table size)",
+    )
+    parser.add_argument(
         "--pretrain",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="pre-train the distilled start on its teacher's vectors of --pretrain-size questions and passages "
-        "(trainer.pretrain over benchmarks.recipes.pretrain_texts.retrieval_corpus) before contrastive training "
+        help="pre-train the distilled start on its teacher's vectors of --pretrain-size texts of the English pool "
+        "(trainer.pretrain over benchmarks.recipes.teacher_pool) before contrastive training "
         "(default: on for a distilled start)",
     )
-    steps.add_pretrain_arguments(parser, size=60_000, epochs=5.0)
+    steps.add_pretrain_arguments(parser, size=None, epochs=5.0)
     return parser
 
 
@@ -77,21 +104,20 @@ def start_model(args: argparse.Namespace, timings: dict[str, float]) -> tuple[Pa
     base = args.cache / f"{teacher_name}-static-256"
     teacher = None
     with steps.timed(timings, "teacher + distill"):
-        if args.pretrain or not is_sentence_transformers_folder(base):  # the teacher is needed to distil or pre-train
+        if args.pretrain or args.vocabulary_swap or not is_sentence_transformers_folder(base):  # teacher needed
             teacher = mpnet_teacher(args.cache) if teacher_name == "mpnet" else default_teacher()
-            steps.distilled(teacher, base, 256)
+            base = steps.distilled(teacher, base, 256, args.vocabulary_swap, args.data)
     label = STARTS.get(args.init)
     if not args.pretrain:
         return base, label
-    from benchmarks.recipes.pretrain_texts import retrieval_corpus
-
-    texts = retrieval_corpus(args.data, args.pretrain_size)
-    base = steps.pretrained_start(base, teacher, texts, args.cache, steps.pretrain_config(args), timings)
+    config = steps.pretrain_config(args)
+    base = steps.pretrained_start(base, teacher, args.data, args.pretrain_size, args.cache, config, timings)
     return base, label.replace("distilled", "distilled + pre-trained")
 
 
 def main() -> None:
     """Run the recipe: start, training, export, evaluation, results."""
+    from static_edge.trainer.distill import default_teacher
     from static_edge.trainer.plots import plot_scores_by_dims
     from static_edge.trainer.train import init_model
 
@@ -100,17 +126,22 @@ def main() -> None:
     timings: dict[str, float] = {}
     base, start_label = start_model(args, timings)
     start = time.time()
-    data = retrieval_pairs(args.data)
+    data = retrieval_pairs(args.data, held_apart(args.data), ict=args.ict)
+    if args.negatives == "teacher":
+        with steps.timed(timings, "mine negatives"):
+            pool = teacher_pool(default_teacher(), args.data, args.cache)
+            data = steps.teacher_negatives(data, pool, args.negative_margin)
+            del pool
     if not args.no_english_pairs:
         data.update(english_pairs(args.data, caption_limit=args.caption_limit))
     model = init_model(None, tokenizer=base, dims=256) if args.init == "random" else init_model(base)
     lr = args.lr if args.lr is not None else (0.2 if args.init == "random" else 0.02)
     weights = steps.weights(args.matryoshka_weights)
     config = steps.train_config(
-        args, [256, 128, 64, 32], lr, matryoshka_weights=weights, mine_hard_negatives=args.mine_hard_negatives
+        args, [256, 128, 64, 32], lr, base, matryoshka_weights=weights, mine_hard_negatives=args.mine_hard_negatives
     )
     trained, bundle = steps.train_and_export(model, data, args.out, config, timings, start, "train")
-    score = steps.scorer(*steps.english_eval_sets(args.data))
+    score = steps.scorer(*english_suite(args.data))
     with steps.timed(timings, "evaluate"):
         results = {start_label: score(base, DIMS)} if start_label is not None else {}
         results["trained"] = score(trained, DIMS)

@@ -27,6 +27,14 @@ def recipe_parser(doc: str | None, out: str, *, epochs: float, batch_size: int) 
     parser.add_argument("--cache", type=Path, default=common.CACHE)
     parser.add_argument("--epochs", type=float, default=epochs)
     parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument(
+        "--guide-start",
+        action="store_true",
+        help="GISTEmbed: the start model guides the loss, masking in-batch negatives it scores above the positive",
+    )
+    parser.add_argument(
+        "--average-share", type=float, default=0.0, help="average the weights over this last share of the steps"
+    )
     return parser
 
 
@@ -45,14 +53,14 @@ def size_label(size: int | None) -> str:
     return "all" if size is None else f"{size:,}"
 
 
-def add_pretrain_arguments(parser: argparse.ArgumentParser, *, size: int, epochs: float) -> None:
-    """Options of the pre-training step (`pretrained_start`)."""
+def add_pretrain_arguments(parser: argparse.ArgumentParser, *, size: int | None, epochs: float) -> None:
+    """Options of the pre-training step (`pretrained_start`); size None: all of the pool."""
     parser.add_argument(
         "--pretrain-size",
         type=pretrain_size,
         default=size,
-        help=f"texts the teacher embeds for pre-training (default {size:,}; 'all': every distinct English "
-        "train-side text of --data, about 470,000: benchmarks/results/pretrain_corpus.md)",
+        help=f"texts of the English pool to pre-train on (default {size_label(size)}; 'all': every distinct English "
+        "train-side text of --data but the held-apart dev items, 466,577: benchmarks/results/pretrain_corpus.md)",
     )
     parser.add_argument("--pretrain-lr", type=float, default=0.01)
     parser.add_argument("--pretrain-epochs", type=float, default=epochs)
@@ -72,11 +80,20 @@ def weights(spec: str | None) -> list[float] | None:
     return [float(w) for w in spec.split(",")] if spec else None
 
 
-def train_config(args: argparse.Namespace, dims: list[int], learning_rate: float, **options: Any) -> Any:
-    """The recipes' TrainConfig: `dims` and the options' epochs and batch size, a 10% warm-up."""
+def train_config(
+    args: argparse.Namespace, dims: list[int], learning_rate: float, start: Path | None = None, **options: Any
+) -> Any:
+    """The recipes' TrainConfig: `dims`, the options' epochs, batch size, averaging and (with
+    --guide-start) `start` as GISTEmbed's guide, a 10% warm-up."""
     from static_edge.trainer.train import TrainConfig
 
-    options = {"logging_steps": 10, "save_steps": 100_000, **options}
+    options = {
+        "logging_steps": 10,
+        "save_steps": 100_000,
+        "average_share": args.average_share,
+        "guide": str(start) if args.guide_start and start is not None else None,
+        **options,
+    }
     return TrainConfig(
         matryoshka_dims=dims,
         epochs=args.epochs,
@@ -111,45 +128,76 @@ def train_and_export(
 
 
 def pretrained_start(
-    base: Path, teacher: Path | str, texts: list[str], cache: Path, config: Any, timings: dict[str, float]
+    base: Path, teacher: Path | str, data: Path, size: int | None, cache: Path, config: Any, timings: dict[str, float]
 ) -> Path:
-    """`base` pre-trained on `teacher`'s vectors of `texts` (trainer.pretrain), kept in `cache` under a name
-    that encodes the inputs and settings, so a second run of a recipe reuses it. Records `timings["teacher
-    vectors"]` and `timings["pretrain"]`."""
+    """`base` pre-trained on `teacher`'s vectors of `size` texts of the English pool (`teacher_pool.pretrain_corpus`;
+    None: all of it), kept in `cache` (`cached_pretraining`)."""
+    from benchmarks.recipes.teacher_pool import pretrain_corpus
+    from static_edge.trainer.teacher_onnx import teacher_digest
+    from static_edge.trainer.train import init_model
+
+    texts, vectors = pretrain_corpus(teacher, data, size, cache)
+    name = f"{base.name}-{teacher_digest(base)[:8]}-pretrained"  # a rebuilt start is a new pre-trained folder
+    return cached_pretraining(lambda: init_model(base), name, str(teacher), texts, vectors, cache, config, timings)
+
+
+def cached_pretraining(
+    start: Callable[[], Any],
+    name: str,
+    teacher: str,
+    texts: list[str],
+    vectors: Callable[[], Any],
+    cache: Path,
+    config: Any,
+    timings: dict[str, float],
+) -> Path:
+    """The model `start()` gives, pre-trained (trainer.pretrain) on `texts` with the targets `vectors()` gives,
+    kept in `cache` under `name` and a digest of the teacher, the texts and the settings, so a second run reuses it
+    without calling either. Records `timings["teacher vectors"]` and `timings["pretrain"]`."""
     from dataclasses import astuple
 
     from static_edge.trainer.distill import model_folder
-    from static_edge.trainer.pretrain import pretrain, teacher_vectors, texts_digest
-    from static_edge.trainer.train import init_model
+    from static_edge.trainer.pretrain import pretrain, texts_digest
 
     settings = "-".join(map(str, astuple(config)))
-    folder = cache / f"{base.name}-pretrained-{texts_digest(str(teacher), texts)[:12]}-{settings}"
+    folder = cache / f"{name}-{texts_digest(teacher, texts)[:12]}-{settings}"
     timings["teacher vectors"] = timings["pretrain"] = 0.0
     if is_sentence_transformers_folder(folder):  # pre-trained by an earlier run: no teacher pass needed
         return folder
-    print(f"teacher pass: {teacher} embeds {len(texts):,} texts for pre-training (cached in {cache})", flush=True)
     with timed(timings, "teacher vectors"):
-        vectors = teacher_vectors(teacher, texts, cache, model_cache=cache)  # default backend: onnx, precision auto
+        targets = vectors()  # default backend: onnx, precision auto
     with timed(timings, "pretrain"), model_folder(folder, overwrite=True) as staging:  # whole or not at all
-        pretrain(init_model(base), texts, vectors, staging, config)
+        pretrain(start(), texts, targets, staging, config)
     return folder
 
 
-def distilled(teacher: Path | str, folder: Path, dims: int) -> Path:
-    """`teacher` distilled with model2vec to `dims` (PCA) into `folder`, unless an earlier run left it there."""
+def distilled(teacher: Path | str, folder: Path, dims: int, swap_size: int = 0, data: Path | None = None) -> Path:
+    """`teacher` distilled with model2vec to `dims` (PCA) into `folder`, unless an earlier run left it there. With
+    `swap_size`, that many tokens of its tokenizer are swapped for words of the pool in `data` (`vocabulary_swap`)
+    and the folder's name gets a digest of both lists, so a changed swap is a new folder. Returns the folder."""
+    import hashlib
+
     from static_edge.trainer.distill import distill
 
+    words, removed = vocabulary_swap(teacher, data, swap_size) if swap_size and data else (None, None)
+    if words is not None:
+        digest = hashlib.sha256("\0".join([*words, "", *removed]).encode("utf-8")).hexdigest()[:10]
+        folder = folder.with_name(f"{folder.name}-swap{swap_size}-{digest}")
     if not is_sentence_transformers_folder(folder):
-        distill(teacher, folder, pca_dims=dims, overwrite=True)
+        distill(teacher, folder, pca_dims=dims, overwrite=True, vocabulary=words, remove_tokens=removed)
     return folder
 
 
-def english_eval_sets(data: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """STS-B dev and SciFact (train queries): the English recipes' evaluation sets."""
-    from static_edge.trainer.evaluate import read_beir, read_sts
+def vocabulary_swap(teacher: Path | str, data: Path, size: int) -> tuple[list[str], list[str]]:
+    """The words to add to and the tokens to remove from `teacher`'s tokenizer, `size` each, counted on the English
+    pool without its held-apart dev items (benchmarks.recipes.vocabulary)."""
+    from benchmarks.recipes.pretrain_texts import english_pretrain_texts
+    from benchmarks.recipes.teacher_pool import pretrain_selection
+    from benchmarks.recipes.vocabulary import swap_lists
 
-    sts = {"stsb-en-dev": read_sts(data / "sts" / "stsb-en-dev.csv")}
-    return sts, {"scifact-train": read_beir(data / "retrieval" / "scifact", "train")}
+    pool = english_pretrain_texts(data)
+    texts = [pool[row] for row in pretrain_selection(pool, data, None)]
+    return swap_lists(Path(teacher) / "tokenizer.json", texts, size)
 
 
 def scorer(sts: Mapping[str, Any], retrieval: Mapping[str, Any] | None = None, **sets: Any) -> Callable[..., Scores]:
@@ -210,3 +258,30 @@ def write_card(trained: Path, out: Path, init: str | None, data: Mapping[str, An
 
     write_model_card(trained, init=init, data={k: len(v) for k, v in data.items()}, scores=scores)
     (out / "MODEL_CARD.md").write_text((trained / "README.md").read_text())
+
+
+def teacher_negatives(data: Mapping[str, Any], pool: Any, margin: float = 0.95) -> dict[str, Any]:
+    """The sets with one hard negative per row mined by the teacher (`trainer.negatives.mine_with_vectors` on the
+    `teacher_pool.TeacherPool`'s vectors: no teacher run for pool texts); a set's old negatives are replaced, and
+    rows for which no passage qualifies are dropped."""
+    from datasets import Dataset
+
+    from static_edge.trainer.negatives import mine_with_vectors
+
+    mined = {}
+    for name, dataset in data.items():
+        anchors, positives = list(dataset["anchor"]), list(dataset["positive"])
+        negatives = mine_with_vectors(
+            anchors, positives, pool.vectors_of(anchors), pool.vectors_of(positives), margin=margin
+        )
+        keep = [i for i, negative in enumerate(negatives) if negative is not None]
+        if len(keep) < len(anchors):
+            print(f"{name}: no passage below the margin for {len(anchors) - len(keep):,} rows: dropped", flush=True)
+        mined[name] = Dataset.from_dict(
+            {
+                "anchor": [anchors[i] for i in keep],
+                "positive": [positives[i] for i in keep],
+                "negative": [negatives[i] for i in keep],
+            }
+        )
+    return mined

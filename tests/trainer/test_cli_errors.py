@@ -33,6 +33,13 @@ def inputs(tmp_path_factory) -> Path:
     (folder / "corpus.txt").write_text("a cat sits\nrain falls\n")
     (folder / "not-gzip.txt.gz").write_text("plain text")
     (folder / "tokenizer-broken.json").write_text("{{{")
+    from model_builders import wordpiece_tokenizer
+
+    from static_edge.trainer.train import init_model
+
+    other = folder / "other-tokenizer.json"
+    wordpiece_tokenizer(vocab_size=600).save(str(other))
+    init_model(None, tokenizer=other, dims=32).save(str(folder / "other-vocabulary"))
     (folder / "not-a-model").mkdir()
     (folder / "not-a-model" / "notes.txt").write_text("no model here")
     beir = folder / "beir-no-id"
@@ -76,6 +83,17 @@ TRAIN_CASES = {
         "Matryoshka weights must be numbers of at least 0",
     ),
     "missing data": ([*RANDOM_INIT, "--data", "{inputs}/no-such.jsonl"], "training data file"),
+    "missing guide": ([*RANDOM_INIT, "--guide", "{inputs}/no-such-guide"], "not a model folder or hub id"),
+    "guide not a model": ([*RANDOM_INIT, "--guide", "{inputs}/not-a-model"], "not-a-model cannot be loaded"),
+    "guide of another vocabulary": (
+        [*RANDOM_INIT, "--guide", "{inputs}/other-vocabulary"],
+        "other-vocabulary: its vocabulary is not the start model's",
+    ),
+    "average share": ([*RANDOM_INIT, "--average-share", "1.5"], "average share must be between 0 and 1, got 1.5"),
+    "averaging and resume": (
+        [*RANDOM_INIT, "--average-share", "0.3", "--resume"],
+        "--average-share and --resume do not combine",
+    ),
     "sts without rows": ([*RANDOM_INIT, "--eval-sts", "{inputs}/no-rows.csv"], "has no rows of the form"),
     "sts not UTF-8": ([*RANDOM_INIT, "--eval-sts", "{inputs}/latin1.csv"], "cannot be read as UTF-8 text"),
     "beir without _id": (

@@ -48,3 +48,24 @@ def test_teacher_width_and_the_allowed_range(teacher, tmp_path):
     assert teacher_width(tmp_path / "no-such-model") is None
     with pytest.raises(InputError, match="must be at least 1"):
         check_pca_dims(tmp_path / "no-such-model", 0)
+
+
+def test_a_vocabulary_swap_keeps_the_size_and_tokenizes_the_new_word_whole(teacher, tmp_path):
+    """distill(vocabulary=[word], remove_tokens=[token]): the word the teacher's tokenizer split is one token of
+    the distilled model, the removed token is gone, and the table has as many rows as without the swap."""
+    from sentence_transformers import SentenceTransformer
+
+    from static_edge.trainer.distill import distill
+
+    tokenizer = wordpiece_tokenizer()
+    word = "chromatin"
+    assert len(tokenizer.encode(word, add_special_tokens=False).ids) > 1
+    removed = next(t for t in tokenizer.get_vocab() if t.startswith("##") and len(t) > 4)
+    plain = SentenceTransformer(str(distill(teacher, tmp_path / "plain", pca_dims=16)), device="cpu")
+    swapped_folder = distill(teacher, tmp_path / "swapped", pca_dims=16, vocabulary=[word], remove_tokens=[removed])
+    swapped = SentenceTransformer(str(swapped_folder), device="cpu")
+    rows = [m[0].embedding.weight.shape[0] for m in (plain, swapped)]
+    assert rows[0] == rows[1]
+    vocab = swapped[0].tokenizer.get_vocab()
+    assert word in vocab and removed not in vocab
+    assert swapped[0].tokenizer.encode(word, add_special_tokens=False).ids == [vocab[word]]
