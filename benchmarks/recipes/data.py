@@ -12,7 +12,7 @@ import json
 import random
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -181,13 +181,17 @@ def english_pairs(data: Path, caption_limit: int | None = None, corpus_pairs: bo
     }
 
 
-def retrieval_pairs(data: Path, held: Any = None, ict: bool = False) -> dict[str, Any]:
-    """The retrieval recipe's question -> passage sets by name, as Hugging Face `Dataset`s; with `held` (a
-    `dev_suite.HeldApart`), without the rows that hold a held-apart question or passage; with `ict`, also
-    sentence -> rest-of-passage pairs of every passage (`ict_pairs`) and PubMedQA conclusion -> abstract pairs."""
-    from datasets import Dataset
+def drop_rows(columns: Columns, excludes: Callable[[str], bool]) -> Columns:
+    """Training columns (anchor, positive[, negative]) without the rows that hold a text `excludes` names."""
+    keep = [i for i, row in enumerate(zip(*columns.values(), strict=True)) if not any(map(excludes, row))]
+    return {name: [values[i] for i in keep] for name, values in columns.items()}
 
-    from benchmarks.recipes.dev_suite import without_held_apart
+
+def retrieval_pairs(data: Path, excludes: Callable[[str], bool] | None = None, ict: bool = False) -> dict[str, Any]:
+    """The retrieval recipe's question -> passage sets by name, as Hugging Face `Dataset`s; with `excludes` (e.g. a
+    `dev_suite.HeldApart`'s), without the rows that hold a text it names; with `ict`, also sentence ->
+    rest-of-passage pairs of every passage (`ict_pairs`) and PubMedQA conclusion -> abstract pairs."""
+    from datasets import Dataset
 
     folder = data / "retrieval"
     sets = {
@@ -197,7 +201,6 @@ def retrieval_pairs(data: Path, held: Any = None, ict: bool = False) -> dict[str
     }
     if ict:
         passages, conclusions = passages_and_conclusions(data)
-        if held:
-            passages = [p for p in passages if not held.excludes(p)]
-        sets |= {"ict-passages": ict_pairs(passages), "pubmedqa-conclusions": conclusions}
-    return {name: Dataset.from_dict(without_held_apart(c, held) if held else c) for name, c in sets.items()}
+        sets |= {"ict-passages": ict_pairs([p for p in passages if not (excludes and excludes(p))])}
+        sets["pubmedqa-conclusions"] = conclusions
+    return {name: Dataset.from_dict(drop_rows(c, excludes) if excludes else c) for name, c in sets.items()}

@@ -126,7 +126,7 @@ def main() -> None:
     timings: dict[str, float] = {}
     base, start_label = start_model(args, timings)
     start = time.time()
-    data = retrieval_pairs(args.data, held_apart(args.data), ict=args.ict)
+    data = retrieval_pairs(args.data, held_apart(args.data).excludes, ict=args.ict)
     if args.negatives == "teacher":
         with steps.timed(timings, "mine negatives"):
             pool = teacher_pool(default_teacher(), args.data, args.cache)

@@ -34,7 +34,7 @@ def test_no_held_apart_text_is_trained_or_pre_trained_on(data):
     """The retrieval recipe's training rows and the pre-training selection hold no held-apart question or
     passage; everything else is kept."""
     held = held_apart(data)
-    trained = retrieval_pairs(data, held)
+    trained = retrieval_pairs(data, held.excludes)
     texts = {normalized(t) for ds in trained.values() for column in ds.column_names for t in ds[column]}
     assert not texts & held.keys
     everything = retrieval_pairs(data)
