@@ -22,6 +22,7 @@ import statistics
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -213,9 +214,17 @@ def gather(data: Path) -> Corpus:
 def english_pretrain_texts(data: Path, size: int | None = None, seed: int = 0) -> list[str]:
     """Every distinct English train-side text of ../shared/data (`gather`) in a seeded random order; the first
     `size` of them with `size` (a uniform sample, so each source keeps its share)."""
+    texts = list(_shuffled_pool(data, seed))
+    return texts if size is None else texts[:size]
+
+
+@lru_cache(maxsize=2)
+def _shuffled_pool(data: Path, seed: int) -> tuple[str, ...]:
+    """`english_pretrain_texts`, read once per process: a recipe asks for the pool at several steps (its
+    selection, the teacher pass, mining), and `gather` reads every source file."""
     texts = [text for kept in gather(data).texts.values() for text in kept]
     random.Random(seed).shuffle(texts)
-    return texts if size is None else texts[:size]
+    return tuple(texts)
 
 
 def _lengths(texts: Sequence[str]) -> dict[str, int | None]:

@@ -52,23 +52,21 @@ class TeacherPool:
         return found
 
 
-def pool_vectors_cached(teacher: Path | str, data: Path, cache: Path) -> bool:
-    """Whether the teacher's pass over the whole pool is already in `cache`."""
-    from benchmarks.recipes.pretrain_texts import english_pretrain_texts
-    from static_edge.trainer.pretrain import vectors_file
-
-    return vectors_file(teacher, english_pretrain_texts(data), cache).is_file()
-
-
 def teacher_pool(teacher: Path | str, data: Path, cache: Path) -> TeacherPool:
-    """The pool and the teacher's vectors of it (one cached, resumable teacher pass; ONNX Runtime, shortest texts
-    first: `trainer.pretrain.teacher_vectors`)."""
+    """The pool and the teacher's vectors of it (`pool_pass`)."""
     from benchmarks.recipes.pretrain_texts import english_pretrain_texts
-    from static_edge.trainer.pretrain import teacher_vectors
 
     texts = english_pretrain_texts(data)
-    print(f"teacher pass: {teacher} embeds the pool of {len(texts):,} texts (cached in {cache})", flush=True)
-    return TeacherPool(teacher, texts, teacher_vectors(teacher, texts, cache, model_cache=cache), cache)
+    return TeacherPool(teacher, texts, pool_pass(teacher, texts, cache), cache)
+
+
+def pool_pass(teacher: Path | str, texts: list[str], cache: Path) -> np.ndarray:
+    """The teacher's vectors of the pool's `texts`: one cached, resumable teacher pass (ONNX Runtime, shortest
+    texts first: `trainer.pretrain.teacher_vectors`)."""
+    from static_edge.trainer.pretrain import teacher_vectors
+
+    print(f"teacher vectors of the pool's {len(texts):,} texts: {teacher} (computed once, kept in {cache})", flush=True)
+    return teacher_vectors(teacher, texts, cache, model_cache=cache)
 
 
 def pretrain_selection(texts: list[str], data: Path, size: int | None) -> np.ndarray:
@@ -85,15 +83,15 @@ def pretrain_corpus(
     vectors of them: a slice of the pool's pass when it is cached or `size` is all, else a pass over these texts
     alone (a sample before any pass over the whole pool). Nothing runs the teacher until that function is called."""
     from benchmarks.recipes.pretrain_texts import english_pretrain_texts
-    from static_edge.trainer.pretrain import teacher_vectors
+    from static_edge.trainer.pretrain import teacher_vectors, vectors_file
 
     pool_texts = english_pretrain_texts(data)
     rows = pretrain_selection(pool_texts, data, size)
     texts = [pool_texts[row] for row in rows]
 
     def vectors() -> np.ndarray:
-        if size is None or pool_vectors_cached(teacher, data, cache):
-            return teacher_pool(teacher, data, cache).vectors[rows]
+        if size is None or vectors_file(teacher, pool_texts, cache).is_file():
+            return pool_pass(teacher, pool_texts, cache)[rows]
         print(f"teacher pass: {teacher} embeds {len(texts):,} texts for pre-training (cached in {cache})", flush=True)
         return teacher_vectors(teacher, texts, cache, model_cache=cache)
 
