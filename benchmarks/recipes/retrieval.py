@@ -73,6 +73,14 @@ def options() -> argparse.ArgumentParser:
         "on the pre-training pool (benchmarks.recipes.vocabulary; same table size)",
     )
     parser.add_argument(
+        "--lexical",
+        type=float,
+        default=0.0,
+        help="before contrastive training, add to each token's row a random direction weighted by its idf on the "
+        "pre-training pool times this strength (trainer.lexical: shared rare terms count, as in keyword search); "
+        "0 turns it off",
+    )
+    parser.add_argument(
         "--pretrain",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -135,6 +143,9 @@ def main() -> None:
     if not args.no_english_pairs:
         data.update(english_pairs(args.data, caption_limit=args.caption_limit))
     model = init_model(None, tokenizer=base, dims=256) if args.init == "random" else init_model(base)
+    if args.lexical:
+        with steps.timed(timings, "lexical directions"):
+            steps.lexical_start(model, args.data, args.lexical)
     lr = args.lr if args.lr is not None else (0.2 if args.init == "random" else 0.02)
     weights = steps.weights(args.matryoshka_weights)
     config = steps.train_config(

@@ -188,6 +188,17 @@ def distilled(teacher: Path | str, folder: Path, dims: int, swap_size: int = 0, 
     return folder
 
 
+def lexical_start(model: Any, data: Path, strength: float) -> Any:
+    """`model` with lexical directions (trainer.lexical) whose idf is counted on the English pool without its
+    held-apart dev items; in place."""
+    from benchmarks.recipes.pretrain_texts import english_pretrain_texts
+    from benchmarks.recipes.teacher_pool import pretrain_selection
+    from static_edge.trainer.lexical import add_lexical_directions
+
+    pool = english_pretrain_texts(data)
+    return add_lexical_directions(model, [pool[row] for row in pretrain_selection(pool, data, None)], strength)
+
+
 def vocabulary_swap(teacher: Path | str, data: Path, size: int) -> tuple[list[str], list[str]]:
     """The words to add to and the tokens to remove from `teacher`'s tokenizer, `size` each, counted on the English
     pool without its held-apart dev items (benchmarks.recipes.vocabulary)."""
