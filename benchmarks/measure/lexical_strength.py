@@ -67,12 +67,10 @@ def plot_by_strength(curves: dict[str, dict[float, float]], path: Path) -> None:
 
 def pool_idf(data: Path, tokenizer: Any, vocab_size: int) -> Any:
     """idf over the English pool without its held-apart dev items (the texts the recipe counts on)."""
-    from benchmarks.recipes.pretrain_texts import english_pretrain_texts
-    from benchmarks.recipes.teacher_pool import pretrain_selection
+    from benchmarks.recipes.steps import training_pool
     from static_edge.trainer.lexical import document_frequencies, idf_weights
 
-    pool = english_pretrain_texts(data)
-    texts = [pool[row] for row in pretrain_selection(pool, data, None)]
+    texts = training_pool(data)
     return idf_weights(document_frequencies(tokenizer, texts, vocab_size), len(texts))
 
 

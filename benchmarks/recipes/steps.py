@@ -191,24 +191,26 @@ def distilled(teacher: Path | str, folder: Path, dims: int, swap_size: int = 0, 
 def lexical_start(model: Any, data: Path, strength: float) -> Any:
     """`model` with lexical directions (trainer.lexical) whose idf is counted on the English pool without its
     held-apart dev items; in place."""
-    from benchmarks.recipes.pretrain_texts import english_pretrain_texts
-    from benchmarks.recipes.teacher_pool import pretrain_selection
     from static_edge.trainer.lexical import add_lexical_directions
 
+    return add_lexical_directions(model, training_pool(data), strength)
+
+
+def training_pool(data: Path) -> list[str]:
+    """The English pool without its held-apart dev items: every text a recipe may pre-train or count on."""
+    from benchmarks.recipes.pretrain_texts import english_pretrain_texts
+    from benchmarks.recipes.teacher_pool import pretrain_selection
+
     pool = english_pretrain_texts(data)
-    return add_lexical_directions(model, [pool[row] for row in pretrain_selection(pool, data, None)], strength)
+    return [pool[row] for row in pretrain_selection(pool, data, None)]
 
 
 def vocabulary_swap(teacher: Path | str, data: Path, size: int) -> tuple[list[str], list[str]]:
     """The words to add to and the tokens to remove from `teacher`'s tokenizer, `size` each, counted on the English
     pool without its held-apart dev items (benchmarks.recipes.vocabulary)."""
-    from benchmarks.recipes.pretrain_texts import english_pretrain_texts
-    from benchmarks.recipes.teacher_pool import pretrain_selection
     from benchmarks.recipes.vocabulary import swap_lists
 
-    pool = english_pretrain_texts(data)
-    texts = [pool[row] for row in pretrain_selection(pool, data, None)]
-    return swap_lists(Path(teacher) / "tokenizer.json", texts, size)
+    return swap_lists(Path(teacher) / "tokenizer.json", training_pool(data), size)
 
 
 def scorer(sts: Mapping[str, Any], retrieval: Mapping[str, Any] | None = None, **sets: Any) -> Callable[..., Scores]:

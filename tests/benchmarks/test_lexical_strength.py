@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import static_edge.trainer.evaluate as evaluation
 from benchmarks.measure.lexical_strength import sweep
@@ -52,3 +53,23 @@ def test_each_strength_is_scored_on_its_own_table(data, st_wordpiece, monkeypatc
     own = SentenceTransformer(str(st_wordpiece), device="cpu").encode(probe)
     assert np.allclose(seen[0], own, atol=1e-6)
     assert not np.allclose(seen[1], own, atol=1e-3)
+
+
+def test_the_recipe_step_counts_idf_on_the_pool_without_its_held_apart_items(data, st_wordpiece):
+    """steps.lexical_start (the retrieval recipe's --lexical): a token in no pool text moves the most, and the pool
+    it counts on leaves out every held-apart dev item."""
+    from sentence_transformers import SentenceTransformer
+
+    from benchmarks.recipes.dev_suite import held_apart
+    from benchmarks.recipes.steps import lexical_start, training_pool
+
+    pool = training_pool(data)
+    assert pool and not any(held_apart(data).excludes(text) for text in pool)
+    model = SentenceTransformer(str(st_wordpiece), device="cpu")
+    before = model[0].embedding.weight.detach().numpy().copy()
+    lexical_start(model, data, strength=1.0)
+    moved = np.linalg.norm(model[0].embedding.weight.detach().numpy() - before, axis=1)
+    seen = {i for encoding in model[0].tokenizer.encode_batch(pool, add_special_tokens=False) for i in encoding.ids}
+    unseen = [i for i in range(len(moved)) if i not in seen]
+    assert unseen and min(moved[unseen]) == pytest.approx(moved.max())
+    assert max(moved[list(seen)]) < moved.max()
