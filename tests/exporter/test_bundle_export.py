@@ -25,7 +25,10 @@ from static_edge.runtimes.bundle import MANIFEST_FILE, sha256_file
 # signal it (or race a second export against it) while the staging folder exists.
 SLOW_EXPORT = textwrap.dedent(
     """
-    import os, sys, time
+    import os, signal, sys, time
+    # A background job of a non-interactive shell starts with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt: give this child Python's own handler, as a terminal would, whoever started the tests.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import static_edge.exporter.bundle_export as bundle_export
     original = bundle_export.write_bundle
     def slow_write_bundle(source, folder, *args, **kwargs):
