@@ -42,6 +42,16 @@ def idf_weights(frequencies: np.ndarray, documents: int) -> np.ndarray:
     return (idf / idf.max()).astype(np.float32) if idf.max() > 0 else np.zeros_like(idf, dtype=np.float32)
 
 
+def check_strength(strength: float) -> float:
+    """`strength` when it is a finite number >= 0.
+
+    :raises ValueError: otherwise.
+    """
+    if not np.isfinite(strength) or strength < 0:
+        raise ValueError(f"strength must be a finite number >= 0, got {strength}")
+    return strength
+
+
 def lexical_directions(table: np.ndarray, idf: np.ndarray, strength: float, seed: int = 0) -> np.ndarray:
     """`table` plus `strength x median row norm x idf(t) x r_t` per row t, where r_t is a seeded random unit vector.
 
@@ -49,30 +59,45 @@ def lexical_directions(table: np.ndarray, idf: np.ndarray, strength: float, seed
     """
     if idf.shape != (table.shape[0],):
         raise ValueError(f"idf has {idf.shape[0] if idf.ndim else 0} weights for a table of {table.shape[0]} rows")
-    if not np.isfinite(strength) or strength < 0:
-        raise ValueError(f"strength must be a finite number >= 0, got {strength}")
+    check_strength(strength)
     directions = np.random.default_rng(seed).standard_normal(table.shape).astype(np.float32)
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     scale = strength * float(np.median(np.linalg.norm(table, axis=1)))
     return (table + scale * idf[:, None] * directions).astype(table.dtype)
 
 
+def static_table(model: Any) -> Any:
+    """The embedding table (a torch parameter) of a Sentence Transformers static model.
+
+    :raises ValueError: when the model's first module is not a StaticEmbedding.
+    """
+    module = model[0]
+    if not hasattr(module, "embedding") or not hasattr(module, "tokenizer"):
+        raise ValueError("lexical directions need a static model (a StaticEmbedding first module)")
+    return module.embedding.weight
+
+
+def model_idf(model: Any, texts: Sequence[str]) -> np.ndarray:
+    """idf of each row of a static model's table, counted on `texts` with the model's own tokenizer."""
+    frequencies = document_frequencies(model[0].tokenizer, texts, static_table(model).shape[0])
+    return idf_weights(frequencies, len(texts))
+
+
+def set_table(model: Any, rows: np.ndarray) -> Any:
+    """Write `rows` into a static model's table, in place; returns the model."""
+    import torch
+
+    with torch.no_grad():
+        static_table(model).copy_(torch.from_numpy(rows))
+    return model
+
+
 def add_lexical_directions(model: Any, texts: Iterable[str], strength: float, seed: int = 0) -> Any:
     """Add lexical directions (idf counted on `texts`) to the table of a Sentence Transformers static model, in
     place; returns the model.
 
-    :raises ValueError: when the model's first module is not a StaticEmbedding.
+    :raises ValueError: when the model's first module is not a StaticEmbedding, or the strength is not valid.
     """
-    import torch
-
-    module = model[0]
-    if not hasattr(module, "embedding") or not hasattr(module, "tokenizer"):
-        raise ValueError("lexical directions need a static model (a StaticEmbedding first module)")
-    weight = module.embedding.weight
-    texts = list(texts)
-    frequencies = document_frequencies(module.tokenizer, texts, weight.shape[0])
-    table = weight.detach().cpu().numpy()
-    rows = lexical_directions(table, idf_weights(frequencies, len(texts)), strength, seed)
-    with torch.no_grad():
-        weight.copy_(torch.from_numpy(rows))
-    return model
+    check_strength(strength)
+    table = static_table(model).detach().cpu().numpy()
+    return set_table(model, lexical_directions(table, model_idf(model, list(texts)), strength, seed))

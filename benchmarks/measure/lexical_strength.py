@@ -48,66 +48,59 @@ def labelled_models(parser: argparse.ArgumentParser, specs: list[str]) -> dict[s
 
 def plot_by_strength(curves: dict[str, dict[float, float]], path: Path) -> None:
     """One line per model and task: its 256-dim score against the strength."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig, ax = common.figure()
     for name, by_strength in curves.items():
         ax.plot(list(by_strength), list(by_strength.values()), marker="o", label=name)
     ax.set_xlabel("lexical strength (0: the table as it is)")
     ax.set_ylabel("score x100, 256 dims")
     ax.set_title("Lexical directions before training")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def pool_idf(data: Path, tokenizer: Any, vocab_size: int) -> Any:
-    """idf over the English pool without its held-apart dev items (the texts the recipe counts on)."""
-    from benchmarks.recipes.steps import training_pool
-    from static_edge.trainer.lexical import document_frequencies, idf_weights
-
-    texts = training_pool(data)
-    return idf_weights(document_frequencies(tokenizer, texts, vocab_size), len(texts))
+    common.save(fig, path)
 
 
 def sweep(models: dict[str, Path], strengths: list[float], data: Path) -> list[dict[str, Any]]:
-    """One row per model, strength and task: its dev-suite score at each of DIMS."""
-    import torch
+    """One row per model, strength and task: its dev-suite score at each of DIMS. The idf is counted once per
+    tokenizer on the English pool without its held-apart dev items (as the retrieval recipe's --lexical counts it).
+    """
     from sentence_transformers import SentenceTransformer
+    from tqdm.auto import tqdm
 
     from benchmarks.recipes.dev_suite import english_suite
+    from benchmarks.recipes.steps import training_pool
     from static_edge.trainer.evaluate import evaluate
-    from static_edge.trainer.lexical import lexical_directions
+    from static_edge.trainer.lexical import lexical_directions, model_idf, set_table, static_table
 
     sts, retrieval = english_suite(data)
-    idf, rows = None, []
-    for label, folder in models.items():
-        model = SentenceTransformer(str(folder), device="cpu")
-        weight = model[0].embedding.weight
-        table = weight.detach().numpy().copy()
-        idf = pool_idf(data, model[0].tokenizer, table.shape[0]) if idf is None else idf
-        for strength in strengths:
-            with torch.no_grad():
-                weight.copy_(torch.from_numpy(lexical_directions(table, idf, strength)))
-            encode = partial(model.encode, batch_size=1024, convert_to_numpy=True)
-            for task, by_dim in evaluate(encode, DIMS, sts, retrieval).items():
-                rows.append({"model": label, "strength": strength, "task": task, **{str(d): by_dim[d] for d in DIMS}})
+    idf_by_tokenizer: dict[str, Any] = {}
+    rows = []
+    with tqdm(total=len(models) * len(strengths), desc="tables scored", unit="table") as bar:
+        for label, folder in models.items():
+            model = SentenceTransformer(str(folder), device="cpu")
+            table = static_table(model).detach().numpy().copy()
+            tokenizer = model[0].tokenizer.to_str()
+            if tokenizer not in idf_by_tokenizer:
+                idf_by_tokenizer[tokenizer] = model_idf(model, training_pool(data))
+            for strength in strengths:
+                set_table(model, lexical_directions(table, idf_by_tokenizer[tokenizer], strength))
+                encode = partial(model.encode, batch_size=1024, convert_to_numpy=True)
+                for task, by_dim in evaluate(encode, DIMS, sts, retrieval).items():
+                    scores = {str(d): by_dim[d] for d in DIMS}
+                    rows.append({"model": label, "strength": strength, "task": task, **scores})
+                bar.update()
     return rows
 
 
 def main() -> None:
     """Run the sweep and write NAME.md/.json/.png into --out."""
+    from static_edge.trainer.lexical import check_strength
+
     parser = options()
     args = parser.parse_args()
     models = labelled_models(parser, args.models)
     try:
-        strengths = [float(s) for s in args.strengths.split(",")]
+        strengths = [check_strength(float(s)) for s in args.strengths.split(",")]
     except ValueError:
-        parser.error(f"--strengths must be comma-separated numbers, got {args.strengths!r}")
+        parser.error(f"--strengths must be comma-separated finite numbers >= 0, got {args.strengths!r}")
     rows = sweep(models, strengths, args.data)
     curves = {
         f"{m} {t}": {s: r["256"] for r in rows for s in [r["strength"]] if r["model"] == m and r["task"] == t}

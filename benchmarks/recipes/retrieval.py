@@ -94,10 +94,16 @@ def options() -> argparse.ArgumentParser:
 
 def parse() -> argparse.Namespace:
     """The options, with --pretrain and --lr resolved for the chosen start."""
+    from static_edge.trainer.lexical import check_strength
+
     parser = options()
     args = parser.parse_args()
     if args.pretrain and args.init == "random":
         parser.error("--pretrain needs a distilled start (--init minilm or mpnet)")
+    try:
+        check_strength(args.lexical)
+    except ValueError:
+        parser.error(f"--lexical must be a finite number >= 0, got {args.lexical}")
     args.pretrain = args.init != "random" if args.pretrain is None else args.pretrain
     return args
 
@@ -181,6 +187,7 @@ def write_scores(args: argparse.Namespace, lr: float, results: dict, timings: di
         + f"; lr {lr}; epochs {args.epochs}; batch {args.batch_size}; Matryoshka weights "
         f"{args.matryoshka_weights} (256,128,64,32); hard negatives: other paragraphs of the same SQuAD article"
         + ("; mined for the other sets" if args.mine_hard_negatives else "")
+        + (f"; lexical directions, strength {args.lexical}" if args.lexical else "")
     )
     return common.publish(
         args.out,

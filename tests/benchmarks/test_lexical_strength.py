@@ -28,6 +28,8 @@ def test_the_sweep_scores_each_strength_and_refuses_a_folder_without_a_model(tmp
     rows = json.loads((tmp_path / "lexical_strength.json").read_text())["rows"]
     assert {(r["strength"], r["task"]) for r in rows} >= {(0.0, "sts:stsb-en-dev"), (3.0, "retrieval:scifact-train")}
     assert (tmp_path / "lexical_strength.png").stat().st_size > 0
+    negative = subprocess.run([*command, "--strengths", "1,-1"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert negative.returncode == 2 and "finite numbers >= 0, got '1,-1'" in negative.stderr
     command[3] = f"nothing={tmp_path}"
     refused = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "Sentence Transformers static model" in refused.stderr
@@ -73,3 +75,17 @@ def test_the_recipe_step_counts_idf_on_the_pool_without_its_held_apart_items(dat
     unseen = [i for i in range(len(moved)) if i not in seen]
     assert unseen and min(moved[unseen]) == pytest.approx(moved.max())
     assert max(moved[list(seen)]) < moved.max()
+
+
+def test_models_with_other_tokenizers_each_get_their_own_idf(data, st_wordpiece, st_unigram):
+    """A WordPiece and a Unigram model in one sweep: each table gets an idf of its own rows, so both are scored."""
+    rows = sweep({"wordpiece": st_wordpiece, "unigram": st_unigram}, [1.0], data)
+    assert {r["model"] for r in rows} == {"wordpiece", "unigram"}
+
+
+def test_the_recipe_refuses_a_bad_lexical_strength_before_any_work(tmp_path):
+    """--lexical -1 is a usage error in one line, before the recipe reads data or builds a start."""
+    command = [sys.executable, "-m", "benchmarks.recipes.retrieval", "--lexical", "-1", "--cache", str(tmp_path)]
+    refused = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "--lexical must be a finite number >= 0, got -1.0" in refused.stderr
+    assert "Traceback" not in refused.stderr and not any(tmp_path.iterdir())
